@@ -1,0 +1,1 @@
+"""Hypothesis strategies built from the spec model (issue 3)."""
