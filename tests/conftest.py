@@ -18,7 +18,9 @@ CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
 def corpus() -> Path:
     """The shared spec corpus, or a skip when this checkout has no ../shared beside it."""
     if not CORPUS.is_dir():
-        pytest.skip(f"spec corpus not found at {CORPUS} (expected ../shared/corpus beside the project)")
+        pytest.skip(
+            f"spec corpus not found at {CORPUS} (expected ../shared/corpus beside the project)"
+        )
     return CORPUS
 
 

@@ -1,1 +1,1 @@
-"""suite"""
+"""The conformance tests that `qmp-conformance run` hands to pytest."""

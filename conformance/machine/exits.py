@@ -1,0 +1,111 @@
+"""How a QEMU process ended, classified from its wait status and its stderr.
+
+The classification is a pure function so that it can be tested without a QEMU and
+applied again to a recorded exit when a reproducer is replayed.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import signal
+from dataclasses import dataclass
+
+
+class ExitKind(enum.StrEnum):
+    CLEAN = "clean"  # exit status 0 after the suite asked it to quit
+    EXIT = "exit"  # exited on its own (status 0 unasked, or non-zero)
+    CRASH = "crash"  # killed by a signal it did not ask for
+    ABORT = "abort"  # SIGABRT, usually an assertion; the text is kept
+    SANDBOX = "sandbox"  # SIGSYS: the seccomp sandbox refused a system call
+    HANG = "hang"  # stopped answering before a deadline; the harness killed it
+    KILLED = "killed"  # the harness killed it for its own reasons (teardown)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInfo:
+    kind: ExitKind
+    returncode: int | None
+    signal: int | None
+    assertion: str | None
+    stderr: str
+
+    @property
+    def is_finding(self) -> bool:
+        """Whether this exit says something is wrong with QEMU."""
+        return self.kind in (ExitKind.CRASH, ExitKind.ABORT, ExitKind.SANDBOX, ExitKind.HANG)
+
+    def describe(self) -> str:
+        """One line for humans."""
+        what = {
+            ExitKind.CLEAN: "exited cleanly after quit",
+            ExitKind.EXIT: f"exited with status {self.returncode}",
+            ExitKind.CRASH: f"crashed: killed by {_signame(self.signal)}",
+            ExitKind.ABORT: "aborted",
+            ExitKind.SANDBOX: "was killed by the seccomp sandbox (SIGSYS)",
+            ExitKind.HANG: "hung: no reply before the deadline, killed",
+            ExitKind.KILLED: "was killed by the harness",
+        }[self.kind]
+        if self.assertion:
+            return f"{what}: {self.assertion}"
+        last = last_line(self.stderr)
+        return f"{what}: {last}" if last and self.kind is not ExitKind.CLEAN else what
+
+
+# glibc assert(), GLib g_assert*/g_error, and QEMU's own abort paths.
+_ASSERTION = re.compile(
+    r"^(?:.*Assertion .* failed\.?"
+    r"|.*ERROR:.*"
+    r"|\*\*\s*ERROR.*"
+    r"|.*Unexpected error in .*"
+    r"|.*[Aa]ssertion failed.*"
+    r"|.*Bail out!.*)$",
+    re.MULTILINE,
+)
+
+
+def find_assertion(stderr: str) -> str | None:
+    """The last assertion or fatal-error line in `stderr`, if any."""
+    found = _ASSERTION.findall(stderr)
+    return found[-1].strip() if found else None
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def classify_exit(
+    returncode: int | None,
+    stderr: str,
+    *,
+    quit_sent: bool = False,
+    hung: bool = False,
+    killed_by_harness: bool = False,
+) -> ExitInfo:
+    """Classify an ended QEMU from `Popen.returncode` and what it wrote to stderr."""
+    sig = -returncode if returncode is not None and returncode < 0 else None
+    assertion = find_assertion(stderr)
+    if hung:
+        kind = ExitKind.HANG
+    elif sig == signal.SIGSYS:
+        kind = ExitKind.SANDBOX
+    elif sig == signal.SIGABRT:
+        kind = ExitKind.ABORT
+    elif sig is not None:
+        # A harness kill is only innocent when nothing else went wrong first.
+        kind = ExitKind.KILLED if killed_by_harness else ExitKind.CRASH
+    elif returncode == 0 and quit_sent:
+        kind = ExitKind.CLEAN
+    else:
+        kind = ExitKind.EXIT
+    return ExitInfo(kind, returncode, sig, assertion if kind is ExitKind.ABORT else None, stderr)
+
+
+def _signame(sig: int | None) -> str:
+    if sig is None:
+        return "?"
+    try:
+        return f"{signal.Signals(sig).name} ({sig})"
+    except ValueError:
+        return f"signal {sig}"

@@ -1,0 +1,373 @@
+"""One QEMU process with its QMP session, its workdir and its supervision.
+
+The QMP channel is a socketpair whose far end QEMU inherits as a file descriptor
+(`-chardev socket,fd=N`): no path on the host, no race to connect, and EOF as soon as
+QEMU dies. Binaries that can't take a socket fd fall back to a unix socket in the
+instance's private workdir, where QEMU connects to a socket the harness listens on.
+
+Whatever ends a session (a crash, a hang, the harness) ends up as an `ExitInfo`, and is
+also written into the transcript as a note, because the transcript is what reproducers
+and reports are made from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from conformance.errors import SetupError
+from conformance.machine import process
+from conformance.machine.exits import ExitInfo, ExitKind, classify_exit, last_line
+from conformance.machine.probe import SANDBOX_ARG, BinaryInfo, probe
+from conformance.machine.profiles import BASE_ARGS, Profile, profile
+from conformance.machine.stderr import StderrCapture
+from conformance.qmp.deadline import Deadline, DeadlineExceeded
+from conformance.qmp.session import AUTO, NoGreeting, Reply, Session
+from conformance.qmp.transcript import Transcript
+from conformance.qmp.transport import Disconnected, SocketTransport
+
+WORKDIR_TOKEN = "$WORKDIR"
+
+Channel = Literal["auto", "fd", "unix"]
+
+
+class DiedAtStart(SetupError):
+    """QEMU exited before its greeting; `stderr` says why."""
+
+    def __init__(self, message: str, stderr: str) -> None:
+        super().__init__(message)
+        self.stderr = stderr
+
+
+class QemuGone(RuntimeError):
+    """QEMU stopped answering during a session: it crashed, hung or exited."""
+
+    def __init__(self, exit_info: ExitInfo, transcript: Transcript) -> None:
+        super().__init__(exit_info.describe())
+        self.exit_info = exit_info
+        self.transcript = transcript
+
+
+@dataclass(slots=True)
+class LaunchConfig:
+    binary: str = "qemu-system-x86_64"
+    profile: str | Profile = "none"
+    extra_args: Sequence[str] = ()
+    channel: Channel = "auto"
+    sandbox: bool | None = None  # None: use it when the binary supports it
+    workdir_base: str | None = None
+    keep_workdir: bool = False
+    timeout: float = 10.0  # deadline for each reply
+    start_timeout: float = 20.0  # deadline for the greeting
+    quit_timeout: float = 5.0
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class QemuInstance:
+    """A running QEMU. Use as a context manager, or call `start()` and `close()`."""
+
+    def __init__(self, config: LaunchConfig | None = None, **overrides: object) -> None:
+        cfg = config or LaunchConfig()
+        for key, value in overrides.items():
+            setattr(cfg, key, value)
+        self.config = cfg
+        self.profile = cfg.profile if isinstance(cfg.profile, Profile) else profile(cfg.profile)
+        self.info: BinaryInfo | None = None
+        self.workdir: Path | None = None
+        self.argv: list[str] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr: StderrCapture | None = None
+        self.transcript = Transcript()
+        self._session: Session | None = None
+        self.exit_info: ExitInfo | None = None
+        self._quit_sent = False
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self, *, negotiate: bool = True, capabilities: Sequence[str] = ()) -> Session:
+        """Launch QEMU and read its greeting (and negotiate unless told not to)."""
+        self.info = probe(self.config.binary)
+        base = self.config.workdir_base
+        if base is not None:
+            os.makedirs(base, exist_ok=True)
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"qemu-{self.info.target}-", dir=base))
+        try:
+            channel = self.config.channel
+            if channel == "auto":
+                try:
+                    session = self._launch("fd")
+                except DiedAtStart as exc:
+                    # QEMU older than socket fd support rejects the chardev option.
+                    if "'fd'" not in exc.stderr:
+                        raise
+                    self._reap_failed_start()
+                    session = self._launch("unix")
+            else:
+                session = self._launch(channel)
+            if negotiate:
+                try:
+                    reply = session.negotiate(capabilities)
+                except (Disconnected, DeadlineExceeded) as exc:
+                    # QEMU greets before it creates devices, so a bad -device dies here.
+                    raise self._start_failure(self.settle(exc)) from exc
+                if not reply.ok:
+                    raise SetupError(
+                        f"qmp_capabilities failed: {reply.message.raw.decode(errors='replace')}"
+                    )
+        except BaseException:
+            self.close()
+            raise
+        return session
+
+    def _launch(self, channel: Literal["fd", "unix"]) -> Session:
+        assert self.info is not None
+        assert self.workdir is not None
+        argv = [self.info.path, *BASE_ARGS, *self.profile.args]
+        if self.config.sandbox if self.config.sandbox is not None else self.info.sandbox:
+            argv += ["-sandbox", SANDBOX_ARG]
+        env = {**os.environ, "TMPDIR": str(self.workdir), **self.config.env}
+        if channel == "fd":
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            argv += [*_monitor_args(f"socket,id=qmp,fd={theirs.fileno()}"), *self.config.extra_args]
+            self._spawn(argv, env, pass_fds=[theirs.fileno()])
+            theirs.close()
+        else:
+            path = self.workdir / "qmp.sock"
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(str(path))
+            listener.listen(1)
+            argv += [
+                *_monitor_args(f"socket,id=qmp,path={path},server=off"),
+                *self.config.extra_args,
+            ]
+            self._spawn(argv, env)
+            try:
+                ours = self._accept(listener, Deadline.after(self.config.start_timeout))
+            finally:
+                listener.close()
+        session = Session(SocketTransport(ours), self.transcript, timeout=self.config.timeout)
+        self._session = session
+        self.transcript.meta.update(
+            binary=self.info.path,
+            version=self.info.version_text,
+            package=self.info.package,
+            target=self.info.target,
+            profile=self.profile.name,
+            channel=channel,
+            argv=self.abstract_argv(),
+        )
+        try:
+            session.read_greeting(self.config.start_timeout)
+        except Disconnected as exc:
+            raise self._start_failure(self.settle(exc)) from exc
+        except DeadlineExceeded as exc:
+            raise SetupError(
+                f"no QMP greeting from {self.info.path} within {self.config.start_timeout:g}s"
+            ) from exc
+        except NoGreeting as exc:
+            raise SetupError(f"{self.info.path}: {exc}") from exc
+        return session
+
+    def _start_failure(self, info: ExitInfo) -> SetupError:
+        path = self.info.path if self.info else self.config.binary
+        if info.kind is ExitKind.HANG:
+            return SetupError(f"{path} stopped answering during start-up")
+        return DiedAtStart(
+            f"{path} died during start-up ({_status(info)}): {_stderr_line(info.stderr)}",
+            info.stderr,
+        )
+
+    def _spawn(self, argv: list[str], env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> None:
+        self.argv = argv
+        self.proc = process.spawn(argv, pass_fds=pass_fds, cwd=self.workdir, env=env)
+        assert self.proc.stderr is not None
+        self.stderr = StderrCapture(self.proc.stderr)
+
+    def _accept(self, listener: socket.socket, deadline: Deadline) -> socket.socket:
+        # Wait for the connection or for QEMU's death, whichever comes first, without
+        # polling: a pidfd becomes readable when the process exits.
+        assert self.proc is not None
+        pidfd = os.pidfd_open(self.proc.pid)
+        try:
+            ready, _, _ = select.select([listener.fileno(), pidfd], [], [], deadline.remaining())
+        finally:
+            os.close(pidfd)
+        if listener.fileno() in ready:
+            conn, _ = listener.accept()
+            return conn
+        if ready:
+            raise Disconnected("QEMU exited before connecting to the QMP socket")
+        raise DeadlineExceeded("QEMU did not connect to the QMP socket")
+
+    def _reap_failed_start(self) -> None:
+        if self.proc is not None:
+            process.kill_group(self.proc)
+            self.proc.wait()
+            process.forget(self.proc)
+        if self.stderr is not None:
+            self.stderr.close()
+        self.proc, self.stderr, self._session, self.exit_info = None, None, None, None
+        self.transcript = Transcript()
+
+    def __enter__(self) -> QemuInstance:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- use ---------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("QEMU instance is not started")
+        return self._session
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def execute(
+        self,
+        name: str,
+        arguments: Mapping[str, object] | None = None,
+        *,
+        id: object = AUTO,
+        oob: bool = False,
+        timeout: float | None = None,
+    ) -> Reply:
+        """`Session.execute`, but a dead or hung QEMU raises `QemuGone` with its exit."""
+        if name == "quit":
+            self._quit_sent = True
+        try:
+            return self.session.execute(name, arguments, id=id, oob=oob, timeout=timeout)
+        except (Disconnected, DeadlineExceeded) as exc:
+            raise QemuGone(self.settle(exc), self.transcript) from exc
+
+    def settle(self, cause: BaseException) -> ExitInfo:
+        """After a failed read or write: find out (and record) how QEMU ended."""
+        if isinstance(cause, DeadlineExceeded) and self.alive():
+            self.transcript.record_note("deadline", detail=str(cause))
+            return self._kill(hung=True)
+        info = self._wait_exit(Deadline.after(self.config.quit_timeout))
+        if info is None:
+            # It closed the channel but kept running: as bad as a hang for a client.
+            self.transcript.record_note("disconnected", detail=str(cause))
+            return self._kill(hung=True)
+        return info
+
+    def send_signal(self, sig: int) -> None:
+        """Signal QEMU itself (tests use this to simulate crashes and hangs)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def abstract_argv(self) -> list[str]:
+        """The command line with the workdir replaced by `$WORKDIR`."""
+        wd = str(self.workdir) if self.workdir else None
+        return [a.replace(wd, WORKDIR_TOKEN) if wd else a for a in self.argv]
+
+    def stderr_text(self) -> str:
+        return self.stderr.text() if self.stderr is not None else ""
+
+    # -- ending ------------------------------------------------------------------------
+
+    def close(self) -> ExitInfo | None:
+        """Quit QEMU (waiting with a deadline), kill it if it won't, remove the workdir."""
+        info = self.exit_info
+        if self.proc is not None and info is None:
+            info = self._quit_and_wait()
+        if self._session is not None:
+            self._session.close()
+        if self.stderr is not None:
+            self.stderr.close()
+        if self.proc is not None:
+            process.forget(self.proc)
+        if self.workdir is not None and not self.config.keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return info
+
+    def _quit_and_wait(self) -> ExitInfo:
+        deadline = Deadline.after(self.config.quit_timeout)
+        session = self._session
+        if self.alive() and session is not None and session.negotiated and not self._quit_sent:
+            self._quit_sent = True
+            # A failed quit is judged by the exit below.
+            with contextlib.suppress(Disconnected, DeadlineExceeded, OSError):
+                session.execute("quit", timeout=deadline.remaining())
+        info = self._wait_exit(deadline)
+        if info is None:
+            # Asked to quit (or never negotiated) and still running: end it. A QEMU
+            # that ignores `quit` is hung; one we never asked is just torn down.
+            return self._kill(hung=self._quit_sent)
+        return info
+
+    def _wait_exit(self, deadline: Deadline) -> ExitInfo | None:
+        if self.exit_info is not None:
+            return self.exit_info
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(timeout=deadline.remaining())
+        except subprocess.TimeoutExpired:
+            return None
+        return self._record_exit(hung=False, killed=False)
+
+    def _kill(self, *, hung: bool) -> ExitInfo:
+        assert self.proc is not None
+        process.kill_group(self.proc, signal.SIGKILL)
+        # SIGKILL can't be ignored, even by a stopped process: this wait is bounded.
+        self.proc.wait()
+        return self._record_exit(hung=hung, killed=True)
+
+    def _record_exit(self, *, hung: bool, killed: bool) -> ExitInfo:
+        assert self.proc is not None
+        if self.stderr is not None:
+            # The assertion text is in the pipe; let the reader reach EOF first.
+            self.stderr.wait_eof(self.config.quit_timeout)
+        info = classify_exit(
+            self.proc.returncode,
+            self.stderr_text(),
+            quit_sent=self._quit_sent,
+            hung=hung,
+            killed_by_harness=killed,
+        )
+        self.exit_info = info
+        self.transcript.record_note(
+            "exit",
+            kind=info.kind.value,
+            returncode=info.returncode,
+            signal=info.signal,
+            assertion=info.assertion,
+        )
+        return info
+
+
+def _monitor_args(chardev: str) -> list[str]:
+    return ["-chardev", chardev, "-mon", "chardev=qmp,mode=control"]
+
+
+def _status(info: ExitInfo) -> str:
+    if info.signal is not None:
+        return f"signal {info.signal}"
+    return f"exit status {info.returncode}"
+
+
+def _stderr_line(stderr: str) -> str:
+    return last_line(stderr) or "(nothing on stderr)"
+
+
+__all__ = ["DiedAtStart", "ExitInfo", "ExitKind", "LaunchConfig", "QemuGone", "QemuInstance"]

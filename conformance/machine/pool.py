@@ -1,0 +1,46 @@
+"""Reuse of QEMU instances across tests, one per (profile, negotiated) per process.
+
+Starting QEMU costs tens of milliseconds; running a command costs a fraction of one.
+A pool hands out a live instance and starts a fresh one whenever the previous one died
+or was marked spoiled (a command changed state that later checks rely on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conformance.machine.instance import LaunchConfig, QemuInstance
+
+
+class InstancePool:
+    def __init__(self, make_config: Callable[[str], LaunchConfig]) -> None:
+        self._make_config = make_config
+        self._instances: dict[tuple[str, bool], QemuInstance] = {}
+        self.starts = 0
+
+    def get(self, profile: str, *, negotiated: bool = True) -> QemuInstance:
+        """A live instance of `profile`, started afresh if the last one is gone."""
+        key = (profile, negotiated)
+        inst = self._instances.get(key)
+        if inst is not None and (not inst.alive() or inst.exit_info is not None):
+            inst.close()
+            inst = None
+        if inst is None:
+            self._instances.pop(key, None)
+            inst = QemuInstance(self._make_config(profile))
+            self.starts += 1
+            inst.start(negotiate=negotiated)  # closes itself if it fails
+            self._instances[key] = inst
+        return inst
+
+    def discard(self, inst: QemuInstance) -> None:
+        """Close `inst` so the next `get` starts a fresh one."""
+        for key, value in list(self._instances.items()):
+            if value is inst:
+                del self._instances[key]
+        inst.close()
+
+    def close(self) -> None:
+        for inst in self._instances.values():
+            inst.close()
+        self._instances.clear()

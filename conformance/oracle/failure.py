@@ -1,0 +1,69 @@
+"""A check failure: what rule broke, where it is written, and what was seen.
+
+Every check is a plain function that returns None or raises `Failure`. A Failure is an
+AssertionError so that pytest reports it as a failed test (the product working), not as
+an error in the suite.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class FindingKind(enum.StrEnum):
+    CRASH = "crash"
+    SANDBOX = "sandbox-hit"
+    HANG = "hang"
+    DISCONNECT = "unexpected-disconnect"
+    PROTOCOL = "protocol-violation"
+    SCHEMA = "schema-violation"
+    BEHAVIOUR = "behaviour-mismatch"
+    DOC = "doc-mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a rule is written down."""
+
+    source: str  # "qmp-spec", "qapi", "qmp-commands.hx", "qemu-source"
+    section: str  # a section title, or "qapi/block-core.json: blockdev-add"
+    quote: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.source} § {self.section}"
+        return f'{head}: "{self.quote}"' if self.quote else head
+
+
+def spec(section: str, quote: str = "") -> Citation:
+    """A citation of the QMP specification (docs/interop/qmp-spec)."""
+    return Citation("qmp-spec", section, quote)
+
+
+def qapi(definition: str, quote: str = "") -> Citation:
+    """A citation of the QAPI schema or its documentation for one definition."""
+    return Citation("qapi", definition, quote)
+
+
+class Failure(AssertionError):
+    """A check failed. Carries the check id, the citation and the JSON path."""
+
+    def __init__(
+        self,
+        check: str,
+        citation: Citation,
+        message: str,
+        *,
+        kind: FindingKind,
+        path: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        self.check = check
+        self.citation = citation
+        self.message = message
+        self.kind = kind
+        self.path = path
+        self.command = command
+        where = f" at {path}" if path else ""
+        subject = f"{command}: " if command else ""
+        super().__init__(f"[{check}] {subject}{message}{where} — {citation}")

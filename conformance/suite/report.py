@@ -1,0 +1,55 @@
+"""allure labels and evidence for conformance results.
+
+Passing results carry labels only; the transcript, QEMU's stderr and the command line
+are attached when a result fails, so that reports stay small and the evidence of every
+failure is one click away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import allure
+
+from conformance.machine.instance import QemuGone, QemuInstance
+from conformance.oracle.failure import Failure
+from conformance.qmp.transcript import readable
+from conformance.spec import Command
+
+
+def label(
+    *, epic: str, feature: str, story: str, tags: tuple[str, ...] = (), citation: str = ""
+) -> None:
+    allure.dynamic.epic(epic)
+    allure.dynamic.feature(feature)
+    allure.dynamic.story(story)
+    for tag in tags:
+        allure.dynamic.tag(tag)
+    if citation:
+        allure.dynamic.description(f"Cites: {citation}")
+
+
+def command_tags(command: Command) -> tuple[str, ...]:
+    tags = [f for f in command.features if f in ("deprecated", "unstable")]
+    if command.allow_oob:
+        tags.append("allow-oob")
+    return tuple(tags)
+
+
+@contextmanager
+def evidence(inst: QemuInstance) -> Iterator[None]:
+    """Attach this test's part of the transcript, stderr and argv if the body fails."""
+    start = len(inst.transcript.records)
+    try:
+        yield
+    except (Failure, QemuGone):
+        part = inst.transcript.since(start)
+        allure.attach(part.to_jsonl(), "transcript.jsonl", allure.attachment_type.JSON)
+        allure.attach(readable(part), "transcript.txt", allure.attachment_type.TEXT)
+        allure.attach(inst.stderr_text(), "qemu-stderr.txt", allure.attachment_type.TEXT)
+        allure.attach(
+            json.dumps(inst.abstract_argv()), "qemu-argv.json", allure.attachment_type.JSON
+        )
+        raise

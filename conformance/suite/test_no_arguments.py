@@ -1,0 +1,41 @@
+"""Every command whose arguments are all optional, executed with none.
+
+Its reply must be a schema-valid return or a well-formed error, the id must come back,
+every event must match its type, and QEMU must still answer afterwards.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.machine.lifecycle import lifecycle_reason
+from conformance.machine.pool import InstancePool
+from conformance.oracle.failure import qapi
+from conformance.oracle.judge import judge_events, judge_reply
+from conformance.spec import Schema
+from conformance.suite.report import command_tags, evidence, label
+
+
+def test_no_arguments(
+    no_arg_command: str, profile_name: str, schema: Schema, qemu_pool: InstancePool
+) -> None:
+    command = schema.commands[no_arg_command]
+    label(
+        epic="commands",
+        feature=no_arg_command,
+        story="no arguments",
+        tags=command_tags(command),
+        citation=str(qapi(no_arg_command, "every argument is optional")),
+    )
+    reason = lifecycle_reason(no_arg_command)
+    if reason:
+        pytest.skip(f"{no_arg_command}: {reason}")
+    inst = qemu_pool.get(profile_name)
+    inst.session.drain_events()
+    sent_id = f"noargs-{no_arg_command}"
+    with evidence(inst):
+        reply = inst.execute(no_arg_command, id=sent_id)
+        judge_reply(schema, no_arg_command, reply.message, sent_id)
+        alive = inst.execute("query-version")
+        judge_reply(schema, "query-version", alive.message, alive.message.id)
+        judge_events(schema, inst.session.drain_events())

@@ -1,0 +1,38 @@
+"""Integration tests run a real QEMU; they skip with a reason when none is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.machine import process
+from conformance.machine.instance import LaunchConfig
+
+QEMU = os.environ.get("QMPC_QEMU", "qemu-system-x86_64")
+
+
+@pytest.fixture(scope="session")
+def qemu_binary() -> str:
+    path = shutil.which(QEMU)
+    if path is None:
+        pytest.skip(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
+    return path
+
+
+@pytest.fixture
+def config(qemu_binary: str, tmp_path: Path) -> LaunchConfig:
+    """A launch config whose workdirs live under this test's tmp_path."""
+    return LaunchConfig(binary=qemu_binary, workdir_base=str(tmp_path / "work"), timeout=10.0)
+
+
+@pytest.fixture(autouse=True)
+def no_qemu_left_behind() -> Iterator[None]:
+    """Every test must end every QEMU it started."""
+    before = set(process.live_pids())
+    yield
+    left = set(process.live_pids()) - before
+    assert not left, f"QEMU processes left running: {sorted(left)}"
