@@ -15,7 +15,7 @@ from pathlib import Path
 from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.profiles import PROFILES
-from conformance.spec import Schema, load_schema_file, schema_from_reply
+from conformance.spec import Schema, SchemaError, load_schema_file, schema_from_reply
 from conformance.spec.render import schema_json, schema_summary
 
 DEFAULT_QEMU = "qemu-system-x86_64"
@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SetupError as exc:
         print(f"qmp-conformance: {exc}", file=sys.stderr)
         return exc.exit_code
+    except SchemaError as exc:
+        print(f"qmp-conformance: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("qmp-conformance: interrupted", file=sys.stderr)
         return 130

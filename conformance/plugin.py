@@ -24,7 +24,7 @@ from conformance.machine.pool import InstancePool
 from conformance.machine.probe import BinaryInfo, probe
 from conformance.machine.profiles import PROFILES
 from conformance.oracle.failure import Failure, FindingKind
-from conformance.spec import Schema, schema_from_reply
+from conformance.spec import Schema, SchemaError, schema_from_reply
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 DEFAULT_PROFILES = ("none", "q35")
@@ -126,7 +126,7 @@ def live_schema(config: pytest.Config) -> Schema:
             with QemuInstance(ctx.launch_config("none")) as inst:
                 reply = inst.execute("query-qmp-schema")
                 ctx.schema = schema_from_reply(reply.value)
-        except (SetupError, QemuGone) as exc:
+        except (SetupError, QemuGone, SchemaError) as exc:
             pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
     return ctx.schema
 

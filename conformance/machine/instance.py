@@ -303,10 +303,13 @@ class QemuInstance:
     def _quit_and_wait(self) -> ExitInfo:
         deadline = Deadline.after(self.config.quit_timeout)
         session = self._session
-        if self.alive() and session is not None and session.negotiated and not self._quit_sent:
+        if self.alive() and session is not None and session.greeting and not self._quit_sent:
             self._quit_sent = True
             # A failed quit is judged by the exit below.
             with contextlib.suppress(Disconnected, DeadlineExceeded, OSError):
+                if not session.negotiated:
+                    # quit is CommandNotFound until negotiation; leave that mode first.
+                    session.negotiate(timeout=deadline.remaining())
                 session.execute("quit", timeout=deadline.remaining())
         info = self._wait_exit(deadline)
         if info is None:

@@ -80,8 +80,8 @@ def _probe_cached(path: str, _mtime: int, _size: int) -> BinaryInfo:
     rc, out = _run([path, version_flag])
     m = _VERSION.search(out)
     if rc != 0 or m is None:
-        first = out.strip().splitlines()[0] if out.strip() else f"exit status {rc}"
-        raise SetupError(f"{path} is not a QEMU binary ({version_flag} printed: {first[:160]})")
+        said = f"printed: {out.strip().splitlines()[0][:160]}" if out.strip() else "printed nothing"
+        raise SetupError(f"{path} is not a QEMU binary ({version_flag} {said}, exit status {rc})")
     sandbox_flag = "--sandbox" if daemon else "-sandbox"
     # The storage daemon has no -sandbox option; the probe then simply says "no".
     rc_sb, _ = _run([path, sandbox_flag, SANDBOX_ARG, version_flag])

@@ -50,15 +50,12 @@ def _fail(check: str, citation: Citation, message: str, path: str | None = None)
 
 
 def check_well_formed(message: Message) -> None:
-    """Every server message is one strict-JSON object terminated by CRLF."""
-    if message.problems:
-        raise _fail(
-            "output.strict-json", FRAMING, "; ".join(message.problems) + f": {message.raw[:200]!r}"
-        )
+    """Every server message is one strict-JSON object, of a known kind, ending in CRLF."""
     if message.kind is Kind.UNKNOWN:
-        raise _fail(
-            "output.kind", FRAMING, f"not a greeting, reply or event: {message.raw[:200]!r}"
-        )
+        raise _fail("output.kind", FRAMING, f"{'; '.join(message.problems)}: {message.raw[:200]!r}")
+    if message.problems:
+        problems = "; ".join(message.problems)
+        raise _fail("output.strict-json", FRAMING, f"{problems}: {message.raw[:200]!r}")
 
 
 def check_greeting(message: Message) -> None:

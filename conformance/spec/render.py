@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from conformance.spec.model import META_TYPES, Schema
 
@@ -25,9 +26,17 @@ def schema_json(schema: Schema) -> dict[str, object]:
     """The whole model as JSON-able data: counts, commands, events, types."""
 
     def dump(obj: object) -> object:
-        data = dataclasses.asdict(obj)  # type: ignore[call-overload]
-        data["meta-type"] = type(obj).meta_type  # type: ignore[attr-defined]
-        return data
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            data = {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+            meta = getattr(obj, "meta_type", None)
+            if meta is not None:
+                data["meta-type"] = meta
+            return data
+        if isinstance(obj, Mapping):
+            return {k: dump(v) for k, v in obj.items()}
+        if isinstance(obj, tuple | list):
+            return [dump(v) for v in obj]
+        return obj
 
     return {
         "counts": schema.counts(),

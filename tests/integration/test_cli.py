@@ -1,0 +1,110 @@
+"""The command line against the real binary: counts from the binary, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conformance.machine.instance import LaunchConfig, QemuInstance
+
+pytestmark = pytest.mark.qemu
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_spec_counts_come_from_the_binary(config: LaunchConfig) -> None:
+    with QemuInstance(config) as inst:
+        raw = inst.execute("query-qmp-schema").value
+    assert isinstance(raw, list)
+    expected = Counter(entry["meta-type"] for entry in raw)
+    done = cli("spec", "--qemu", config.binary)
+    assert done.returncode == 0, done.stderr
+    counts = dict(line.split() for line in done.stdout.splitlines()[1:8])
+    assert {k: int(v) for k, v in counts.items()} == dict(expected)
+
+
+def test_spec_json_dump(schema_72_x86: Path) -> None:
+    done = cli("spec", "--json", "--schema", str(schema_72_x86))
+    assert done.returncode == 0, done.stderr
+    model = json.loads(done.stdout)
+    assert len(model["commands"]) == model["counts"]["command"]
+    assert model["commands"]["query-status"]["meta-type"] == "command"
+
+
+@pytest.fixture
+def dies_at_start(tmp_path: Path, qemu_binary: str) -> str:
+    wrapper = tmp_path / "qemu-system-broken"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *-version*) exec {qemu_binary} "$@";; esac\n'
+        f'exec {qemu_binary} "$@" -device no-such-device-xyz\n'
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "--qemu", "/nonexistent/qemu"), "not found"),
+        (("run", "--qemu", "/bin/true"), "is not a QEMU binary"),
+        (("run", "--qemu", "DIES"), "died during start-up.*no-such-device-xyz"),
+        (("spec", "--qemu", "qemu-system-nope"), "not found on PATH"),
+        (("spec", "--schema", "/nonexistent.json"), "cannot read"),
+        (("spec", "--schema", "CORRUPT"), "CORRUPT"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(
+    args: tuple[str, ...], message: str, dies_at_start: str, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('[{"name": "x", "meta-type": "object", "members": [{"name": "m"}]}]')
+    args = tuple({"DIES": dies_at_start, "CORRUPT": str(corrupt)}.get(a, a) for a in args)
+    message = message.replace("CORRUPT", "corrupt.json")
+    done = cli(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    import re
+
+    assert re.search(message, lines[0]), lines[0]
+
+
+def test_run_writes_reports(qemu_binary: str, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    done = cli(
+        "run",
+        "--qemu",
+        qemu_binary,
+        "--machine",
+        "none",
+        "--reports",
+        str(reports),
+        "--",
+        "-q",
+        "-k",
+        "query-version or greeting",
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "harness errors: 0" in done.stdout
+    assert (reports / "junit.xml").is_file()
+    features = set()
+    for result in (reports / "allure-results").glob("*-result.json"):
+        labels = json.loads(result.read_text())["labels"]
+        features |= {label["value"] for label in labels if label["name"] == "feature"}
+    assert {"query-version", "greeting"} <= features
