@@ -95,6 +95,9 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         f"--junitxml={reports / 'junit.xml'}",
         "-p",
         "no:cacheprovider",
+        # The CLI imported the plugin before pytest could rewrite its asserts; it has none.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
         "-rs",
     ]
     for m in ns.machine or ():
