@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--reports", default="reports", help="report directory (default ./reports)")
     run.add_argument("--keep-workdir", action="store_true", help="keep QEMU workdirs")
+    run.add_argument(
+        "--hypothesis-profile",
+        default="ci",
+        choices=("dev", "ci", "nightly"),
+        help="Hypothesis profile (default ci: derandomised, 20 examples per test)",
+    )
     run.set_defaults(func=cmd_run)
 
     spec = sub.add_parser(
@@ -104,6 +110,8 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args += ["--machine", m]
     if ns.keep_workdir:
         pytest_args.append("--keep-workdir")
+    if not any(a.startswith("--hypothesis-profile") for a in passthrough):
+        pytest_args.append(f"--hypothesis-profile={ns.hypothesis_profile}")
     rc = int(pytest.main([*pytest_args, *passthrough]))
     if rc == 5:
         print("qmp-conformance: the selection collected no conformance tests", file=sys.stderr)

@@ -17,17 +17,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
+from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
 from conformance.machine.probe import BinaryInfo, probe
 from conformance.machine.profiles import PROFILES
-from conformance.oracle.failure import Failure, FindingKind
+from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.spec import Schema, SchemaError, schema_from_reply
+from conformance.suite.exchange import ArgumentRun
+from conformance.suite.harvest import harvest
+from conformance.suite.report import command_tags, label
+from strategies import safety
+from strategies.policy import GenerationPolicy
+from strategies.pools import Pools
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 DEFAULT_PROFILES = ("none", "q35")
+
+# Hypothesis profiles, chosen with --hypothesis-profile (README, "Hypothesis profiles").
+_QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=20,
+    deadline=None,
+    print_blob=True,
+    database=None,
+    suppress_health_check=_QUIET,
+)
+settings.register_profile(
+    "nightly", max_examples=2000, deadline=None, print_blob=True, suppress_health_check=_QUIET
+)
 
 
 @dataclass
@@ -41,6 +65,12 @@ class RunContext:
     keep_workdir: bool
     own_workdir: bool
     info: BinaryInfo | None = None
+
+    @property
+    def argument_profile(self) -> str:
+        """Generated arguments run on q35 when selected: it has block devices to hit."""
+        return "q35" if "q35" in self.profiles else self.profiles[0]
+
     schema: Schema | None = None
     harness_errors: list[str] = field(default_factory=list)
     suite_items: int = 0
@@ -72,7 +102,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=sorted(PROFILES),
         help="machine profile(s) for per-profile checks (repeatable; default: none and q35)",
     )
-    group.addoption("--qmp-timeout", type=float, default=10.0, help="deadline for each reply (s)")
+    group.addoption("--qmp-timeout", type=float, default=5.0, help="deadline for each reply (s)")
     group.addoption(
         "--qmp-workdir",
         default=None,
@@ -180,6 +210,55 @@ def fresh_qemu(qmp_run: RunContext) -> Iterator[QemuInstance]:
         inst.close()
 
 
+@pytest.fixture(scope="session")
+def generation_policy() -> GenerationPolicy:
+    """What generated commands may contain: the host-safety exclusions."""
+    return safety.generation_policy()
+
+
+@pytest.fixture(scope="session")
+def pools(qmp_run: RunContext, schema: Schema) -> Pools:
+    """Strings harvested from the live binary, grown with every reply during the run."""
+    found = Pools()
+    with QemuInstance(qmp_run.launch_config(qmp_run.argument_profile)) as inst:
+        harvest(inst, schema, found)
+    return found
+
+
+@pytest.fixture
+def argument_run(
+    request: pytest.FixtureRequest,
+    command_name: str,
+    schema: Schema,
+    pools: Pools,
+    generation_policy: GenerationPolicy,
+    qmp_run: RunContext,
+) -> Iterator[ArgumentRun]:
+    """One command's generated examples, on one QEMU restarted after crashes."""
+    command = schema.commands[command_name]
+    mode = "malformed" if "malformed" in request.function.__name__ else "valid"
+    label(
+        epic="commands",
+        feature=command_name,
+        story=f"{mode} arguments",
+        tags=command_tags(command),
+        citation=str(qapi(command_name, "arguments as introspected by query-qmp-schema")),
+    )
+    reason = lifecycle_reason(command_name) or safety.skip_reason(command_name)
+    if reason:
+        pytest.skip(f"{command_name}: {reason}")
+    instances = InstancePool(qmp_run.launch_config)
+    run = ArgumentRun(
+        command_name, schema, pools, generation_policy, instances, qmp_run.argument_profile
+    )
+    try:
+        yield run
+    finally:
+        instances.close()
+        request.node.user_properties.append(("examples", run.examples))
+        request.node.user_properties.append(("rejected", run.rejected))
+
+
 # -- reporting -----------------------------------------------------------------------------
 
 
@@ -191,15 +270,26 @@ def pytest_runtest_makereport(
     if not _in_suite(item):
         return report
     excinfo = call.excinfo
-    if report.failed and excinfo is not None and not isinstance(excinfo.value, Failure | QemuGone):
+    if report.failed and excinfo is not None and not _is_finding(excinfo.value):
         # Anything but a check failure is the suite's own bug, never a QEMU finding.
         ctx = run_context(item.config)
         ctx.harness_errors.append(f"{item.nodeid}: {excinfo.typename}: {excinfo.value}")
         report.user_properties.append(("harness-error", "true"))
     elif report.failed and excinfo is not None:
-        kind = finding_kind(excinfo.value)
+        kind = finding_kind(_leaves(excinfo.value)[0])
         report.user_properties.append(("finding-kind", kind.value))
     return report
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    # Hypothesis reports a failure that didn't reproduce as a FlakyFailure group.
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
+    return [exc]
+
+
+def _is_finding(exc: BaseException) -> bool:
+    return all(isinstance(leaf, Failure | QemuGone) for leaf in _leaves(exc))
 
 
 def finding_kind(exc: BaseException) -> FindingKind:
@@ -247,6 +337,32 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"binary {ctx.info.path}  QEMU {ctx.info.version_text} ({ctx.info.package})  "
             f"sandbox {'on' if ctx.info.sandbox else 'unsupported'}"
         )
+    examples: dict[str, list[int]] = {}
+    rejected = 0
+    for reports in tr.stats.values():
+        for rep in reports:
+            props = dict(getattr(rep, "user_properties", ()))
+            if getattr(rep, "when", "") == "teardown" and "examples" in props:
+                mode = "malformed" if "malformed" in rep.nodeid else "valid"
+                examples.setdefault(mode, []).append(int(props["examples"]))
+                rejected += int(props.get("rejected", 0))
+    for mode, counts in sorted(examples.items()):
+        tr.write_line(
+            f"{mode} arguments: {len(counts)} commands, examples per command "
+            f"min {min(counts)} max {max(counts)} total {sum(counts)}"
+        )
+    if ctx.schema is not None:
+        skipped = {
+            c: reason
+            for c in sorted(ctx.schema.commands)
+            if (reason := lifecycle_reason(c) or safety.skip_reason(c))
+        }
+        tr.write_line(
+            f"host-safety policy: {len(skipped)} commands not run with generated arguments, "
+            f"{rejected} examples rejected as unconfinable"
+        )
+        for command, reason in skipped.items():
+            tr.write_line(f"  skipped {command}: {reason}")
     tr.write_line(f"harness errors: {len(ctx.harness_errors)}")
     for line in ctx.harness_errors[:20]:
         tr.write_line(f"  {line}")

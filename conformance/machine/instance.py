@@ -67,7 +67,7 @@ class LaunchConfig:
     sandbox: bool | None = None  # None: use it when the binary supports it
     workdir_base: str | None = None
     keep_workdir: bool = False
-    timeout: float = 10.0  # deadline for each reply
+    timeout: float = 5.0  # deadline for each reply: QMP replies take microseconds
     start_timeout: float = 20.0  # deadline for the greeting
     quit_timeout: float = 5.0
     env: Mapping[str, str] = field(default_factory=dict)
@@ -244,17 +244,20 @@ class QemuInstance:
     def execute(
         self,
         name: str,
-        arguments: Mapping[str, object] | None = None,
+        arguments: object = None,
         *,
         id: object = AUTO,
         oob: bool = False,
+        extra: Mapping[str, object] | None = None,
         timeout: float | None = None,
     ) -> Reply:
         """`Session.execute`, but a dead or hung QEMU raises `QemuGone` with its exit."""
         if name == "quit":
             self._quit_sent = True
         try:
-            return self.session.execute(name, arguments, id=id, oob=oob, timeout=timeout)
+            return self.session.execute(
+                name, arguments, id=id, oob=oob, extra=extra, timeout=timeout
+            )
         except (Disconnected, DeadlineExceeded) as exc:
             raise QemuGone(self.settle(exc), self.transcript) from exc
 

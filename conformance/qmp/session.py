@@ -132,14 +132,18 @@ class Session:
     def send_command(
         self,
         name: str,
-        arguments: Mapping[str, object] | None = None,
+        arguments: object = None,
         *,
         id: object = AUTO,
         oob: bool = False,
         extra: Mapping[str, object] | None = None,
         timeout: float | None = None,
     ) -> Ticket:
-        """Send one command envelope without waiting; returns the ticket for its reply."""
+        """Send one command envelope without waiting; returns the ticket for its reply.
+
+        `arguments` may be any JSON value (malformed cases send non-objects); None
+        leaves the member out, and `extra` adds or overrides envelope members.
+        """
         msg: dict[str, object] = {"exec-oob" if oob else "execute": name}
         if arguments is not None:
             msg["arguments"] = arguments
@@ -192,14 +196,15 @@ class Session:
     def execute(
         self,
         name: str,
-        arguments: Mapping[str, object] | None = None,
+        arguments: object = None,
         *,
         id: object = AUTO,
         oob: bool = False,
+        extra: Mapping[str, object] | None = None,
         timeout: float | None = None,
     ) -> Reply:
         """Send a command and wait for its reply."""
-        ticket = self.send_command(name, arguments, id=id, oob=oob, timeout=timeout)
+        ticket = self.send_command(name, arguments, id=id, oob=oob, extra=extra, timeout=timeout)
         message = self.wait(ticket, timeout)
         return Reply(message, tuple(ticket.events), time.monotonic() - ticket.sent_at)
 

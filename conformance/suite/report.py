@@ -45,6 +45,8 @@ def evidence(inst: QemuInstance) -> Iterator[None]:
     try:
         yield
     except (Failure, QemuGone):
+        if not _final_example():
+            raise
         part = inst.transcript.since(start)
         allure.attach(part.to_jsonl(), "transcript.jsonl", allure.attachment_type.JSON)
         allure.attach(readable(part), "transcript.txt", allure.attachment_type.TEXT)
@@ -53,3 +55,17 @@ def evidence(inst: QemuInstance) -> Iterator[None]:
             json.dumps(inst.abstract_argv()), "qemu-argv.json", allure.attachment_type.JSON
         )
         raise
+
+
+def _final_example() -> bool:
+    """False while Hypothesis is still searching or shrinking; True otherwise.
+
+    Attaching evidence for every failing example tried during shrinking would bury the
+    one that matters; Hypothesis replays the minimal example last, marked final.
+    """
+    try:
+        from hypothesis.control import current_build_context
+
+        return bool(current_build_context().is_final)
+    except Exception:  # not inside a Hypothesis test
+        return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -80,8 +82,6 @@ def test_bad_input_gives_one_line_and_exit_2(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "Traceback" not in done.stderr
-    import re
-
     assert re.search(message, lines[0]), lines[0]
 
 
@@ -108,3 +108,40 @@ def test_run_writes_reports(qemu_binary: str, tmp_path: Path) -> None:
         labels = json.loads(result.read_text())["labels"]
         features |= {label["value"] for label in labels if label["name"] == "feature"}
     assert {"query-version", "greeting"} <= features
+
+
+def test_harness_error_exits_3(qemu_binary: str, tmp_path: Path) -> None:
+    # A plugin that breaks one conformance test the way a suite bug would.
+    (tmp_path / "qmpc_break_one.py").write_text(
+        "def pytest_runtest_call(item):\n"
+        "    if 'test_no_arguments[query-version' in item.nodeid:\n"
+        "        raise RuntimeError('simulated harness bug')\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance.cli",
+            "run",
+            "--qemu",
+            qemu_binary,
+            "--machine",
+            "none",
+            "--reports",
+            str(tmp_path / "reports"),
+            "--",
+            "-q",
+            "-p",
+            "qmpc_break_one",
+            "-k",
+            "test_no_arguments and query-version",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 3, done.stdout[-3000:]
+    assert "harness errors: 1" in done.stdout
+    assert "simulated harness bug" in done.stdout

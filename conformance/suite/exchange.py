@@ -1,0 +1,118 @@
+"""One generated command, sent through the safety policy and judged.
+
+`ArgumentRun` holds what one test function needs across its Hypothesis examples: the
+command, the schema, the pools, the policy, and a QEMU that is restarted when it dies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import reject
+from hypothesis import strategies as st
+
+from conformance.machine.instance import QemuInstance
+from conformance.machine.pool import InstancePool
+from conformance.oracle.failure import Failure, FindingKind, spec
+from conformance.oracle.judge import judge_events, judge_reply
+from conformance.oracle.protocol import check_reply_shape
+from conformance.qmp.message import Kind
+from conformance.spec import Schema, validate_arguments
+from conformance.suite.harvest import absorb
+from conformance.suite.report import evidence
+from strategies import Malformed
+from strategies.policy import GenerationPolicy
+from strategies.pools import Pools
+from strategies.safety import Unconfinable, confine
+
+TYPE_CHECK = spec(
+    "Compatibility Considerations",
+    "The QMP Server performs a type check on the arguments to a command. It generates an "
+    "error if a value does not have the expected type for its key, or if it does not "
+    "understand a key that the Client included.",
+)
+
+
+def json_ids() -> st.SearchStrategy[object]:
+    """Request ids: any JSON value (bounded), shrinking toward small integers.
+
+    The spec says the id "can be any json-value"; varying it also makes every example
+    of a command with no arguments a distinct request.
+    """
+    scalars = st.one_of(
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),
+        st.text(max_size=16),
+        st.booleans(),
+        st.none(),
+        st.floats(allow_nan=False, allow_infinity=False, width=64),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+
+
+@dataclass
+class ArgumentRun:
+    command: str
+    schema: Schema
+    pools: Pools
+    policy: GenerationPolicy
+    instances: InstancePool
+    profile: str
+    examples: int = 0
+    rejected: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def instance(self) -> QemuInstance:
+        return self.instances.get(self.profile)
+
+    def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
+        inst = self.instance()
+        try:
+            arguments = confine(self.command, arguments, str(inst.workdir))
+        except Unconfinable:
+            self.rejected += 1
+            reject()
+        # Confinement rewrites values; an example it turned valid (or broke) is no
+        # longer the example the strategy meant, so it doesn't run.
+        violations = (
+            validate_arguments(self.schema, self.command, arguments)
+            if isinstance(arguments, dict)
+            else None
+        )
+        if malformed is None and violations:
+            self.rejected += 1
+            reject()
+        if (
+            malformed is not None
+            and violations is not None
+            and not any(v.rule == malformed.rule for v in violations)
+        ):
+            self.rejected += 1
+            reject()
+        self.examples += 1
+        with evidence(inst):
+            # JSON null as arguments must be sent as such, not left out.
+            extra = {"arguments": None} if arguments is None and malformed else None
+            reply = inst.execute(self.command, arguments, id=sent_id, extra=extra)
+            self.kinds[reply.message.kind.value] = self.kinds.get(reply.message.kind.value, 0) + 1
+            absorb(reply.value, self.pools)
+            if malformed is not None:
+                check_reply_shape(reply.message)
+                if reply.message.kind is not Kind.ERROR:
+                    raise Failure(
+                        f"malformed.{malformed.rule}.accepted",
+                        TYPE_CHECK,
+                        f"arguments breaking {malformed.rule} at {malformed.path} were accepted",
+                        kind=FindingKind.PROTOCOL,
+                        path=malformed.path,
+                        command=self.command,
+                    )
+            judge_reply(self.schema, self.command, reply.message, sent_id)
+            probe = inst.execute("query-version")
+            judge_reply(self.schema, "query-version", probe.message, probe.message.id)
+            judge_events(self.schema, inst.session.drain_events())

@@ -1,0 +1,101 @@
+"""Harvest interesting strings from the running QEMU into generation pools.
+
+Schema types say `str`, but the bugs live behind real type names, QOM paths, device
+ids and node names: a random string fails the first lookup and never reaches deeper
+code. So at the start of a session the harvester reads the live binary, and during the
+run every string seen in a reply is added too (bounded by the pools' caps).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from conformance.machine.instance import QemuInstance
+from conformance.spec import EnumType, Schema
+from strategies.pools import Pools
+
+MAX_QOM_PATHS = 3000
+MAX_SEEN_STRING = 256
+
+
+def harvest(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
+    """Fill `pools` from the schema and from what `inst` reports about itself."""
+    for t in schema.types.values():
+        if isinstance(t, EnumType):
+            pools.extend("enum-value", t.values)
+
+    def ask(command: str, arguments: dict[str, object] | None = None) -> object:
+        if command not in schema.commands:
+            return None
+        reply = inst.execute(command, arguments)
+        return reply.value if reply.ok else None
+
+    pools.extend("type-name", _field(ask("qom-list-types", {"abstract": True}), "name"))
+    machines = ask("query-machines")
+    pools.extend("machine", _field(machines, "name"))
+    pools.extend("machine", _field(machines, "alias"))
+    pools.extend("cpu-model", _field(ask("query-cpu-definitions"), "name"))
+    nodes = ask("query-named-block-nodes")
+    pools.extend("node-name", _field(nodes, "node-name"))
+    block = ask("query-block")
+    pools.extend("device-id", _field(block, "qdev"))
+    pools.extend("device-id", [d for d in _field(block, "device") if d])
+    pools.extend("job-id", _field(ask("query-jobs"), "id"))
+    pools.extend("chardev-id", _field(ask("query-chardev"), "label"))
+    pools.extend("object-id", _field(ask("qom-list", {"path": "/objects"}), "name"))
+    for path in _qom_paths(ask):
+        pools.add("qom-path", path)
+        parent, _, name = path.rpartition("/")
+        if parent in ("/machine/peripheral", "/machine/peripheral-anon"):
+            pools.add("device-id", name)
+
+
+def absorb(value: object, pools: Pools) -> None:
+    """Add every string found in a reply value to the `seen` pool."""
+    for s in _strings(value):
+        if 0 < len(s) <= MAX_SEEN_STRING:
+            pools.add("seen", s)
+
+
+def _qom_paths(ask: Callable[[str, dict[str, object]], object]) -> Iterator[str]:
+    # Breadth-first so that a capped walk still covers the top of every subtree.
+    queue: deque[str] = deque(["/"])
+    count = 0
+    while queue and count < MAX_QOM_PATHS:
+        path = queue.popleft()
+        for prop in _as_list(ask("qom-list", {"path": path})):
+            if not isinstance(prop, dict):
+                continue
+            name, kind = prop.get("name"), prop.get("type")
+            if not isinstance(name, str) or not isinstance(kind, str):
+                continue
+            if kind.startswith("child<"):
+                child = f"{path.rstrip('/')}/{name}"
+                count += 1
+                yield child
+                queue.append(child)
+
+
+def _field(value: object, key: str) -> list[str]:
+    return [
+        v
+        for item in _as_list(value)
+        if isinstance(item, dict) and isinstance(v := item.get(key), str)
+    ]
+
+
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _strings(value: object) -> Iterator[str]:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)

@@ -1,0 +1,419 @@
+"""Host safety: what generated commands may do to the machine that runs them.
+
+The suite runs as root in CI and generates arguments for every command, including the
+ones that open files, listen on sockets, spawn helpers or drive host devices. This
+module is the one declarative table of those reaches and of what the harness does about
+each (see ARCHITECTURE.md, "Host safety"):
+
+- **exclude**: values never generated (a network block driver, a tap netdev): built into
+  the `GenerationPolicy` every strategy honours;
+- **confine**: values rewritten after generation by `confine()`: host paths into the
+  instance's private workdir, socket addresses into unix sockets in that workdir,
+  migration URIs into a unix socket there, HMP into a read-only allowlist, sizes that
+  would make QEMU write or allocate for real clamped;
+- **reject**: an example that can't be confined (a netdev `socket` takes host:port
+  strings) is dropped with `Unconfinable`;
+- **skip**: commands the policy can't confine at all are not run, and the run lists them
+  with the reason.
+
+QEMU's current directory and TMPDIR are the workdir, so a *relative* path without `..`
+already lands inside it; what must be rewritten is anything that can leave it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from strategies.policy import GenerationPolicy
+
+
+class Unconfinable(Exception):
+    """This example reaches the host in a way the policy can't confine."""
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One way a command reaches the host, and what the policy does about it."""
+
+    commands: tuple[str, ...]  # "*" for every command
+    where: str  # the member or value, as a reader would say it
+    kind: str  # path, socket, network, spawn, host-device, hmp, resource, fd
+    action: str  # exclude, confine, reject, skip
+    reason: str
+
+
+# -- the table -----------------------------------------------------------------------------
+
+EXCLUDED_VALUES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        # Block drivers (blockdev-add, blockdev-create, blockdev-reopen, nested
+        # BlockdevRef): each opens a network connection or a host PCI device.
+        "driver": frozenset(
+            {"iscsi", "rbd", "ssh", "gluster", "http", "https", "ftp", "ftps", "nfs", "nvme"}
+        ),
+        # Union tags named "type": netdevs that create host interfaces or talk to the
+        # network, chardevs that allocate host ptys or reach host services, block
+        # exports that mount or create host devices, socket addresses other than unix.
+        "type": frozenset(
+            {
+                "tap",
+                "bridge",
+                "l2tpv3",
+                "vde",
+                "netmap",
+                "vhost-vdpa",
+                "vmnet-host",
+                "vmnet-shared",
+                "vmnet-bridged",
+                "pty",
+                "dbus",
+                "braille",
+                "spicevmc",
+                "spiceport",
+                "fuse",
+                "vduse-blk",
+                "inet",
+                "vsock",
+                "fd",
+            }
+        ),
+        "qom-type": frozenset(
+            {"can-host-socketcan", "dbus-vmstate", "input-barrier", "x-remote-object"}
+        ),
+    }
+)
+
+REACHES: tuple[Reach, ...] = (
+    Reach(
+        ("blockdev-add", "blockdev-create", "blockdev-reopen"),
+        "driver=iscsi|rbd|ssh|gluster|http(s)|ftp(s)|nfs",
+        "network",
+        "exclude",
+        "connects to remote storage",
+    ),
+    Reach(
+        ("blockdev-add", "blockdev-reopen"),
+        "driver=nvme",
+        "host-device",
+        "exclude",
+        "claims a host PCI NVMe device through VFIO",
+    ),
+    Reach(
+        ("netdev_add",),
+        "type=tap|bridge|l2tpv3|vde|netmap|vhost-vdpa|vmnet-*",
+        "host-device",
+        "exclude",
+        "creates or attaches host network interfaces or devices",
+    ),
+    Reach(
+        ("netdev_add",),
+        "type=socket",
+        "network",
+        "reject",
+        "listen/connect/mcast/udp take host:port strings",
+    ),
+    Reach(
+        ("netdev_add",),
+        "type=user: hostfwd, guestfwd, smb, smbserver",
+        "spawn",
+        "confine",
+        "forwards host ports, runs guestfwd commands or smbd: dropped",
+    ),
+    Reach(
+        ("chardev-add", "chardev-change"),
+        "type=pty|dbus|braille|spicevmc|spiceport",
+        "host-device",
+        "exclude",
+        "allocates a host pty or connects to host services",
+    ),
+    Reach(
+        ("block-export-add",),
+        "type=fuse|vduse-blk",
+        "host-device",
+        "exclude",
+        "mounts a FUSE filesystem or creates a VDUSE device",
+    ),
+    Reach(
+        ("*",),
+        "SocketAddress type=inet|vsock|fd",
+        "network",
+        "exclude",
+        "only unix sockets in the workdir are allowed",
+    ),
+    Reach(
+        ("*",),
+        "SocketAddress type=unix",
+        "socket",
+        "confine",
+        "path rewritten into the workdir; abstract sockets turned off",
+    ),
+    Reach(
+        ("object-add",),
+        "qom-type=can-host-socketcan|dbus-vmstate|input-barrier",
+        "network",
+        "exclude",
+        "binds a host CAN interface, the D-Bus bus or a barrier server",
+    ),
+    Reach(
+        ("object-add",),
+        "qom-type=x-remote-object",
+        "fd",
+        "exclude",
+        "takes a raw descriptor number of QEMU's own process",
+    ),
+    Reach(
+        ("*",),
+        "any string containing '/' that is not a QOM path",
+        "path",
+        "confine",
+        "rewritten to a file in the workdir",
+    ),
+    Reach(
+        ("migrate", "migrate-incoming", "migrate-recover"),
+        "uri",
+        "spawn",
+        "confine",
+        "exec: spawns a shell and tcp: reaches the network: always unix:WORKDIR/migrate.sock",
+    ),
+    Reach(
+        ("dump-guest-memory",),
+        "protocol",
+        "path",
+        "confine",
+        "file:WORKDIR/dump; begin/length capped",
+    ),
+    Reach(
+        ("pmemsave", "memsave"),
+        "size",
+        "resource",
+        "confine",
+        "writes `size` bytes to disk: capped at 1 MiB",
+    ),
+    Reach(
+        ("*",),
+        "preallocation / prealloc",
+        "resource",
+        "confine",
+        "would allocate host disk or RAM for real: forced off",
+    ),
+    Reach(
+        ("human-monitor-command",),
+        "command-line",
+        "hmp",
+        "confine",
+        "HMP can do anything: mapped onto a read-only allowlist",
+    ),
+    Reach(
+        ("device_add",),
+        "driver=vfio-*|usb-host|u2f-passthru|vhost-*",
+        "host-device",
+        "reject",
+        "passes a host device through",
+    ),
+)
+
+HOST_TOUCHING: tuple[str, ...] = (
+    "blockdev-add",
+    "blockdev-create",
+    "blockdev-reopen",
+    "blockdev-change-medium",
+    "blockdev-snapshot-sync",
+    "drive-backup",
+    "drive-mirror",
+    "transaction",
+    "chardev-add",
+    "chardev-change",
+    "netdev_add",
+    "object-add",
+    "device_add",
+    "nbd-server-start",
+    "block-export-add",
+    "display-update",
+    "migrate",
+    "migrate-incoming",
+    "migrate-recover",
+    "dump-guest-memory",
+    "pmemsave",
+    "memsave",
+    "screendump",
+    "dumpdtb",
+    "xen-save-devices-state",
+    "xen-load-devices-state",
+    "human-monitor-command",
+)
+"""Commands that can reach host files, sockets, the network, helpers or devices."""
+
+SKIPPED: Mapping[str, str] = MappingProxyType({})
+"""Commands the policy can't confine at all (none in QEMU 7.2: every reach is confined)."""
+
+HMP_ALLOWLIST: tuple[str, ...] = (
+    "help",
+    "info version",
+    "info status",
+    "info name",
+    "info uuid",
+    "info block",
+    "info blockstats",
+    "info block-jobs",
+    "info chardev",
+    "info cpus",
+    "info qtree",
+    "info mtree",
+    "info network",
+    "info pci",
+    "info qom-tree",
+    "info mice",
+    "info kvm",
+    "info iothreads",
+    "info migrate",
+    "info migrate_capabilities",
+    "info roms",
+    "info balloon",
+    "info history",
+    "info dump",
+    "info hotpluggable-cpus",
+    "info memdev",
+    "info memory-devices",
+    "info numa",
+    "info ramblock",
+)
+
+QOM_ROOTS = ("/machine", "/objects", "/chardevs", "/backend")
+DEVICE_DRIVER_PREFIXES = ("vfio-", "vhost-", "usb-host", "u2f-passthru", "pci-assign")
+SPAWNING_USER_NETDEV_MEMBERS = ("hostfwd", "guestfwd", "smb", "smbserver")
+MAX_WRITTEN = 1 << 20
+MIGRATION_URI_COMMANDS = ("migrate", "migrate-incoming", "migrate-recover")
+
+
+def generation_policy(
+    *, allow_deprecated: bool = True, allow_unstable: bool = True
+) -> GenerationPolicy:
+    """The policy every strategy honours when its cases will run on a real host."""
+    return GenerationPolicy(
+        allow_deprecated=allow_deprecated,
+        allow_unstable=allow_unstable,
+        excluded_values=EXCLUDED_VALUES,
+    )
+
+
+def skip_reason(command: str) -> str | None:
+    return SKIPPED.get(command)
+
+
+# -- confinement ---------------------------------------------------------------------------
+
+
+def confine(command: str, arguments: object, workdir: str) -> object:
+    """Rewrite `arguments` so that running `command` stays inside `workdir`.
+
+    Pure and deterministic (the same input gives the same output, so Hypothesis can
+    shrink and replay). Raises `Unconfinable` for an example that must not run.
+    """
+    # The generic walk first: the pins below produce workdir URIs it must not touch.
+    arguments = _walk(arguments, workdir)
+    if command in MIGRATION_URI_COMMANDS and isinstance(arguments, dict) and "uri" in arguments:
+        arguments = {**arguments, "uri": f"unix:{posixpath.join(workdir, 'migrate.sock')}"}
+    if command == "human-monitor-command" and isinstance(arguments, dict):
+        line = arguments.get("command-line")
+        if isinstance(line, str):
+            arguments = {**arguments, "command-line": _pick(HMP_ALLOWLIST, line)}
+    if command == "device_add" and isinstance(arguments, dict):
+        driver = arguments.get("driver")
+        if isinstance(driver, str) and driver.startswith(DEVICE_DRIVER_PREFIXES):
+            raise Unconfinable(f"device_add driver {driver} passes a host device through")
+    if command == "dump-guest-memory" and isinstance(arguments, dict):
+        arguments = _confine_dump(arguments, workdir)
+    if command in ("pmemsave", "memsave") and isinstance(arguments, dict):
+        arguments = _clamp(arguments, "size")
+    if command == "netdev_add" and isinstance(arguments, dict):
+        if arguments.get("type") == "socket":
+            raise Unconfinable("netdev socket takes host:port strings")
+        if arguments.get("type") == "user":
+            arguments = {
+                k: v for k, v in arguments.items() if k not in SPAWNING_USER_NETDEV_MEMBERS
+            }
+    return arguments
+
+
+def _walk(value: object, workdir: str) -> object:
+    if isinstance(value, str):
+        return confine_path(value, workdir)
+    if isinstance(value, list):
+        return [_walk(v, workdir) for v in value]
+    if isinstance(value, dict):
+        out = {k: _walk(v, workdir) for k, v in value.items()}
+        _force_unix_socket(out, workdir)
+        for key in ("preallocation",):
+            if isinstance(out.get(key), str):
+                out[key] = "off"
+        if out.get("prealloc") is True:
+            out["prealloc"] = False
+        return out
+    return value
+
+
+def confine_path(text: str, workdir: str) -> str:
+    """A string that could name a host path outside `workdir` becomes a workdir file.
+
+    QOM paths are kept: `/machine/…` as a host path names nothing on a sane host,
+    and as a QOM path it is what finds the bugs.
+    """
+    if "/" not in text and text not in (".", ".."):
+        return text
+    if text.startswith(QOM_ROOTS) and ".." not in text.split("/"):
+        return text
+    if text.startswith(workdir + "/") and ".." not in text.split("/"):
+        return text
+    return posixpath.join(workdir, "p-" + _slug(text))
+
+
+def _slug(text: str) -> str:
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[-40:].lstrip(".")
+    return f"{safe}-{digest}"
+
+
+def _force_unix_socket(obj: dict[str, object], workdir: str) -> None:
+    # SocketAddress is {"type": "unix", "path": …}; SocketAddressLegacy wraps the
+    # same in "data". The exclusions keep other types from being generated; this keeps
+    # unix ones in the workdir and off the abstract namespace, which is host-global.
+    if obj.get("type") != "unix":
+        return
+    target = obj.get("data") if isinstance(obj.get("data"), dict) else obj
+    assert isinstance(target, dict)
+    path = target.get("path")
+    if isinstance(path, str):
+        target["path"] = (
+            path if path.startswith(workdir + "/") else posixpath.join(workdir, "s-" + _slug(path))
+        )
+    if target.get("abstract") is True:
+        target["abstract"] = False
+
+
+def _confine_dump(arguments: dict[str, object], workdir: str) -> dict[str, object]:
+    out = dict(arguments)
+    protocol = out.get("protocol")
+    if isinstance(protocol, str) and not protocol.startswith("fd:"):
+        out["protocol"] = f"file:{posixpath.join(workdir, 'dump')}"
+    out = _clamp(out, "length")
+    if "begin" not in out and "length" not in out:
+        # A whole-memory dump writes all guest RAM; a small window exercises the same code.
+        out["begin"], out["length"] = 0, 4096
+    return out
+
+
+def _clamp(arguments: dict[str, object], member: str) -> dict[str, object]:
+    # QEMU reads these as uint64, so a negative value means close to 2**64 bytes.
+    size = arguments.get(member)
+    if isinstance(size, int) and not isinstance(size, bool) and not 0 <= size <= MAX_WRITTEN:
+        return {**arguments, member: MAX_WRITTEN}
+    return arguments
+
+
+def _pick(options: tuple[str, ...], key: str) -> str:
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).digest()
+    return options[int.from_bytes(digest[:4], "big") % len(options)]
