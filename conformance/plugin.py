@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -72,8 +72,6 @@ class RunContext:
         return "q35" if "q35" in self.profiles else self.profiles[0]
 
     schema: Schema | None = None
-    harness_errors: list[str] = field(default_factory=list)
-    suite_items: int = 0
 
     def launch_config(self, profile: str) -> LaunchConfig:
         return LaunchConfig(
@@ -86,6 +84,8 @@ class RunContext:
 
 
 _CTX = pytest.StashKey[RunContext]()
+# Marks the reports of conformance tests; xdist carries user properties to the controller.
+SUITE_MARK = ("qmp-conformance", "suite")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -269,11 +269,10 @@ def pytest_runtest_makereport(
     report = yield
     if not _in_suite(item):
         return report
+    report.user_properties.append(SUITE_MARK)
     excinfo = call.excinfo
     if report.failed and excinfo is not None and not _is_finding(excinfo.value):
         # Anything but a check failure is the suite's own bug, never a QEMU finding.
-        ctx = run_context(item.config)
-        ctx.harness_errors.append(f"{item.nodeid}: {excinfo.typename}: {excinfo.value}")
         report.user_properties.append(("harness-error", "true"))
     elif report.failed and excinfo is not None:
         kind = finding_kind(_leaves(excinfo.value)[0])
@@ -308,61 +307,77 @@ def finding_kind(exc: BaseException) -> FindingKind:
     raise TypeError(exc)
 
 
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    run_context(config).suite_items = sum(1 for i in items if _in_suite(i))
-
-
 def _in_suite(item: pytest.Item) -> bool:
     """Whether `item` is a conformance test (as opposed to one of the project's own)."""
     module = getattr(item, "module", None)
     return module is not None and module.__name__.startswith("conformance.suite")
 
 
+def _suite_reports(stats: dict[str, list[object]]) -> list[pytest.TestReport]:
+    # Reports reach the controller under xdist, so everything the summary and the exit
+    # status say is computed from them, never from per-process counters.
+    return [
+        rep
+        for reports in stats.values()
+        for rep in reports
+        if isinstance(rep, pytest.TestReport) and SUITE_MARK in rep.user_properties
+    ]
+
+
+def _harness_errors(reports: list[pytest.TestReport]) -> list[str]:
+    return [
+        f"{rep.nodeid}: {str(rep.longrepr).strip().splitlines()[-1][:300]}"
+        for rep in reports
+        if ("harness-error", "true") in rep.user_properties
+    ]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    ctx = session.config.stash.get(_CTX, None)
-    if ctx is not None and ctx.harness_errors and ctx.suite_items:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(session.config, "workerinput"):
+        return
+    if _harness_errors(_suite_reports(reporter.stats)):
         session.exitstatus = EXIT_HARNESS
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    ctx = terminalreporter.config.stash.get(_CTX, None)
-    if ctx is None or not ctx.suite_items:
-        return
     tr = terminalreporter
-    if ctx.info is not None:
-        tr.write_sep("=", "qmp-conformance")
-        tr.write_line(
-            f"binary {ctx.info.path}  QEMU {ctx.info.version_text} ({ctx.info.package})  "
-            f"sandbox {'on' if ctx.info.sandbox else 'unsupported'}"
-        )
+    reports = _suite_reports(tr.stats)
+    if not reports:
+        return
+    ctx = run_context(tr.config)
+    info = binary_info(tr.config)
+    tr.write_sep("=", "qmp-conformance")
+    tr.write_line(
+        f"binary {info.path}  QEMU {info.version_text} ({info.package})  "
+        f"sandbox {'on' if info.sandbox else 'unsupported'}  profiles {', '.join(ctx.profiles)}"
+    )
     examples: dict[str, list[int]] = {}
     rejected = 0
-    for reports in tr.stats.values():
-        for rep in reports:
-            props = dict(getattr(rep, "user_properties", ()))
-            if getattr(rep, "when", "") == "teardown" and "examples" in props:
-                mode = "malformed" if "malformed" in rep.nodeid else "valid"
-                examples.setdefault(mode, []).append(int(props["examples"]))
-                rejected += int(props.get("rejected", 0))
+    policy_skips: dict[str, str] = {}
+    for rep in reports:
+        props = dict(rep.user_properties)
+        if rep.when == "teardown" and "examples" in props:
+            mode = "malformed" if "malformed" in rep.nodeid else "valid"
+            examples.setdefault(mode, []).append(int(str(props["examples"])))
+            rejected += int(str(props.get("rejected", 0)))
+        if rep.skipped and "_arguments[" in rep.nodeid and isinstance(rep.longrepr, tuple):
+            reason = str(rep.longrepr[2]).removeprefix("Skipped: ")
+            command, _, why = reason.partition(": ")
+            policy_skips[command] = why
     for mode, counts in sorted(examples.items()):
         tr.write_line(
             f"{mode} arguments: {len(counts)} commands, examples per command "
             f"min {min(counts)} max {max(counts)} total {sum(counts)}"
         )
-    if ctx.schema is not None:
-        skipped = {
-            c: reason
-            for c in sorted(ctx.schema.commands)
-            if (reason := lifecycle_reason(c) or safety.skip_reason(c))
-        }
+    if examples:
         tr.write_line(
-            f"host-safety policy: {len(skipped)} commands not run with generated arguments, "
-            f"{rejected} examples rejected as unconfinable"
+            f"host-safety policy: {len(policy_skips)} commands not run with generated "
+            f"arguments, {rejected} examples dropped as unconfinable"
         )
-        for command, reason in skipped.items():
-            tr.write_line(f"  skipped {command}: {reason}")
-    tr.write_line(f"harness errors: {len(ctx.harness_errors)}")
-    for line in ctx.harness_errors[:20]:
+        for command, why in sorted(policy_skips.items()):
+            tr.write_line(f"  skipped {command}: {why}")
+    errors = _harness_errors(reports)
+    tr.write_line(f"harness errors: {len(errors)}")
+    for line in errors[:20]:
         tr.write_line(f"  {line}")

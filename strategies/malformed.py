@@ -13,8 +13,10 @@ rule, and only that rule, at that case's path. The defects and where they can go
   ``{}``).
 - ``unknown-member``: an object gains a member that neither it nor any variant at any
   depth defines (a variant's member could be "maybe right" to the validator while the
-  tag is unusable). Never at the top of :data:`~conformance.spec.OPEN_ENDED_ARGUMENTS`
-  commands, whose top level takes device properties.
+  tag is unusable), named by short text or a near miss of a real member name
+  (``node_name``, ``NODE-NAME``: where a lenient parser would go wrong). Never at the
+  top of :data:`~conformance.spec.OPEN_ENDED_ARGUMENTS` commands, whose top level
+  takes device properties.
 - ``missing-member``: a required member (of the base or the variant the tag selects,
   the tag included) is dropped.
 - ``wrong-type``: a builtin (except ``any``), enum or array position gets a value of a
@@ -29,6 +31,8 @@ Inside an alternate only defects that keep the JSON type are placed (any other
 changes which branch the value is read as); inside arrays, the defect goes into one
 element among valid ones. Defects are placed down to the values factory's
 ``max_depth``, following the same tag values and branches it would generate there.
+The policy holds as for valid values: no disallowed member or value is added, and no
+object anywhere, junk included, carries a member value the policy excludes.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal, TypeAlias
 
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
@@ -58,11 +63,9 @@ from strategies.policy import PERMISSIVE, GenerationPolicy
 from strategies.pools import Pools
 from strategies.values import (
     DEFAULT_MAX_DEPTH,
-    INF,
     Constraint,
     ValueFactory,
     factory_for,
-    json_of_type,
 )
 
 __all__ = ["MALFORMED_RULES", "Malformed", "malformed_arguments", "malformed_rules"]
@@ -186,6 +189,7 @@ def _drop(
 
 
 def _add(
+    factory: ValueFactory,
     base: SearchStrategy[dict[str, object]],
     names: SearchStrategy[str],
     draw: st.DrawFn,
@@ -193,7 +197,11 @@ def _add(
 ) -> Located:
     value = draw(base)
     name = draw(names)
-    return {**value, name: draw(json_of_type("value"))}, (name,)
+    extra = draw(factory.json("value"))
+    # The new member with its value mustn't spell an excluded value either ("driver":
+    # "nbd" added where no driver member exists). Rare enough to just reject.
+    assume(factory.clean({name: extra}))
+    return {**value, name: extra}, (name,)
 
 
 class _Defects:
@@ -213,6 +221,7 @@ class _Defects:
         self.schema = factory.schema
         self._options: dict[_Key, tuple[_Option, ...]] = {}
         self._by_rule: dict[tuple[_Key, str], tuple[_Option, ...]] = {}
+        self._rules: dict[_Key, frozenset[str]] = {}
         self._cases: dict[str, SearchStrategy[Malformed]] = {}
 
     def cases(self, command: str) -> SearchStrategy[Malformed]:
@@ -234,7 +243,10 @@ class _Defects:
 
     def rules(self, key: _Key) -> frozenset[str]:
         """The rules a defect placed in a value described by ``key`` can break."""
-        return frozenset().union(*(option.rules for option in self.options(key)))
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = frozenset().union(*(o.rules for o in self.options(key)))
+        return rules
 
     def place(self, draw: st.DrawFn, key: _Key, rule: str) -> Located:
         """Draw a value described by ``key`` with one defect breaking ``rule``."""
@@ -257,10 +269,10 @@ class _Defects:
     def _find_options(
         self, type_name: str, depth: int, member: str | None, mode: Mode
     ) -> Iterable[_Option]:
-        if self.factory.height(type_name, member) == INF:
+        if not self.factory.possible(type_name, member):
             return  # no valid value to put a defect into
         info = self.schema.type(type_name)
-        yield from self._replacements(info, mode)
+        yield from self._replacements(info, member, mode)
         if isinstance(info, ObjectType):
             yield from self._object_options(info, depth, member, open_ended=mode == "top-open")
         elif isinstance(info, ArrayType):
@@ -271,7 +283,7 @@ class _Defects:
 
     # -- replacing the whole value ---------------------------------------------------
 
-    def _replacements(self, info: TypeInfo, mode: Mode) -> Iterable[_Option]:
+    def _replacements(self, info: TypeInfo, member: str | None, mode: Mode) -> Iterable[_Option]:
         accepted = _accepted(self.schema, info)
         if mode != "shape":
             wrong = [t for t in _WRONG_TYPES if not _fits(t, accepted)]
@@ -281,14 +293,17 @@ class _Defects:
                     rule = "not-object"
                 elif isinstance(info, AlternateType):
                     rule = "alternate-branch"
-                yield _replacement(rule, st.one_of([json_of_type(t) for t in wrong]))
+                yield _replacement(rule, st.one_of([self.factory.json(t) for t in wrong]))
             if mode in ("position", "tag") and not _fits("null", accepted):
                 yield _replacement("null", st.none())
         # A string keeps the JSON type, so it is the one replacement that also fits
         # an alternate's enum branch.
         if isinstance(info, EnumType):
             rule = "union-tag" if mode == "tag" else "enum-value"
-            yield _replacement(rule, _outside(info.values, info.values))
+            # Not a value the policy excludes for this member either, even if this
+            # enum lacks it: the policy is about what is sent, not what is valid.
+            taken = {*info.values, *self.factory.excluded(member)}
+            yield _replacement(rule, _outside(taken, info.values))
 
     # -- inside objects ----------------------------------------------------------------
 
@@ -314,7 +329,7 @@ class _Defects:
             known = {m.name for m in obj.members} | self.schema.variant_member_names(obj)
             names = _outside(known, sorted(known))
             base = factory.fields(obj.name, depth, member)
-            yield _Option(frozenset({"unknown-member"}), partial(_add, base, names))
+            yield _Option(frozenset({"unknown-member"}), partial(_add, factory, base, names))
         layers = [
             (layer, factory.fields(obj.name, depth, member, constraint))
             for layer, constraint in self._layers(obj, depth)

@@ -214,15 +214,15 @@ def pool_strings(
     """Strings for a member called ``member_name``, mostly from the pools it maps to.
 
     Generates, per example: about 80% a string from the member's pools in
-    :data:`MEMBER_POOLS` (a pool chosen first, then a string in it), 10% a string from
+    :data:`MEMBER_POOLS` (all its pools' strings equally likely), 10% a string from
     any non-empty pool, 10% a string from ``fallback`` (default ``st.text()``). Members
     with no pools, and empty pools, fall through to any pool and then to ``fallback``.
     The pools are read when each example is drawn, so strings added after this
     strategy was built are drawable.
 
-    Shrinks toward the first string of the first non-empty matching pool (the oldest
-    harvest), and when no pool has anything, toward ``fallback``'s simplest string
-    (the empty string for ``st.text()``).
+    Shrinks toward the first string of the member's first non-empty pool (the oldest
+    harvest), then of any pool, and when no pool has anything, toward ``fallback``'s
+    simplest string (the empty string for ``st.text()``).
     """
     own = MEMBER_POOLS.get(member_name, ()) if member_name is not None else ()
     return _pooled(pools, own, st.text() if fallback is None else fallback)
@@ -245,9 +245,16 @@ def _pooled(
 
 
 def _pick(draw: st.DrawFn, pools: Pools, kinds: Iterable[str]) -> str | None:
-    """A string of one of the non-empty ``kinds``, or None if all are empty."""
-    filled = [strings for strings in map(pools.values, kinds) if strings]
-    if not filled:
+    """A string of one of ``kinds`` (None if all are empty), by one index into them
+    all: one choice, so that a pooled string is simpler to Hypothesis's shrinker
+    than any fallback string, whatever the number of pools."""
+    snapshots = [pools.values(kind) for kind in kinds]
+    total = sum(map(len, snapshots))
+    if not total:
         return None
-    strings = filled[draw(st.integers(0, len(filled) - 1))]
-    return strings[draw(st.integers(0, len(strings) - 1))]
+    index = draw(st.integers(min_value=0, max_value=total - 1))
+    for strings in snapshots:
+        if index < len(strings):
+            return strings[index]
+        index -= len(strings)
+    raise AssertionError("unreachable: index < total")

@@ -138,11 +138,18 @@ _JSON_SCALARS: SearchStrategy[object] = st.one_of(
     st.none(), st.booleans(), _INTS, _FLOATS, _SHORT_TEXT
 )
 _KEYS = st.text(_CHARACTERS, max_size=8)
-_ANY: SearchStrategy[object] = st.recursive(
-    _JSON_SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
-    max_leaves=8,
-)
+
+
+def _containers(inner: SearchStrategy[object]) -> SearchStrategy[object]:
+    return st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4))
+
+
+# Two levels of containers, spelled out: st.recursive() costs three times as much per
+# example, and 'any' members (qom-set's value, object-add's props) are common.
+_NESTED: SearchStrategy[object] = st.one_of(_JSON_SCALARS, _containers(_JSON_SCALARS))
+_ARRAYS: SearchStrategy[object] = st.lists(_NESTED, max_size=4)
+_OBJECTS: SearchStrategy[object] = st.dictionaries(_KEYS, _NESTED, max_size=4)
+_ANY: SearchStrategy[object] = st.one_of(_JSON_SCALARS, _ARRAYS, _OBJECTS)
 
 _OF_TYPE: Mapping[str, SearchStrategy[object]] = {
     "null": st.none(),
@@ -150,8 +157,8 @@ _OF_TYPE: Mapping[str, SearchStrategy[object]] = {
     "int": _INTS,
     "number": _FLOATS,
     "string": _STRINGS,
-    "array": st.lists(_ANY, max_size=4),
-    "object": st.dictionaries(_KEYS, _ANY, max_size=4),
+    "array": _ARRAYS,
+    "object": _OBJECTS,
     "value": _ANY,
 }
 
@@ -164,7 +171,7 @@ def json_of_type(json_type: str) -> SearchStrategy[object]:
     Python floats, never ints) or "value" (any JSON value). Ints are boundary-heavy
     within [INT_MIN, INT_MAX]; floats are finite; strings are empty, ASCII, unicode
     without lone surrogates, or up to 4096 characters long; arrays and objects hold
-    at most 4 arbitrary JSON values, nested at most 8 leaves deep.
+    at most 4 arbitrary JSON values, with containers nested at most two deep.
 
     Shrinks toward None, false, 0, 0.0, the empty string, [] and {} respectively.
     """
@@ -181,6 +188,8 @@ _SHORT_ARRAY = 8
 # make examples slow, so they stay shorter.
 _LONG_SCALAR_ARRAY = 64
 _LONG_COMPOUND_ARRAY = 16
+
+
 # -- the factory ---------------------------------------------------------------------------
 
 
@@ -229,6 +238,7 @@ class ValueFactory:
         ] = {}
         self._strings: dict[str | None, SearchStrategy[str]] = {}
         self._building: set[tuple[str, int, str | None]] = set()
+        self._json: dict[str, SearchStrategy[object]] = {}
         self._parents = frozenset(key.partition(".")[0] for key in MEMBER_POOLS if "." in key)
         self._heights = self._object_heights()
 
@@ -243,9 +253,13 @@ class ValueFactory:
                 return dotted
         return name
 
+    def excluded(self, member: str | None) -> frozenset[str]:
+        """The values the policy excludes for a member with context ``member``."""
+        return frozenset() if member is None else self.policy.excluded(_plain(member))
+
     def enum_values(self, info: EnumType, member: str | None) -> tuple[str, ...]:
         """The values of ``info`` generation may use for a member called ``member``."""
-        excluded = self.policy.excluded(_plain(member)) if member is not None else frozenset()
+        excluded = self.excluded(member)
         return tuple(
             value
             for value in info.values
@@ -257,12 +271,16 @@ class ValueFactory:
         (``math.inf`` when the policy leaves it no valid value at all)."""
         return self._height(type_name, member, self._heights)
 
+    def possible(self, type_name: str, member: str | None = None) -> bool:
+        """Whether the policy leaves the type any valid value (for this member)."""
+        return self.height(type_name, member) < INF
+
     def includable(self, member: Member) -> bool:
         """Whether generation may add optional ``member`` (policy and type permitting)."""
         return (
             self.policy.allows(member.features)
             and self.policy.allows(self.schema.type(member.type).features)
-            and self.height(member.type, member.name) < INF
+            and self.possible(member.type, member.name)
         )
 
     def variant_cases(
@@ -327,7 +345,8 @@ class ValueFactory:
     def value(
         self, type_name: str, depth: int = 0, member: str | None = None
     ) -> SearchStrategy[object]:
-        """Valid values of type ``type_name`` at ``depth`` for a member called ``member``."""
+        """Valid values of type ``type_name`` at ``depth`` for a member called
+        ``member``; generated and shrunk as :func:`values` describes."""
         key = (type_name, min(depth, self.max_depth), self._context(member))
         strategy = self._values.get(key)
         if strategy is None:
@@ -352,7 +371,8 @@ class ValueFactory:
         constraint: Constraint | None = None,
     ) -> SearchStrategy[dict[str, object]]:
         """Valid values of object type ``type_name``, with union tags narrowed by
-        ``constraint`` (a union's type name to the tag values it may take)."""
+        ``constraint`` (a union's type name to the tag values it may take); generated
+        and shrunk as :func:`values` describes objects."""
         key = (
             type_name,
             min(depth, self.max_depth),
@@ -365,6 +385,36 @@ class ValueFactory:
                 self.schema.object_type(type_name), key[1], key[2], constraint
             )
         return strategy
+
+    def json(self, json_type: str) -> SearchStrategy[object]:
+        """:func:`json_of_type` without the values the policy excludes anywhere in it.
+
+        Arbitrary JSON (an 'any' member, a wrong-typed replacement) may spell out an
+        object with an excluded member value, such as ``{"driver": "nbd"}``;
+        Hypothesis even favours strings it finds in the code under test. Shrinks as
+        :func:`json_of_type` does.
+        """
+        strategy = self._json.get(json_type)
+        if strategy is None:
+            strategy = json_of_type(json_type)
+            if any(self.policy.excluded_values.values()):
+                strategy = strategy.filter(self.clean)
+            self._json[json_type] = strategy
+        return strategy
+
+    def clean(self, value: object) -> bool:
+        """Whether no object in JSON ``value`` has a member value the policy excludes."""
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, dict):
+                for key, member in item.items():
+                    if isinstance(member, str) and member in self.policy.excluded(key):
+                        return False
+                    pending.append(member)
+            elif isinstance(item, list):
+                pending.extend(item)
+        return True
 
     def _context(self, member: str | None) -> str | None:
         # Most member names change nothing about how a type is generated; keying the
@@ -380,7 +430,7 @@ class ValueFactory:
         return None
 
     def _build(self, info: TypeInfo, depth: int, member: str | None) -> SearchStrategy[object]:
-        if self.height(info.name, member) == INF:
+        if not self.possible(info.name, member):
             return st.nothing()
         if isinstance(info, Builtin):
             if info.json_type == "string":
@@ -388,7 +438,7 @@ class ValueFactory:
             if info.json_type == "number":
                 # An int is a valid number (the validator agrees): both, then.
                 return st.one_of(_FLOATS, _INTS)
-            return json_of_type(info.json_type)
+            return self.json(info.json_type)
         if isinstance(info, EnumType):
             return st.sampled_from(self.enum_values(info, member))
         if isinstance(info, ArrayType):
@@ -404,7 +454,7 @@ class ValueFactory:
                 strategy = pool_strings(self.pools, member, fallback=_STRINGS)
             else:
                 strategy = _STRINGS
-            excluded = self.policy.excluded(_plain(member)) if member is not None else frozenset()
+            excluded = self.excluded(member)
             if excluded:
                 strategy = strategy.filter(lambda text: text not in excluded)
             self._strings[member] = strategy
@@ -550,7 +600,7 @@ def values(
     - int: a boundary of a C integer type or a neighbour of one (0, ±1, 255, 256,
       2**31-1, 2**31, 2**32, -2**63, 2**63-1, 2**64-1, ...) about half the time,
       otherwise any integer in [INT_MIN, INT_MAX]; number: finite floats and ints;
-      bool; null; any: arbitrary JSON of a few leaves.
+      bool; null; any: arbitrary JSON, containers nested at most two deep.
     - str: empty, ASCII, unicode (no lone surrogates) or long (up to 4096 characters);
       with ``pools``, a member named in ``MEMBER_POOLS`` draws from
       :func:`~strategies.pools.pool_strings` instead.
@@ -567,10 +617,11 @@ def values(
     branches and variants, so recursive types terminate. Generates nothing if the
     policy leaves the type no valid value.
 
-    Shrinks toward 0, the empty string, false, the first allowed enum value (the
-    first tag value: the first variant), [] and objects with only their required
-    members, each member shrinking likewise; pooled strings shrink toward the oldest
-    harvested string.
+    Shrinks toward 0, the empty string, false, the first allowed enum value, [] and
+    objects with only their required members, each member shrinking likewise;
+    unions toward their shallowest variant and alternates toward their shallowest
+    branch (schema order among equals: BlockdevRef shrinks to its string); pooled
+    strings toward the oldest harvested string.
     """
     factory = factory_for(schema, pools, policy, max_depth)
     schema.type(type_name)  # an unknown type should fail here, not at the first draw
