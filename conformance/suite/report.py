@@ -40,16 +40,20 @@ def command_tags(command: Command) -> tuple[str, ...]:
 
 @contextmanager
 def evidence(inst: QemuInstance) -> Iterator[None]:
-    """Attach this test's part of the transcript, stderr and argv if the body fails."""
-    start = len(inst.transcript.records)
+    """Attach the instance's transcript, stderr and argv if the body fails.
+
+    The whole transcript since this QEMU started, not just the failing exchange: a
+    crash can depend on what earlier examples did to the same instance, and the
+    transcript is what a reproducer is replayed from.
+    """
     try:
         yield
     except (Failure, QemuGone):
         if not _final_example():
             raise
-        part = inst.transcript.since(start)
-        allure.attach(part.to_jsonl(), "transcript.jsonl", allure.attachment_type.JSON)
-        allure.attach(readable(part), "transcript.txt", allure.attachment_type.TEXT)
+        transcript = inst.transcript
+        allure.attach(transcript.to_jsonl(), "transcript.jsonl", allure.attachment_type.JSON)
+        allure.attach(readable(transcript), "transcript.txt", allure.attachment_type.TEXT)
         allure.attach(inst.stderr_text(), "qemu-stderr.txt", allure.attachment_type.TEXT)
         allure.attach(
             json.dumps(inst.abstract_argv()), "qemu-argv.json", allure.attachment_type.JSON
