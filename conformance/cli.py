@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from conformance.docs.model import DocError
 from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.profiles import PROFILES
@@ -37,12 +39,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SetupError as exc:
         print(f"qmp-conformance: {exc}", file=sys.stderr)
         return exc.exit_code
-    except SchemaError as exc:
+    except (SchemaError, DocError) as exc:
         print(f"qmp-conformance: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("qmp-conformance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (| head) left; that is not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--schema", help="read a saved query-qmp-schema reply (JSON file)")
     spec.add_argument("--json", action="store_true", help="dump the whole model as JSON")
     spec.set_defaults(func=cmd_spec)
+
+    docs = sub.add_parser("docs", help="report drift between the documentation and a binary")
+    docs_src = docs.add_mutually_exclusive_group()
+    docs_src.add_argument("--qemu", help=f"binary to compare with (default {DEFAULT_QEMU})")
+    docs_src.add_argument("--schema", help="a saved query-qmp-schema reply instead of a binary")
+    docs.add_argument(
+        "--docs",
+        help="a QAPI directory or .json file, a qmp-commands.hx, or a man page "
+        "(default: the installed qemu-qmp-ref.7)",
+    )
+    docs.add_argument("--json", action="store_true", help="print the report as JSON")
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 
@@ -144,6 +162,43 @@ def cmd_spec(ns: argparse.Namespace, _passthrough: list[str]) -> int:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(schema_summary(schema))
+    return 0
+
+
+def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
+    from conformance.docs.drift import drift, summary
+    from conformance.docs.load import load_docs
+
+    docset = load_docs(ns.docs)
+    schema = load_model(ns.qemu, ns.schema)
+    items = drift(docset, schema)
+    counts = summary(items)
+    messages = [m for _, x in docset.examples() for m in x.messages]
+    statuses = {
+        s: sum(1 for m in messages if m.status == s) for s in ("parsed", "repaired", "unparsable")
+    }
+    if ns.json:
+        report = {
+            "docs": docset.source,
+            "format": docset.format,
+            "entries": len(docset.entries),
+            "examples": len(docset.examples()),
+            "messages": statuses,
+            "summary": counts,
+            "drift": [i.to_json() for i in items],
+            "problems": docset.problems,
+        }
+        json.dump(report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    out = sys.stdout
+    out.write(f"docs {docset.source} ({docset.format}): {len(docset.entries)} entries, ")
+    out.write(f"{len(docset.examples())} examples, messages {statuses}\n")
+    for item in items:
+        out.write(
+            f"{item.kind:<26} {item.name:<34} {item.path:<40} {item.detail}  [{item.source}]\n"
+        )
+    out.write("summary: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "\n")
     return 0
 
 

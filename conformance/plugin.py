@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from conformance.docs.load import load_docs
+from conformance.docs.model import DocError, DocSet
 from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
@@ -109,6 +111,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="directory for the run's QEMU workdirs (default: a new temporary directory)",
     )
     group.addoption("--keep-workdir", action="store_true", help="keep QEMU workdirs after the run")
+    group.addoption(
+        "--docs",
+        default=None,
+        help="documentation whose examples are replayed: a QAPI directory, a "
+        "qmp-commands.hx or a man page (default: the installed qemu-qmp-ref.7)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -171,9 +179,32 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         schema = live_schema(metafunc.config)
         no_args = sorted(c for c in schema.commands if not schema.arg_members_required(c))
         metafunc.parametrize("no_arg_command", no_args, ids=no_args)
+    if "doc_example" in names:
+        docs, why = _doc_set(metafunc.config)
+        if docs is None:
+            metafunc.parametrize(
+                "doc_example", [pytest.param(None, marks=pytest.mark.skip(reason=why))]
+            )
+        else:
+            params = [(e, i, x) for e in docs.entries.values() for i, x in enumerate(e.examples)]
+            ids = [f"{e.name}-{i + 1}" for e, i, _ in params]
+            metafunc.parametrize("doc_example", params, ids=ids)
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")
+
+
+_DOCS = pytest.StashKey[tuple[DocSet | None, str]]()
+
+
+def _doc_set(config: pytest.Config) -> tuple[DocSet | None, str]:
+    """The documentation under test, parsed once per process (or why there is none)."""
+    if _DOCS not in config.stash:
+        try:
+            config.stash[_DOCS] = (load_docs(config.getoption("--docs")), "")
+        except DocError as exc:
+            config.stash[_DOCS] = (None, str(exc))
+    return config.stash[_DOCS]
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -208,6 +239,15 @@ def fresh_qemu(qmp_run: RunContext) -> Iterator[QemuInstance]:
         yield inst
     finally:
         inst.close()
+
+
+@pytest.fixture(scope="session")
+def doc_set(request: pytest.FixtureRequest) -> DocSet:
+    """The parsed documentation whose examples are replayed."""
+    docs, why = _doc_set(request.config)
+    if docs is None:
+        pytest.skip(why)
+    return docs
 
 
 @pytest.fixture(scope="session")
@@ -377,6 +417,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for command, why in sorted(policy_skips.items()):
             tr.write_line(f"  skipped {command}: {why}")
+    examples_run = [
+        r for r in reports if "test_doc_example[" in r.nodeid and (r.when == "call" or r.skipped)
+    ]
+    if examples_run:
+        match = sum(1 for r in examples_run if r.passed)
+        mismatch = sum(1 for r in examples_run if r.failed)
+        skipped = sum(1 for r in examples_run if r.skipped)
+        tr.write_line(
+            f"documented examples: {len(examples_run)}: match {match}, mismatch {mismatch}, "
+            f"not replayable {skipped}"
+        )
     errors = _harness_errors(reports)
     tr.write_line(f"harness errors: {len(errors)}")
     for line in errors[:20]:

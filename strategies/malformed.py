@@ -345,7 +345,8 @@ class _Defects:
                 if m.optional and not factory.includable(m):
                     continue
                 mode: Mode = "tag" if m.name == layer.tag else "position"
-                child: _Key = (m.type, depth + 1, factory.member_key(member, m.name), mode)
+                context = factory.context(factory.member_key(member, m.name))
+                child: _Key = (m.type, depth + 1, context, mode)
                 rules = self.rules(child)
                 if rules:
                     yield _Option(rules, partial(self._in_member, base, m.name, child))
@@ -394,7 +395,7 @@ def _located(draw: st.DrawFn, defects: _Defects, key: _Key, rule: str) -> Locate
 
 # Like values.factory_for: by the identity of the factory, which the entry keeps alive.
 _DEFECTS: OrderedDict[int, _Defects] = OrderedDict()
-_DEFECTS_KEPT = 8
+_DEFECTS_KEPT = 32
 _DEFECTS_LOCK = threading.Lock()
 
 

@@ -347,7 +347,7 @@ class ValueFactory:
     ) -> SearchStrategy[object]:
         """Valid values of type ``type_name`` at ``depth`` for a member called
         ``member``; generated and shrunk as :func:`values` describes."""
-        key = (type_name, min(depth, self.max_depth), self._context(member))
+        key = (type_name, min(depth, self.max_depth), self.context(member))
         strategy = self._values.get(key)
         if strategy is None:
             if key in self._building:
@@ -376,7 +376,7 @@ class ValueFactory:
         key = (
             type_name,
             min(depth, self.max_depth),
-            self._context(member),
+            self.context(member),
             _freeze(constraint),
         )
         strategy = self._fields.get(key)
@@ -416,9 +416,13 @@ class ValueFactory:
                 pending.extend(item)
         return True
 
-    def _context(self, member: str | None) -> str | None:
-        # Most member names change nothing about how a type is generated; keying the
-        # cache on them anyway would build the same strategy once per member name.
+    def context(self, member: str | None) -> str | None:
+        """``member`` if it changes how values are generated (it selects pools, has
+        policy exclusions, or parents a pooled member), else None.
+
+        Most member names change nothing; keying caches on them anyway would build
+        the same strategy once per member name.
+        """
         if member is None:
             return None
         if (
@@ -561,7 +565,7 @@ class ValueFactory:
 # not hashable (and needn't be equal to be interchangeable), so identity it is; the
 # cached factory holds them, which keeps their ids from being reused while cached.
 _FACTORIES: OrderedDict[tuple[int, int, int, int], ValueFactory] = OrderedDict()
-_FACTORIES_KEPT = 8
+_FACTORIES_KEPT = 32
 _FACTORIES_LOCK = threading.Lock()
 
 

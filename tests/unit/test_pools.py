@@ -13,7 +13,7 @@ from strategies.pools import KINDS, MEMBER_POOLS, Pools, pool_strings
 
 FIRST = settings(max_examples=2000, phases=[Phase.generate], database=None)
 # Asserting what examples shrink to: no example database may replay old finds.
-SHRUNK = settings(max_examples=2000, database=None)
+SHRUNK = settings(max_examples=2000, phases=[Phase.generate, Phase.shrink], database=None)
 
 
 def found(strategy: st.SearchStrategy[str], wanted: str) -> bool:
