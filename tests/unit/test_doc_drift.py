@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.docs.drift import KINDS, drift, summary
+from conformance.docs.drift import KINDS, Drift, drift, summary
 from conformance.docs.examples import parse_example
 from conformance.docs.model import DocArgument, DocEntry, DocSet
 from conformance.spec import Schema, load_schema_file
@@ -34,8 +34,8 @@ def everything(schema: Schema, *extra: DocEntry) -> DocSet:
     return DocSet("synthetic", "man", base)
 
 
-def kinds(items: list[object]) -> set[str]:
-    return {getattr(i, "kind") for i in items}
+def kinds(items: list[Drift]) -> set[str]:
+    return {i.kind for i in items}
 
 
 def test_a_faithful_doc_set_has_no_drift(schema: Schema) -> None:
