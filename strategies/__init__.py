@@ -14,13 +14,14 @@ examples shrink:
   host-safety one and confines generated arguments to the instance's workdir.
 """
 
-from strategies.malformed import Malformed, malformed_arguments
+from strategies.malformed import MALFORMED_RULES, Malformed, malformed_arguments, malformed_rules
 from strategies.policy import PERMISSIVE, GenerationPolicy
 from strategies.pools import Pools, pool_strings
 from strategies.values import arguments, values
 from strategies.wire import Envelope, WireCase, envelopes, wire_bytes
 
 __all__ = [
+    "MALFORMED_RULES",
     "PERMISSIVE",
     "Envelope",
     "GenerationPolicy",
@@ -30,6 +31,7 @@ __all__ = [
     "arguments",
     "envelopes",
     "malformed_arguments",
+    "malformed_rules",
     "pool_strings",
     "values",
     "wire_bytes",
