@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from conformance.docs.model import DocExample, DocMessage, Parse
@@ -441,8 +441,8 @@ def _start(direction: str, line: int, text: str) -> _Pending:
     return pending
 
 
-def _collect_prose(lines: Sequence[str]) -> str:
-    """The prose lines, stripped, with runs of blank lines made one."""
+def collapse_prose(lines: Iterable[str]) -> str:
+    """Doc text without its layout: lines stripped, blank runs made one, ends trimmed."""
     out: list[str] = []
     for line in lines:
         stripped = line.strip()
@@ -506,7 +506,7 @@ def parse_example(
     return DocExample(
         messages=tuple(messages),
         title=title,
-        prose=_collect_prose(prose),
+        prose=collapse_prose(prose),
         annotated=annotated,
         line=lines[0][0] if lines else 0,
     )

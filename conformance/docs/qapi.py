@@ -35,12 +35,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from conformance.docs.examples import parse_example
+from conformance.docs.examples import collapse_prose, parse_example
 from conformance.docs.model import DocArgument, DocEntry, DocError, DocExample, DocSet
 
 __all__ = ["parse_qapi", "parse_qapi_text"]
@@ -412,16 +412,6 @@ def _starts_section(text: str) -> bool:
     return _indent(text) == 0 and _classify(text) != "plain"
 
 
-def _prose(lines: Iterable[str]) -> str:
-    """Doc text without its layout: lines stripped, blank runs made one, ends trimmed."""
-    out: list[str] = []
-    for line in lines:
-        stripped = line.strip()
-        if stripped or (out and out[-1]):
-            out.append(stripped)
-    return "\n".join(out).strip()
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -535,7 +525,7 @@ class _DocParser:
             # Text right after an example talks about it ("This example has been
             # shortened…"); it is the example's prose.
             last = self._doc.examples[-1]
-            prose = "\n\n".join(filter(None, (last.prose, _prose(lines))))
+            prose = "\n\n".join(filter(None, (last.prose, collapse_prose(lines))))
             self._doc.examples[-1] = dataclasses.replace(last, prose=prose)
             self._last = "example"
         elif self._in_body:
@@ -546,9 +536,9 @@ class _DocParser:
             # Paragraphs after the sections ("This command is only supported on s390")
             # say more about the definition; the model's place for that is a note.
             if self._previous == "detail" and self._doc.notes:
-                self._doc.notes[-1] += "\n\n" + _prose(lines)
+                self._doc.notes[-1] += "\n\n" + collapse_prose(lines)
             else:
-                self._doc.notes.append(_prose(lines))
+                self._doc.notes.append(collapse_prose(lines))
             self._last = "detail"
         return end
 
@@ -565,7 +555,7 @@ class _DocParser:
         assert match is not None
         name, first = match.group(1), match.group(2) or ""
         end = self._section_end(start, has_text=bool(first.strip()), greedy=False)
-        description = _prose([first, *self._continuation(start, end)])
+        description = collapse_prose([first, *self._continuation(start, end)])
         optional_mark = _OPTIONAL_MARK_RE.search(description) is not None
         description = _OPTIONAL_MARK_RE.sub("", description).strip()
         if self._in_features:
@@ -597,7 +587,7 @@ class _DocParser:
             lines += [self._lines[index] for index in range(start + 1, end)]
             self._add_example(line, lines)
             return end
-        body = _prose([first, *self._continuation(start, end)])
+        body = collapse_prose([first, *self._continuation(start, end)])
         if not body:
             self._report(line, f"text required after '{tag}:'")
         if tag in ("Note", "Notes"):
@@ -652,7 +642,9 @@ class _DocParser:
             self._add_example(line, content, title=title, annotated="annotated" in options)
             return end
         if name in _ADMONITIONS or name == "admonition":
-            note = _prose([argument if name != "admonition" else "", *(t for _, t in content)])
+            note = collapse_prose(
+                [argument if name != "admonition" else "", *(t for _, t in content)]
+            )
             heading = argument if name == "admonition" else name.capitalize()
             if heading not in ("Note", "Notes"):
                 note = f"{heading}: {note}"
@@ -981,7 +973,7 @@ class _Entries:
             name=definition.name,
             kind=definition.meta,
             source=f"{definition.path}:{definition.line}",
-            summary=_prose(doc.summary),
+            summary=collapse_prose(doc.summary),
             arguments=tuple(self._arguments(definition, doc, report)),
             returns=returns,
             errors=tuple(errors),

@@ -476,7 +476,7 @@ def test_gzip_and_plain_are_told_apart_by_content(tmp_path: Path) -> None:
     plain = tmp_path / "plain.7.gz"
     plain.write_text(SMALL, encoding="utf-8")
     zipped = tmp_path / "zipped.7"
-    zipped.write_bytes(gzip.compress(SMALL.encode()))
+    zipped.write_bytes(gzip.compress(SMALL.encode(), mtime=0))
     a, b = parse_man(plain), parse_man(os.fspath(zipped))
     assert a.entries.keys() == b.entries.keys() == {"do-it"}
     assert a.entries["do-it"].examples == b.entries["do-it"].examples
@@ -497,7 +497,7 @@ def test_invalid_utf8_is_a_problem_not_an_error(tmp_path: Path) -> None:
     [
         (None, "no such file"),
         (b"\x1f\x8bthis is not deflate data", "corrupt gzip"),
-        (gzip.compress(SMALL.encode())[:40], "corrupt gzip"),
+        (gzip.compress(SMALL.encode(), mtime=0)[:40], "corrupt gzip"),
         (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary data"),
         (b"", "no '.SS name (Command|Event|"),
         (b'.TH "LS" "1"\n.SH NAME\nls \\- list\n.SS Options\n.TP\n.B \\-a\nall\n', "not a QMP"),
@@ -537,7 +537,7 @@ def test_find_man_page_falls_back_to_the_standard_dirs(
     monkeypatch.setattr(manpage, "MAN_DIRS", (tmp_path / "a", tmp_path / "b"))
     assert find_man_page("qemu-qmp-ref") is None
     (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "qemu-qmp-ref.7.gz").write_bytes(gzip.compress(SMALL.encode()))
+    (tmp_path / "b" / "qemu-qmp-ref.7.gz").write_bytes(gzip.compress(SMALL.encode(), mtime=0))
     assert find_man_page("qemu-qmp-ref") == tmp_path / "b" / "qemu-qmp-ref.7.gz"
 
 
