@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from conformance.docs.drift import Drift, drift
 from conformance.docs.load import load_docs
 from conformance.docs.model import DocError, DocSet
 from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
@@ -189,6 +190,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             params = [(e, i, x) for e in docs.entries.values() for i, x in enumerate(e.examples)]
             ids = [f"{e.name}-{i + 1}" for e, i, _ in params]
             metafunc.parametrize("doc_example", params, ids=ids)
+    if "drift_items" in names:
+        docs, why = _doc_set(metafunc.config)
+        if docs is None:
+            metafunc.parametrize(
+                "drift_items", [pytest.param(None, marks=pytest.mark.skip(reason=why))]
+            )
+        else:
+            grouped: dict[str, list[Drift]] = {}
+            for item in drift(docs, live_schema(metafunc.config)):
+                grouped.setdefault(item.name, []).append(item)
+            by_name = [(n, tuple(items)) for n, items in sorted(grouped.items())]
+            metafunc.parametrize("drift_items", by_name, ids=[n for n, _ in by_name])
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")

@@ -27,6 +27,12 @@ TRAY_COMMANDS = frozenset(
     {"blockdev-open-tray", "blockdev-close-tray", "blockdev-remove-medium", "eject"}
 )
 PROFILE_NAMES = {"device": "cd0", "id": "cd0"}
+# The state a tray example assumes before its first request: closing a tray needs it
+# open, which the profile's CD-ROM isn't. (blockdev-remove-medium's example opens the
+# tray itself, after showing the error for a closed one.)
+SETUP: dict[str, tuple[tuple[str, dict[str, object]], ...]] = {
+    "blockdev-close-tray": (("blockdev-open-tray", {"id": "cd0"}),),
+}
 NEEDS = (
     (
         (
@@ -54,6 +60,7 @@ class Plan:
     profile: str
     reason: str
     requests: tuple[DocMessage, ...]
+    setup: tuple[tuple[str, dict[str, object]], ...] = ()
 
 
 def plan(entry: DocEntry, example: DocExample, schema: Schema) -> Plan:
@@ -84,7 +91,13 @@ def plan(entry: DocEntry, example: DocExample, schema: Schema) -> Plan:
             if command.startswith(prefixes):
                 return _no(f"{command} {why}")
     if all(c in TRAY_COMMANDS for c in commands):
-        return Plan(True, "q35", "tray example, device names mapped onto cd0", requests)
+        return Plan(
+            True,
+            "q35",
+            "tray example, device names mapped onto cd0",
+            requests,
+            SETUP.get(commands[0], ()),
+        )
     if all(c.startswith(("query-", "x-query-")) for c in commands):
         return Plan(
             True, "none" if entry.name != "query-block" else "q35", "queries only", requests
@@ -146,3 +159,30 @@ def doc_replies(example: DocExample) -> list[DocMessage]:
         and isinstance(m.value, dict)
         and ("return" in m.value or "error" in m.value)
     ]
+
+
+def events_before_replies(example: DocExample) -> list[list[str]]:
+    """For each request, the events the doc shows between it and its reply, in order."""
+    out: list[list[str]] = []
+    current: list[str] | None = None
+    for m in example.messages:
+        value = m.value if isinstance(m.value, dict) else {}
+        if m.direction == "->":
+            current = []
+            out.append(current)
+        elif current is not None and isinstance(value.get("event"), str):
+            current.append(value["event"])
+        elif "return" in value or "error" in value:
+            current = None
+    return out
+
+
+def order_diff(documented: list[str], before: list[str], after: list[str]) -> Iterator[str]:
+    """Documented events must arrive before the return, in the same relative order."""
+    position = 0
+    for name in documented:
+        try:
+            position = before.index(name, position) + 1
+        except ValueError:
+            where = "after the return" if name in after else "not at all"
+            yield f"event {name}: documented before the return, arrived {where}"

@@ -9,7 +9,14 @@ from __future__ import annotations
 import pytest
 
 from conformance.docs.model import DocEntry, DocExample, DocSet
-from conformance.docs.replay import doc_replies, mapped_arguments, plan, shape_diff
+from conformance.docs.replay import (
+    doc_replies,
+    events_before_replies,
+    mapped_arguments,
+    order_diff,
+    plan,
+    shape_diff,
+)
 from conformance.machine.pool import InstancePool
 from conformance.oracle.failure import Citation, Failure, FindingKind
 from conformance.qmp.message import Kind
@@ -36,8 +43,12 @@ def test_doc_example(
     if not how.replayable:
         pytest.skip(f"not replayable: {how.reason}")
     inst = qemu_pool.get(how.profile)
+    for setup_command, setup_arguments in how.setup:
+        inst.execute(setup_command, setup_arguments)
+        inst.session.poll(0.2)  # collect the setup's own events so they aren't judged
     inst.session.drain_events()
     documented = doc_replies(example)
+    doc_events = events_before_replies(example)
     diffs: list[str] = []
     with evidence(inst):
         for i, request in enumerate(how.requests):
@@ -46,6 +57,14 @@ def test_doc_example(
             command = value.get("execute") or value.get("exec-oob")
             assert isinstance(command, str)
             reply = inst.execute(command, mapped_arguments(value.get("arguments")))
+            if i < len(doc_events) and doc_events[i]:
+                before = [e.event_name or "" for e in reply.events]
+                # Anything the doc expects but that hasn't come yet gets a short grace.
+                after = [e.event_name or "" for e in inst.session.poll(0.2)]
+                diffs += [
+                    f"request {i + 1} ({command}): {d}"
+                    for d in order_diff(doc_events[i], before, after)
+                ]
             doc = documented[i].value if i < len(documented) else None
             if not isinstance(doc, dict):
                 continue
