@@ -22,7 +22,7 @@ from conformance.suite.harvest import absorb
 from conformance.suite.report import evidence
 from strategies import Malformed
 from strategies.policy import GenerationPolicy
-from strategies.pools import Pools
+from strategies.pools import KINDS, Pools
 from strategies.safety import Unconfinable, confine
 
 TYPE_CHECK = spec(
@@ -31,6 +31,14 @@ TYPE_CHECK = spec(
     "error if a value does not have the expected type for its key, or if it does not "
     "understand a key that the Client included.",
 )
+
+
+def snapshot(pools: Pools) -> Pools:
+    """A copy of `pools` that later harvesting doesn't change."""
+    copy = Pools()
+    for kind in KINDS:
+        copy.extend(kind, pools.values(kind))
+    return copy
 
 
 def json_ids() -> st.SearchStrategy[object]:
@@ -66,6 +74,15 @@ class ArgumentRun:
     examples: int = 0
     rejected: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+
+    draw_pools: Pools = field(default_factory=Pools)
+
+    def __post_init__(self) -> None:
+        # Strategies read pools at draw time. Replies keep adding to the shared pools,
+        # so a test draws from a snapshot taken at its start: otherwise Hypothesis,
+        # replaying a choice sequence, would draw different strings from it
+        # (FlakyStrategyDefinition). Later tests see what this one harvested.
+        self.draw_pools = snapshot(self.pools)
 
     def instance(self) -> QemuInstance:
         return self.instances.get(self.profile)

@@ -23,7 +23,8 @@ _REUSE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, He
 def test_valid_arguments(argument_run: ArgumentRun, data: st.DataObject) -> None:
     run = argument_run
     args = data.draw(
-        arguments(run.schema, run.command, pools=run.pools, policy=run.policy), label="arguments"
+        arguments(run.schema, run.command, pools=run.draw_pools, policy=run.policy),
+        label="arguments",
     )
     sent_id = data.draw(json_ids(), label="id")
     run.exchange(args, sent_id, malformed=None)
@@ -34,7 +35,7 @@ def test_valid_arguments(argument_run: ArgumentRun, data: st.DataObject) -> None
 def test_malformed_arguments(argument_run: ArgumentRun, data: st.DataObject) -> None:
     run = argument_run
     case: Malformed = data.draw(
-        malformed_arguments(run.schema, run.command, pools=run.pools, policy=run.policy),
+        malformed_arguments(run.schema, run.command, pools=run.draw_pools, policy=run.policy),
         label="malformed",
     )
     sent_id = data.draw(json_ids(), label="id")
