@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,30 +181,41 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         no_args = sorted(c for c in schema.commands if not schema.arg_members_required(c))
         metafunc.parametrize("no_arg_command", no_args, ids=no_args)
     if "doc_example" in names:
-        docs, why = _doc_set(metafunc.config)
-        if docs is None:
-            metafunc.parametrize(
-                "doc_example", [pytest.param(None, marks=pytest.mark.skip(reason=why))]
-            )
-        else:
-            params = [(e, i, x) for e in docs.entries.values() for i, x in enumerate(e.examples)]
-            ids = [f"{e.name}-{i + 1}" for e, i, _ in params]
-            metafunc.parametrize("doc_example", params, ids=ids)
+        _parametrize_from_docs(metafunc, "doc_example", _example_params)
     if "drift_items" in names:
-        docs, why = _doc_set(metafunc.config)
-        if docs is None:
-            metafunc.parametrize(
-                "drift_items", [pytest.param(None, marks=pytest.mark.skip(reason=why))]
-            )
-        else:
-            grouped: dict[str, list[Drift]] = {}
-            for item in drift(docs, live_schema(metafunc.config)):
-                grouped.setdefault(item.name, []).append(item)
-            by_name = [(n, tuple(items)) for n, items in sorted(grouped.items())]
-            metafunc.parametrize("drift_items", by_name, ids=[n for n, _ in by_name])
+        _parametrize_from_docs(metafunc, "drift_items", _drift_params)
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")
+
+
+def _parametrize_from_docs(
+    metafunc: pytest.Metafunc,
+    argname: str,
+    build: Callable[[DocSet, pytest.Config], list[tuple[str, object]]],
+) -> None:
+    """Parametrize `argname` from the doc set, or skip it with why there is none."""
+    docs, why = _doc_set(metafunc.config)
+    if docs is None:
+        metafunc.parametrize(argname, [pytest.param(None, marks=pytest.mark.skip(reason=why))])
+        return
+    params = build(docs, metafunc.config)
+    metafunc.parametrize(argname, [v for _, v in params], ids=[i for i, _ in params])
+
+
+def _example_params(docs: DocSet, _config: pytest.Config) -> list[tuple[str, object]]:
+    return [
+        (f"{e.name}-{i + 1}", (e, i, x))
+        for e in docs.entries.values()
+        for i, x in enumerate(e.examples)
+    ]
+
+
+def _drift_params(docs: DocSet, config: pytest.Config) -> list[tuple[str, object]]:
+    grouped: dict[str, list[Drift]] = {}
+    for item in drift(docs, live_schema(config)):
+        grouped.setdefault(item.name, []).append(item)
+    return [(n, (n, tuple(items))) for n, items in sorted(grouped.items())]
 
 
 _DOCS = pytest.StashKey[tuple[DocSet | None, str]]()

@@ -9,7 +9,6 @@ above 1024 work under xdist.
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import IO
 
@@ -71,19 +70,6 @@ class StderrCapture:
     def wait_eof(self, timeout: float) -> bool:
         """Wait until the writer side closed (QEMU exited); True when it did."""
         return self._eof.wait(timeout)
-
-    def expect(self, pattern: str, timeout: float) -> re.Match[str] | None:
-        """Wait until stderr matches `pattern`, or EOF, or `timeout`."""
-        regex = re.compile(pattern, re.MULTILINE)
-        with self._changed:
-            ok = self._changed.wait_for(
-                lambda: (
-                    regex.search(self._buf.decode("utf-8", "replace")) is not None
-                    or self._eof.is_set()
-                ),
-                timeout,
-            )
-        return regex.search(self.text()) if ok else None
 
     def close(self) -> None:
         self._stop = True
