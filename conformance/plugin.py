@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
 from conformance.docs.load import load_docs
 from conformance.docs.model import DocError, DocSet
@@ -184,6 +185,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_from_docs(metafunc, "doc_example", _example_params)
     if "drift_items" in names:
         _parametrize_from_docs(metafunc, "drift_items", _drift_params)
+    if "doc_error" in names:
+        _parametrize_from_docs(metafunc, "doc_error", _error_params)
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")
@@ -208,6 +211,15 @@ def _example_params(docs: DocSet, _config: pytest.Config) -> list[tuple[str, obj
         (f"{e.name}-{i + 1}", (e, i, x))
         for e in docs.entries.values()
         for i, x in enumerate(e.examples)
+    ]
+
+
+def _error_params(docs: DocSet, config: pytest.Config) -> list[tuple[str, object]]:
+    schema = live_schema(config)
+    return [
+        (f"{e.name}-{i + 1}", (e, i, c))
+        for e in docs.entries.values()
+        for i, c in enumerate(conditions(e, schema))
     ]
 
 
@@ -388,6 +400,25 @@ def _suite_reports(stats: dict[str, list[object]]) -> list[pytest.TestReport]:
     ]
 
 
+def _outcome_line(
+    tr: pytest.TerminalReporter,
+    reports: list[pytest.TestReport],
+    kind: str,
+    nodeid: str,
+    what: tuple[str, str, str],
+) -> None:
+    """One summary line: how many of a doc-driven test passed, failed and skipped."""
+    run = [r for r in reports if nodeid in r.nodeid and (r.when == "call" or r.skipped)]
+    if run:
+        counts = (
+            sum(1 for r in run if r.passed),
+            sum(1 for r in run if r.failed),
+            sum(1 for r in run if r.skipped),
+        )
+        parts = ", ".join(f"{w} {n}" for w, n in zip(what, counts, strict=True))
+        tr.write_line(f"{kind}: {len(run)}: {parts}")
+
+
 def _harness_errors(reports: list[pytest.TestReport]) -> list[str]:
     return [
         f"{rep.nodeid}: {str(rep.longrepr).strip().splitlines()[-1][:300]}"
@@ -441,17 +472,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for command, why in sorted(policy_skips.items()):
             tr.write_line(f"  skipped {command}: {why}")
-    examples_run = [
-        r for r in reports if "test_doc_example[" in r.nodeid and (r.when == "call" or r.skipped)
-    ]
-    if examples_run:
-        match = sum(1 for r in examples_run if r.passed)
-        mismatch = sum(1 for r in examples_run if r.failed)
-        skipped = sum(1 for r in examples_run if r.skipped)
-        tr.write_line(
-            f"documented examples: {len(examples_run)}: match {match}, mismatch {mismatch}, "
-            f"not replayable {skipped}"
-        )
+    for kind, nodeid, what in (
+        ("documented examples", "test_doc_example[", ("match", "mismatch", "not replayable")),
+        ("documented error conditions", "test_doc_error[", ("match", "mismatch", "not inducible")),
+    ):
+        _outcome_line(tr, reports, kind, nodeid, what)
     errors = _harness_errors(reports)
     tr.write_line(f"harness errors: {len(errors)}")
     for line in errors[:20]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -337,6 +337,28 @@ def confine(command: str, arguments: object, workdir: str) -> object:
                 k: v for k, v in arguments.items() if k not in SPAWNING_USER_NETDEV_MEMBERS
             }
     return arguments
+
+
+def admit(command: str, arguments: object, workdir: str) -> object:
+    """`confine` for arguments the strategies didn't generate (documented examples,
+    replayed findings): values the generation policy excludes raise `Unconfinable`
+    first, since no strategy would have produced them."""
+    if skip_reason(command):
+        raise Unconfinable(f"{command}: {skip_reason(command)}")
+    for member, value in _members(arguments):
+        if isinstance(value, str) and value in EXCLUDED_VALUES.get(member, ()):
+            raise Unconfinable(f"{member}={value} is excluded by the host-safety policy")
+    return confine(command, arguments, workdir)
+
+
+def _members(value: object) -> Iterator[tuple[str, object]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _members(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _members(item)
 
 
 def _walk(value: object, workdir: str) -> object:

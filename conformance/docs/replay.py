@@ -1,38 +1,36 @@
 """Replaying documented examples against the binary.
 
 Each example is one of:
-- (a) replayable directly: every request is a query of this binary, and nothing in the
-  example depends on state the suite would have to create;
-- (b) replayable after a profile's setup: tray and medium examples on the q35 profile,
-  with the example's device names mapped onto the profile's `cd0` (see `PROFILE_NAMES`);
-- (c) not replayable, with the reason.
+- (a) replayable directly: its requests run as written on the q35 profile;
+- (b) replayable after a setup from the q35 profile: the example's names for devices and
+  nodes mapped onto the profile's, and objects it assumes created first
+  (`conformance/docs/setup.py`);
+- (c) not replayable, with the reason: it needs a guest, another target, a migration
+  peer, or it shows no request at all.
+
+An example planned as (a) or (b) can still turn out not replayable when it runs: QEMU
+refusing a request the doc shows succeeding means the profile lacks state the example
+assumes, and the refusal says which.
 
 A replayed example is compared by reply kind, by the *shape* of each return (the same
 keys at every level, values of the same JSON type; volatile values are never compared)
-and by event order (events the doc shows before a return must arrive before it).
+and by event order (events the doc shows before a return must arrive before it, except
+those the doc says are unordered with it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from conformance.docs.model import DocEntry, DocExample, DocMessage, Parse
+from conformance.docs.setup import created_names, map_arguments, setup_steps
 from conformance.machine.lifecycle import lifecycle_reason
-from conformance.spec import Schema
+from conformance.machine.profiles import profile
+from conformance.spec import ArrayType, ObjectType, Schema
 
-# Commands whose examples run on q35 once the example's device names are mapped onto
-# the profile's CD-ROM. Their arguments name a drive; nothing else must exist.
-TRAY_COMMANDS = frozenset(
-    {"blockdev-open-tray", "blockdev-close-tray", "blockdev-remove-medium", "eject"}
-)
-PROFILE_NAMES = {"device": "cd0", "id": "cd0"}
-# The state a tray example assumes before its first request: closing a tray needs it
-# open, which the profile's CD-ROM isn't. (blockdev-remove-medium's example opens the
-# tray itself, after showing the error for a closed one.)
-SETUP: dict[str, tuple[tuple[str, dict[str, object]], ...]] = {
-    "blockdev-close-tray": (("blockdev-open-tray", {"id": "cd0"}),),
-}
+PROFILE = "q35"
 NEEDS = (
     (
         (
@@ -41,6 +39,9 @@ NEEDS = (
             "migrate-recover",
             "migrate-start-postcopy",
             "migrate-pause",
+            "migrate_cancel",
+            "migrate-continue",
+            "client_migrate_info",
         ),
         "needs a migration peer",
     ),
@@ -49,7 +50,23 @@ NEEDS = (
         ("dump-guest-memory", "inject-nmi", "system_wakeup", "send-key", "input-send-event"),
         "needs a running guest",
     ),
+    (("replay-",), "needs a machine started with -icount record/replay"),
+    (("xen-", "x-colo-"), "needs a Xen or COLO setup"),
+    (
+        ("qmp_capabilities",),
+        "is the negotiation itself; the negotiation checks run it on a fresh session",
+    ),
 )
+# A sentence saying a command's return and an event may come in either order, e.g.
+# "The ordering of this command's return with the BLOCK_JOB_COMPLETED event is not
+# defined" (block-job-complete, job-complete).
+_UNORDERED = re.compile(
+    r"order(?:ing)? of this command'?s return with the (?P<event>[A-Z][A-Z0-9_]+) event"
+    r" is (?:not defined|undefined|unspecified)",
+    re.I,
+)
+
+Request = tuple[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,29 +76,27 @@ class Plan:
     replayable: bool
     profile: str
     reason: str
-    requests: tuple[DocMessage, ...]
-    setup: tuple[tuple[str, dict[str, object]], ...] = ()
+    requests: tuple[Request, ...]  # (command, arguments) with names mapped
+    setup: tuple[tuple[str, dict[str, object], str | None], ...] = ()
 
 
 def plan(entry: DocEntry, example: DocExample, schema: Schema) -> Plan:
     """Classify one example: (a), (b) or (c) with the reason."""
     if any(m.status is Parse.UNPARSABLE for m in example.messages):
         return _no("an example message is unparsable")
-    requests = tuple(
-        m for m in example.messages if m.direction == "->" and isinstance(m.value, dict)
-    )
-    if not requests:
+    messages = [m.value for m in example.messages if m.direction == "->"]
+    if not any(isinstance(v, dict) for v in messages):
         return _no(
             "shows no request (events or replies only): the state that produces them isn't modelled"
         )
-    commands: list[str] = []
-    for request in requests:
-        value = request.value
+    written: list[Request] = []
+    for value in messages:
         command = value.get("execute") or value.get("exec-oob") if isinstance(value, dict) else None
         if not isinstance(command, str):
             return _no("a request has no command name")
-        commands.append(command)
-    for command in commands:
+        assert isinstance(value, dict)
+        written.append((command, value.get("arguments")))
+    for command, _ in written:
         if command not in schema.commands:
             return _no(f"{command} is not in this binary (another target or version)")
         reason = lifecycle_reason(command)
@@ -90,48 +105,100 @@ def plan(entry: DocEntry, example: DocExample, schema: Schema) -> Plan:
         for prefixes, why in NEEDS:
             if command.startswith(prefixes):
                 return _no(f"{command} {why}")
-    if all(c in TRAY_COMMANDS for c in commands):
-        return Plan(
-            True,
-            "q35",
-            "tray example, device names mapped onto cd0",
-            requests,
-            SETUP.get(commands[0], ()),
-        )
-    if all(c.startswith(("query-", "x-query-")) for c in commands):
-        return Plan(
-            True, "none" if entry.name != "query-block" else "q35", "queries only", requests
-        )
-    return _no(
-        "needs setup the suite doesn't model yet (devices, nodes, jobs or objects named in it)"
+    machine = profile(PROFILE)
+    described = {a.name: a.description for a in entry.arguments}
+    try:
+        # What the setup creates keeps the example's names; then the setup is filled
+        # again from the mapped request, for the references it makes (a bitmap's node).
+        created = {name for step in setup_steps(*written[0]) for name in created_names(*step[:2])}
+        requests: list[Request] = []
+        for command, arguments in written:
+            requests.append(
+                (command, map_arguments(machine, command, arguments, created, described))
+            )
+            created |= created_names(command, arguments)
+        setup = tuple(setup_steps(*requests[0]))
+    except KeyError as exc:
+        return _no(f"its setup needs the member {exc} that the example's request lacks")
+    mapped = sorted(
+        {
+            f"{w[k]}→{r[k]}"
+            for (_, w), (_, r) in zip(written, requests, strict=True)
+            if isinstance(w, dict) and isinstance(r, dict)
+            for k in w
+            if w[k] != r.get(k)
+        }
     )
+    if not setup and not mapped:
+        return Plan(True, PROFILE, "(a) replayable directly", tuple(requests))
+    how = [f"setup {', '.join(c for c, _, _ in setup)}"] if setup else []
+    how += [f"names mapped {', '.join(mapped)}"] if mapped else []
+    return Plan(True, PROFILE, f"(b) {'; '.join(how)}", tuple(requests), setup)
 
 
 def _no(reason: str) -> Plan:
-    return Plan(False, "", reason, ())
+    return Plan(False, "", f"(c) {reason}", ())
 
 
-def mapped_arguments(arguments: object) -> object:
-    """The example's arguments with device names mapped onto the profile's."""
-    if not isinstance(arguments, dict):
-        return arguments
-    return {k: PROFILE_NAMES.get(k, v) if isinstance(v, str) else v for k, v in arguments.items()}
+def unordered_events(entry: DocEntry) -> frozenset[str]:
+    """Events the doc says may arrive before or after the command's return."""
+    text = " ".join((entry.summary, entry.returns, *entry.notes))
+    return frozenset(m.group("event") for m in _UNORDERED.finditer(text))
 
 
-def shape_diff(doc: object, actual: object, path: str = "$") -> Iterator[str]:
-    """Differences of shape: keys at every level and JSON types; values are not compared."""
+def shape_diff(
+    doc: object,
+    actual: object,
+    schema: Schema | None = None,
+    type_name: str | None = None,
+    path: str = "$",
+) -> Iterator[str]:
+    """Differences of shape: keys at every level and JSON types; values are not compared.
+
+    With the schema and the return's type, a member the schema makes *optional* may be
+    on one side only: whether QEMU includes it depends on state (a VNC server that
+    isn't running, a job that failed), and the example shows one state. A required
+    member on one side only, and a documented member the schema doesn't have, are
+    differences.
+    """
+    info = schema.type(type_name) if schema is not None and type_name is not None else None
+    tag = info.tag if isinstance(info, ObjectType) else None
+    if (
+        isinstance(doc, dict)
+        and isinstance(actual, dict)
+        and tag
+        and doc.get(tag) != actual.get(tag)
+    ):
+        # Different variants of a union: the example shows another kind of thing (a
+        # block-node yank instance where this machine has a chardev one).
+        return
     if isinstance(doc, dict) and isinstance(actual, dict):
+        members = (
+            {m.name: m for m in schema.members_of(info, actual)}
+            if schema is not None and isinstance(info, ObjectType)
+            else None
+        )
         for key in sorted(set(doc) - set(actual)):
-            yield f"{path}.{key}: documented, absent from the reply"
+            member = members.get(key) if members is not None else None
+            if members is not None and member is None:
+                yield f"{path}.{key}: documented, not in the schema"
+            elif member is None or not member.optional:
+                yield f"{path}.{key}: documented, absent from the reply"
         for key in sorted(set(actual) - set(doc)):
-            yield f"{path}.{key}: in the reply, not documented"
+            member = members.get(key) if members is not None else None
+            if member is None or not member.optional:
+                yield f"{path}.{key}: in the reply, not documented"
         for key in sorted(set(doc) & set(actual)):
-            yield from shape_diff(doc[key], actual[key], f"{path}.{key}")
+            member = members.get(key) if members is not None else None
+            yield from shape_diff(
+                doc[key], actual[key], schema, member.type if member else None, f"{path}.{key}"
+            )
     elif isinstance(doc, list) and isinstance(actual, list):
+        element = info.element_type if isinstance(info, ArrayType) else None
         # Lengths depend on state; the first documented element stands for all of them.
         if doc and actual:
             for i, item in enumerate(actual):
-                yield from shape_diff(doc[0], item, f"{path}[{i}]")
+                yield from shape_diff(doc[0], item, schema, element, f"{path}[{i}]")
     elif _json_type(doc) != _json_type(actual):
         yield f"{path}: documented {_json_type(doc)}, reply has {_json_type(actual)}"
 
@@ -177,10 +244,20 @@ def events_before_replies(example: DocExample) -> list[list[str]]:
     return out
 
 
-def order_diff(documented: list[str], before: list[str], after: list[str]) -> Iterator[str]:
-    """Documented events must arrive before the return, in the same relative order."""
+def order_diff(
+    documented: list[str],
+    before: list[str],
+    after: list[str],
+    unordered: frozenset[str] = frozenset(),
+) -> Iterator[str]:
+    """Documented events must arrive before the return, in the same relative order;
+    an event in `unordered` may arrive on either side of it."""
     position = 0
     for name in documented:
+        if name in unordered:
+            if name not in before and name not in after:
+                yield f"event {name}: documented (unordered with the return), arrived not at all"
+            continue
         try:
             position = before.index(name, position) + 1
         except ValueError:

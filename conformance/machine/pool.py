@@ -33,6 +33,13 @@ class InstancePool:
             self._instances[key] = inst
         return inst
 
+    def take(self, profile: str) -> QemuInstance:
+        """A live, negotiated instance of `profile` that is the caller's to close: for
+        a test that changes the machine, so that no later test sees the change."""
+        inst = self.get(profile)
+        self._instances.pop((profile, True))
+        return inst
+
     def discard(self, inst: QemuInstance) -> None:
         """Close `inst` so the next `get` starts a fresh one."""
         for key, value in list(self._instances.items()):

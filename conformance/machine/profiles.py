@@ -8,7 +8,9 @@ CD-ROM (it has a tray) holding a null-co node (no host file behind it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 BASE_ARGS: tuple[str, ...] = ("-nodefaults", "-no-user-config", "-display", "none", "-S")
 
@@ -18,6 +20,9 @@ class Profile:
     name: str
     args: tuple[str, ...]
     description: str
+    # The objects the profile creates, by the kind of name they have (the pool kinds
+    # of strategies.pools): what documented examples' names are mapped onto.
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 PROFILES: dict[str, Profile] = {
@@ -35,6 +40,13 @@ PROFILES: dict[str, Profile] = {
                 "ide-cd,id=cd0,drive=null0,bus=ide.0",
             ),
             "q35 with an ide-cd (id cd0) holding a null-co node (null0)",
+            MappingProxyType(
+                {
+                    "device-id": "cd0",
+                    "node-name": "null0",
+                    "qom-path": "/machine/peripheral/cd0",
+                }
+            ),
         ),
     )
 }

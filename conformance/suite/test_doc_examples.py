@@ -6,22 +6,28 @@ skipped = not replayable (with the reason).
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from conformance.docs.model import DocEntry, DocExample, DocSet
 from conformance.docs.replay import (
+    Plan,
     doc_replies,
     events_before_replies,
-    mapped_arguments,
     order_diff,
     plan,
     shape_diff,
+    unordered_events,
 )
+from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.oracle.failure import Citation, Failure, FindingKind
+from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind
 from conformance.spec import Schema
 from conformance.suite.report import evidence, label
+from strategies.safety import Unconfinable, admit
 
 
 def test_doc_example(
@@ -42,28 +48,51 @@ def test_doc_example(
     how = plan(entry, example, schema)
     if not how.replayable:
         pytest.skip(f"not replayable: {how.reason}")
-    inst = qemu_pool.get(how.profile)
-    for setup_command, setup_arguments in how.setup:
-        inst.execute(setup_command, setup_arguments)
-        inst.session.poll(0.2)  # collect the setup's own events so they aren't judged
+    # Every replay may change the machine (a tray opened, a bitmap added), so each
+    # one has a QEMU of its own, as the profile's argv made it.
+    inst = qemu_pool.take(how.profile)
+    try:
+        _replay(entry, example, how, inst, citation, schema)
+    finally:
+        inst.close()
+
+
+def _replay(
+    entry: DocEntry,
+    example: DocExample,
+    how: Plan,
+    inst: QemuInstance,
+    citation: Citation,
+    schema: Schema,
+) -> None:
+    try:
+        requests = [(c, admit(c, a, str(inst.workdir))) for c, a in how.requests]
+        setup = [(c, admit(c, a, str(inst.workdir)), e) for c, a, e in how.setup]
+    except Unconfinable as exc:
+        pytest.skip(f"not replayable: host safety: {exc}")
+    for setup_command, setup_arguments, awaited in setup:
+        reply = inst.execute(setup_command, setup_arguments)
+        if reply.message.kind is Kind.ERROR:
+            pytest.skip(
+                f"not replayable on profile {how.profile}: setup {setup_command} failed "
+                f"({reply.message.error_class}: {reply.message.error_desc})"
+            )
+        if awaited and all(e.event_name != awaited for e in reply.events):
+            inst.session.wait_event(awaited)
     inst.session.drain_events()
     documented = doc_replies(example)
     doc_events = events_before_replies(example)
+    unordered = unordered_events(entry)
     diffs: list[str] = []
     with evidence(inst):
-        for i, request in enumerate(how.requests):
-            value = request.value
-            assert isinstance(value, dict)
-            command = value.get("execute") or value.get("exec-oob")
-            assert isinstance(command, str)
-            reply = inst.execute(command, mapped_arguments(value.get("arguments")))
+        for i, (command, arguments) in enumerate(requests):
+            reply = inst.execute(command, arguments)
             if i < len(doc_events) and doc_events[i]:
                 before = [e.event_name or "" for e in reply.events]
-                # Anything the doc expects but that hasn't come yet gets a short grace.
-                after = [e.event_name or "" for e in inst.session.poll(0.2)]
+                after = _await_missing(inst, doc_events[i], before)
                 diffs += [
                     f"request {i + 1} ({command}): {d}"
-                    for d in order_diff(doc_events[i], before, after)
+                    for d in order_diff(doc_events[i], before, after, unordered)
                 ]
             doc = documented[i].value if i < len(documented) else None
             if not isinstance(doc, dict):
@@ -84,10 +113,10 @@ def test_doc_example(
             elif reply.message.kind is Kind.RETURN:
                 diffs += [
                     f"request {i + 1} ({command}): {d}"
-                    for d in shape_diff(doc["return"], reply.value)
+                    for d in shape_diff(
+                        doc["return"], reply.value, schema, schema.command(command).ret_type
+                    )
                 ]
-        if how.profile == "q35":
-            qemu_pool.discard(inst)  # tray examples change the drive's state
         if diffs:
             raise Failure(
                 "doc.example",
@@ -96,3 +125,14 @@ def test_doc_example(
                 kind=FindingKind.DOC,
                 command=entry.name,
             )
+
+
+def _await_missing(inst: QemuInstance, documented: list[str], before: list[str]) -> list[str]:
+    """Wait (each with the reply deadline) for documented events not yet seen."""
+    after: list[str] = []
+    for name in documented:
+        if name in before or name in after:
+            continue
+        with contextlib.suppress(DeadlineExceeded):
+            after.append(inst.session.wait_event(name).event_name or "")
+    return after

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from conformance.machine.instance import LaunchConfig, QemuInstance
+from tests.integration.clirun import cli, run_suite
 
 pytestmark = pytest.mark.qemu
-
-
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conformance.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def test_spec_counts_come_from_the_binary(config: LaunchConfig) -> None:
@@ -87,19 +74,7 @@ def test_bad_input_gives_one_line_and_exit_2(
 
 def test_run_writes_reports(qemu_binary: str, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    done = cli(
-        "run",
-        "--qemu",
-        qemu_binary,
-        "--machine",
-        "none",
-        "--reports",
-        str(reports),
-        "--",
-        "-q",
-        "-k",
-        "query-version or greeting",
-    )
+    done = run_suite(qemu_binary, reports, "none", "-k", "query-version or greeting")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert "harness errors: 0" in done.stdout
     assert (reports / "junit.xml").is_file()
@@ -117,30 +92,15 @@ def test_harness_error_exits_3(qemu_binary: str, tmp_path: Path) -> None:
         "    if 'test_no_arguments[query-version' in item.nodeid:\n"
         "        raise RuntimeError('simulated harness bug')\n"
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conformance.cli",
-            "run",
-            "--qemu",
-            qemu_binary,
-            "--machine",
-            "none",
-            "--reports",
-            str(tmp_path / "reports"),
-            "--",
-            "-q",
-            "-p",
-            "qmpc_break_one",
-            "-k",
-            "test_no_arguments and query-version",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        check=False,
+    done = run_suite(
+        qemu_binary,
+        tmp_path / "reports",
+        "none",
+        "-p",
+        "qmpc_break_one",
+        "-k",
+        "test_no_arguments and query-version",
+        env={"PYTHONPATH": str(tmp_path)},
     )
     assert done.returncode == 3, done.stdout[-3000:]
     assert "harness errors: 1" in done.stdout

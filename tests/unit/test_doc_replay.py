@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 
 from conformance.docs.examples import parse_example
-from conformance.docs.model import DocEntry, DocExample
-from conformance.docs.replay import events_before_replies, order_diff, plan, shape_diff
+from conformance.docs.model import DocArgument, DocEntry, DocExample
+from conformance.docs.replay import (
+    events_before_replies,
+    order_diff,
+    plan,
+    shape_diff,
+    unordered_events,
+)
 from conformance.spec import Schema, load_schema_file
 
 
@@ -24,11 +30,16 @@ def ex(*lines: str) -> DocExample:
 @pytest.mark.parametrize(
     ("lines", "replayable", "reason"),
     [
-        (['-> { "execute": "query-status" }', '<- { "return": {} }'], True, "queries only"),
+        (['-> { "execute": "query-status" }', '<- { "return": {} }'], True, "(a)"),
         (
             ['-> { "execute": "blockdev-open-tray", "arguments": { "id": "ide0-1-0" } }'],
             True,
-            "tray",
+            "(b) names mapped ide0-1-0→cd0",
+        ),
+        (
+            ['-> { "execute": "blockdev-close-tray", "arguments": { "id": "ide0-1-0" } }'],
+            True,
+            "(b) setup blockdev-open-tray; names mapped ide0-1-0→cd0",
         ),
         (
             ['-> { "execute": "migrate", "arguments": { "uri": "tcp:0:4446" } }'],
@@ -49,17 +60,21 @@ def ex(*lines: str) -> DocExample:
             "no request",
         ),
         (["-> { 'execute': 'query-status' "], False, "unparsable"),
+        # What an adding command creates keeps its name, and so do later references.
         (
             [
-                '-> { "execute": "blockdev-add", "arguments": { "driver": "null-co", "node-name": "n" } }'
+                '-> { "execute": "blockdev-add", "arguments": { "driver": "null-co", "node-name": "n" } }',
+                '-> { "execute": "blockdev-del", "arguments": { "node-name": "n" } }',
             ],
-            False,
-            "setup",
+            True,
+            "(a)",
         ),
+        (['-> { "execute": "replay-break", "arguments": { "icount": 1 } }'], False, "icount"),
     ],
 )
 def test_plan(schema: Schema, lines: list[str], replayable: bool, reason: str) -> None:
-    how = plan(DocEntry("x", "command", "doc:1"), ex(*lines), schema)
+    tray = (DocArgument("id", "The name or QOM path of the guest device"),)
+    how = plan(DocEntry("x", "command", "doc:1", arguments=tray), ex(*lines), schema)
     assert how.replayable is replayable
     assert reason in how.reason
 
@@ -92,3 +107,58 @@ def test_event_order() -> None:
     assert list(order_diff(["A"], [], ["A"])) == [
         "event A: documented before the return, arrived after the return"
     ]
+
+
+def test_setup_takes_the_examples_names_and_maps_references(schema: Schema) -> None:
+    example = ex(
+        '-> { "execute": "block-dirty-bitmap-clear", "arguments": { "node": "drive0", "name": "bitmap0" } }',
+        '<- { "return": {} }',
+    )
+    how = plan(DocEntry("block-dirty-bitmap-clear", "command", "doc:1"), example, schema)
+    assert how.requests == (("block-dirty-bitmap-clear", {"node": "null0", "name": "bitmap0"}),)
+    assert how.setup == (("block-dirty-bitmap-add", {"node": "null0", "name": "bitmap0"}, None),)
+
+
+def test_an_id_is_mapped_only_when_the_doc_says_it_names_a_device(schema: Schema) -> None:
+    example = ex('-> { "execute": "announce-self", "arguments": { "id": "bob" } }')
+    timer = (DocArgument("id", "A name to be used to identify an instance of announce-timers"),)
+    how = plan(DocEntry("announce-self", "command", "doc:1", arguments=timer), example, schema)
+    assert how.requests == (("announce-self", {"id": "bob"}),)
+
+
+def test_shape_diff_with_the_schema_lets_optional_members_differ(schema: Schema) -> None:
+    ret = schema.command("query-vnc").ret_type
+    # VNC is off: QEMU omits every optional member the example shows.
+    assert (
+        list(shape_diff({"enabled": True, "host": "0.0.0.0"}, {"enabled": False}, schema, ret))
+        == []
+    )
+    assert list(shape_diff({"host": "h"}, {"enabled": False}, schema, ret)) == [
+        "$.enabled: in the reply, not documented"
+    ]
+    assert list(shape_diff({"enabled": True, "typo": 1}, {"enabled": True}, schema, ret)) == [
+        "$.typo: documented, not in the schema"
+    ]
+
+
+def test_union_variants_of_another_kind_are_not_compared(schema: Schema) -> None:
+    ret = schema.command("query-yank").ret_type
+    doc = [{"type": "block-node", "node-name": "nbd0"}]
+    assert list(shape_diff(doc, [{"type": "chardev", "id": "c"}], schema, ret)) == []
+    assert list(shape_diff(doc, [{"type": "block-node"}], schema, ret)) == [
+        "$[0].node-name: documented, absent from the reply"
+    ]
+
+
+def test_unordered_events_come_from_the_doc_text() -> None:
+    entry = DocEntry(
+        "block-job-complete",
+        "command",
+        "doc:1",
+        summary="The ordering of this command's return with the BLOCK_JOB_COMPLETED event "
+        "is not defined.",
+    )
+    unordered = unordered_events(entry)
+    assert unordered == frozenset({"BLOCK_JOB_COMPLETED"})
+    assert list(order_diff(["BLOCK_JOB_COMPLETED"], [], ["BLOCK_JOB_COMPLETED"], unordered)) == []
+    assert list(order_diff(["BLOCK_JOB_COMPLETED"], [], [], unordered)) != []

@@ -7,7 +7,7 @@ import posixpath
 import pytest
 
 from strategies import safety
-from strategies.safety import Unconfinable, confine, confine_path
+from strategies.safety import Unconfinable, admit, confine, confine_path
 
 WD = "/tmp/qmpc-run-x/qemu-x86_64-y"
 
@@ -148,3 +148,12 @@ def test_every_reach_names_an_action_and_reason() -> None:
     for reach in safety.REACHES:
         assert reach.action in {"exclude", "confine", "reject", "skip"}
         assert reach.reason
+
+
+def test_admit_rejects_excluded_values_that_no_strategy_would_generate() -> None:
+    with pytest.raises(Unconfinable, match="type=pty"):
+        admit("chardev-change", {"id": "c", "backend": {"type": "pty", "data": {}}}, "/w")
+    # What passes is confined like generated arguments are.
+    assert admit("screendump", {"filename": "/tmp/image"}, "/w") == confine(
+        "screendump", {"filename": "/tmp/image"}, "/w"
+    )

@@ -1,0 +1,89 @@
+"""Every documented error condition: induced and its error class compared, or skipped
+with the reason the suite can't produce it.
+
+Passed = QEMU replied with the documented class (or with an error, where the doc names
+none); failed = a doc mismatch stating both sides; skipped = not inducible.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.docs.conditions import Condition, requests
+from conformance.docs.model import DocEntry, DocSet
+from conformance.docs.setup import profile_chooser
+from conformance.machine.pool import InstancePool
+from conformance.machine.profiles import profile
+from conformance.oracle.failure import Citation, Failure, FindingKind
+from conformance.qmp.message import Kind
+from conformance.spec import Schema
+from conformance.suite.report import evidence, label
+from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
+
+PROFILE = "q35"
+
+
+def test_doc_error(
+    doc_error: tuple[DocEntry, int, Condition],
+    doc_set: DocSet,
+    schema: Schema,
+    qemu_pool: InstancePool,
+) -> None:
+    entry, index, condition = doc_error
+    citation = Citation(
+        doc_set.format, f"{entry.name}, error condition {index + 1} ({entry.source})"
+    )
+    label(
+        epic="documentation",
+        feature=entry.name,
+        story=f"error condition {index + 1}",
+        citation=f"{citation}: {condition.text}",
+    )
+    if not condition.inducible:
+        pytest.skip(f"not inducible: {condition.reason}: {condition.text}")
+    arguments = requests(
+        condition,
+        entry.name,
+        schema,
+        profile_chooser(profile(PROFILE), entry.name, schema),
+        EXCLUDED_VALUES,
+    )
+    # The requests may change the machine (the first of a "twice" pair succeeds), so
+    # this condition has a QEMU of its own.
+    inst = qemu_pool.take(PROFILE)
+    try:
+        with evidence(inst):
+            try:
+                sent = [admit(entry.name, a, str(inst.workdir)) for a in arguments]
+            except Unconfinable as exc:
+                pytest.skip(f"not inducible: host safety: {exc}")
+            replies = [inst.execute(entry.name, a) for a in sent]
+            *before, last = replies
+            for reply in before:
+                if reply.message.kind is Kind.ERROR:
+                    pytest.skip(
+                        f"not inducible on profile {PROFILE}: the first request failed "
+                        f"({reply.message.error_class}: {reply.message.error_desc})"
+                    )
+            documented = condition.error_class or "an error"
+            if last.message.kind is not Kind.ERROR:
+                raise Failure(
+                    "doc.error-condition",
+                    citation,
+                    f"documented {documented} ({condition.text!r}); QEMU returned success "
+                    f"to {entry.name} {sent[-1]}",
+                    kind=FindingKind.DOC,
+                    command=entry.name,
+                )
+            if condition.error_class and last.message.error_class != condition.error_class:
+                raise Failure(
+                    "doc.error-condition",
+                    citation,
+                    f"documented {documented} ({condition.text!r}); QEMU replied "
+                    f"{last.message.error_class} ({last.message.error_desc!r}) to "
+                    f"{entry.name} {sent[-1]}",
+                    kind=FindingKind.DOC,
+                    command=entry.name,
+                )
+    finally:
+        inst.close()
