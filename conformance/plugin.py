@@ -37,6 +37,7 @@ from conformance.suite.report import command_tags, label
 from strategies import safety
 from strategies.policy import GenerationPolicy
 from strategies.pools import Pools
+from strategies.wire import MAX_CASE_BYTES, MIN_MAX_SIZE
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 DEFAULT_PROFILES = ("none", "q35")
@@ -118,6 +119,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="documentation whose examples are replayed: a QAPI directory, a "
         "qmp-commands.hx or a man page (default: the installed qemu-qmp-ref.7)",
+    )
+    group.addoption(
+        "--wire-max-bytes",
+        type=int,
+        default=64 * 1024,
+        help="largest generated broken input in bytes (default 65536; up to 1000000, "
+        "which the monitor reads at about 130 KB/s)",
     )
 
 
@@ -284,6 +292,19 @@ def doc_set(request: pytest.FixtureRequest) -> DocSet:
     if docs is None:
         pytest.skip(why)
     return docs
+
+
+@pytest.fixture(scope="session")
+def wire_max_bytes(request: pytest.FixtureRequest) -> int:
+    """The size bound of generated broken inputs (`strategies.wire.wire_bytes`)."""
+    value = int(request.config.getoption("--wire-max-bytes"))
+    if not MIN_MAX_SIZE <= value <= MAX_CASE_BYTES:
+        pytest.exit(
+            f"qmp-conformance: --wire-max-bytes must be between {MIN_MAX_SIZE} and "
+            f"{MAX_CASE_BYTES}",
+            returncode=EXIT_USAGE,
+        )
+    return value
 
 
 @pytest.fixture(scope="session")
@@ -472,6 +493,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for command, why in sorted(policy_skips.items()):
             tr.write_line(f"  skipped {command}: {why}")
+    steps = [dict(r.user_properties) for r in reports if r.when == "teardown"]
+    steps = [p for p in steps if "wire-steps" in p]
+    if steps:
+        tr.write_line(
+            f"wire state machine: {sum(int(str(p['wire-steps'])) for p in steps)} steps in "
+            f"{sum(int(str(p['wire-runs'])) for p in steps)} runs"
+        )
     for kind, nodeid, what in (
         ("documented examples", "test_doc_example[", ("match", "mismatch", "not replayable")),
         ("documented error conditions", "test_doc_error[", ("match", "mismatch", "not inducible")),

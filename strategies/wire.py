@@ -51,6 +51,7 @@ from conformance.qmp.wirejson import dumps
 
 __all__ = [
     "ENVELOPE_RULES",
+    "LIMIT_CASES",
     "MAX_CASE_BYTES",
     "MAX_NESTING",
     "MIN_MAX_SIZE",
@@ -61,6 +62,8 @@ __all__ = [
     "WireCase",
     "encode",
     "envelopes",
+    "json_ids",
+    "limit_cases",
     "probe",
     "wire_bytes",
 ]
@@ -215,6 +218,35 @@ _NEAR_MISS_NAMES: Final = (
 _UNKNOWN_NAMES: Final = st.sampled_from(_NEAR_MISS_NAMES) | _TEXT.filter(
     lambda name: name not in _ENVELOPE_MEMBERS
 )
+
+
+# --- ids -----------------------------------------------------------------------------------
+
+
+def json_ids(*, noncharacters: bool = False, huge: bool = False) -> SearchStrategy[object]:
+    """Generate request ids: any JSON value, bounded (strings of at most 16 characters,
+    arrays and objects of at most 3 members, 6 leaves).
+
+    Integers cover the int64/uint64/double edges. ``huge`` adds integers of up to 400
+    digits, which a server can only echo by re-serialising them (QEMU 7.2 echoes those
+    past the double range as a bare ``inf``). ``noncharacters`` lets strings hold
+    U+FDD0..U+FDEF and U+xFFFE/U+xFFFF, valid JSON that QEMU 7.2 refuses as invalid
+    UTF-8; left out by default so that a test about something else isn't blurred by it.
+
+    Shrinks toward small integers (0), then short strings, flat values and fewer members.
+    """
+    text = (
+        st.text(st.characters(codec="utf-8"), max_size=16)
+        if noncharacters
+        else st.text(st.characters(codec="utf-8", exclude_characters=_NONCHARACTERS), max_size=16)
+    )
+    integers = _INTEGERS | (st.integers(-(10**400), 10**400) if huge else st.nothing())
+    scalars = st.one_of(integers, text, st.booleans(), st.none(), _FLOATS)
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+        max_leaves=6,
+    )
 
 
 # --- envelopes -----------------------------------------------------------------------------
@@ -675,6 +707,68 @@ _WIRE_BUILDERS: Final[Mapping[str, _Builder]] = {
     "deep-nesting": _deep_nesting,
     "long-token": _long_token,
 }
+
+
+LIMIT_CASES: Final = (
+    "nested-below-limit",
+    "nested-at-limit",
+    "nested-one-past-limit",
+    "nested-two-past-limit",
+    "overlong-nul-in-string",
+    "overlong-slash-in-string",
+    "surrogate-in-string",
+    "ff-between-tokens",
+    "longest-token",
+)
+"""The names of :func:`limit_cases`, in order."""
+
+
+def limit_cases(max_size: int = MAX_CASE_BYTES) -> dict[str, WireCase]:
+    """The broken inputs at the parser's documented limits, by name (:data:`LIMIT_CASES`).
+
+    Hypothesis reaches these only sometimes in a short derandomised run, and they are
+    where parsers go wrong: a command nested one bracket either side of
+    :data:`MAX_NESTING` (depth counting the command's own brace), the overlong and
+    surrogate encodings modified-UTF-8 decoders accept, the 0xFF byte older QEMU used for
+    resynchronisation, and a token as long as ``max_size`` allows. Each must run nothing,
+    like every :func:`wire_bytes` case. Not a strategy: fixed inputs, nothing to shrink.
+    """
+    if not MIN_MAX_SIZE <= max_size <= MAX_CASE_BYTES:
+        raise ValueError(f"max_size must be between {MIN_MAX_SIZE} and {MAX_CASE_BYTES}")
+
+    def hidden(number: int, inside_id: bytes = b"") -> bytes:
+        return (
+            b'{"execute":"'
+            + _HARMLESS_COMMAND.encode()
+            + b'","id":"'
+            + MUST_NOT_RUN_PREFIX.encode()
+            + str(number).encode()
+            + inside_id
+            + b'"}'
+        )
+
+    def nested(depth: int) -> WireCase:
+        # An array per level around the command, whose brace is the last level.
+        opening, closing = b"[" * (depth - 1), b"]" * (depth - 1)
+        return WireCase("deep-nesting", opening + hidden(depth) + closing + b"\n")
+
+    command = hidden(0)
+    room = max_size - len(command) - 3
+    cases = {
+        "nested-below-limit": nested(MAX_NESTING - 1),
+        "nested-at-limit": nested(MAX_NESTING),
+        "nested-one-past-limit": nested(MAX_NESTING + 1),
+        "nested-two-past-limit": nested(MAX_NESTING + 2),
+        "overlong-nul-in-string": WireCase("invalid-utf8", hidden(1, b"\xc0\x80") + b"\n"),
+        "overlong-slash-in-string": WireCase("invalid-utf8", hidden(2, b"\xc0\xaf") + b"\n"),
+        "surrogate-in-string": WireCase("invalid-utf8", hidden(3, b"\xed\xa0\x80") + b"\n"),
+        "ff-between-tokens": WireCase("invalid-utf8", command[:1] + b"\xff" + command[1:] + b"\n"),
+        "longest-token": WireCase(
+            "long-token", command[:1] + _repeat(b"abc", room) + b"," + command[1:] + b"\n"
+        ),
+    }
+    assert tuple(cases) == LIMIT_CASES
+    return cases
 
 
 def wire_bytes(

@@ -5,6 +5,12 @@ The QMP channel is a socketpair whose far end QEMU inherits as a file descriptor
 QEMU dies. Binaries that can't take a socket fd fall back to a unix socket in the
 instance's private workdir, where QEMU connects to a socket the harness listens on.
 
+`LaunchConfig.monitors` gives QEMU more than one QMP monitor, each on a channel of its
+own (chardev ids `qmp`, `qmp1`, `qmp2`, ...; sockets `qmp.sock`, `qmp1.sock`, ... in
+the workdir). The first is the instance's `session`; the others are `extra_sessions`,
+each with its own transcript, so the suite can check what every monitor receives (events
+are broadcast to all monitors in command mode).
+
 Whatever ends a session (a crash, a hang, the harness) ends up as an `ExitInfo`, and is
 also written into the transcript as a note, because the transcript is what reproducers
 and reports are made from.
@@ -32,7 +38,8 @@ from conformance.machine.probe import SANDBOX_ARG, BinaryInfo, probe
 from conformance.machine.profiles import BASE_ARGS, Profile, profile
 from conformance.machine.stderr import StderrCapture
 from conformance.qmp.deadline import Deadline, DeadlineExceeded
-from conformance.qmp.session import AUTO, NoGreeting, Reply, Session
+from conformance.qmp.message import Message
+from conformance.qmp.session import AUTO, NoGreeting, Reply, Session, Ticket
 from conformance.qmp.transcript import Transcript
 from conformance.qmp.transport import Disconnected, SocketTransport
 
@@ -71,6 +78,7 @@ class LaunchConfig:
     start_timeout: float = 20.0  # deadline for the greeting
     quit_timeout: float = 5.0
     env: Mapping[str, str] = field(default_factory=dict)
+    monitors: int = 1  # QMP monitors: the primary session plus `monitors - 1` extra ones
 
 
 class QemuInstance:
@@ -89,6 +97,9 @@ class QemuInstance:
         self.stderr: StderrCapture | None = None
         self.transcript = Transcript()
         self._session: Session | None = None
+        # Monitors 1.. (`monitors` > 1): their own sessions and transcripts. Supervision
+        # (exit notes, quit) stays with the primary session and transcript.
+        self.extra_sessions: list[Session] = []
         self.exit_info: ExitInfo | None = None
         self._quit_sent = False
 
@@ -124,6 +135,16 @@ class QemuInstance:
                     raise SetupError(
                         f"qmp_capabilities failed: {reply.message.raw.decode(errors='replace')}"
                     )
+                for number, extra in enumerate(self.extra_sessions, start=1):
+                    try:
+                        reply = extra.negotiate(capabilities)
+                    except (Disconnected, DeadlineExceeded) as exc:
+                        raise self._start_failure(self.settle(exc)) from exc
+                    if not reply.ok:
+                        raise SetupError(
+                            f"qmp_capabilities failed on monitor {number}: "
+                            f"{reply.message.raw.decode(errors='replace')}"
+                        )
         except BaseException:
             self.close()
             raise
@@ -132,31 +153,58 @@ class QemuInstance:
     def _launch(self, channel: Literal["fd", "unix"]) -> Session:
         assert self.info is not None
         assert self.workdir is not None
+        count = self.config.monitors
+        if count < 1:
+            raise SetupError(f"monitors must be at least 1, not {count}")
         argv = [self.info.path, *BASE_ARGS, *self.profile.args]
         if self.config.sandbox if self.config.sandbox is not None else self.info.sandbox:
             argv += ["-sandbox", SANDBOX_ARG]
         env = {**os.environ, "TMPDIR": str(self.workdir), **self.config.env}
         if channel == "fd":
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            argv += [*_monitor_args(f"socket,id=qmp,fd={theirs.fileno()}"), *self.config.extra_args]
-            self._spawn(argv, env, pass_fds=[theirs.fileno()])
-            theirs.close()
-        else:
-            path = self.workdir / "qmp.sock"
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(str(path))
-            listener.listen(1)
-            argv += [
-                *_monitor_args(f"socket,id=qmp,path={path},server=off"),
-                *self.config.extra_args,
-            ]
-            self._spawn(argv, env)
+            pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
             try:
-                ours = self._accept(listener, Deadline.after(self.config.start_timeout))
+                for number, (_, theirs) in enumerate(pairs):
+                    argv += _monitor_args(number, f"fd={theirs.fileno()}")
+                argv += self.config.extra_args
+                self._spawn(argv, env, pass_fds=[theirs.fileno() for _, theirs in pairs])
+            except BaseException:
+                for ours, _ in pairs:
+                    ours.close()
+                raise
             finally:
-                listener.close()
-        session = Session(SocketTransport(ours), self.transcript, timeout=self.config.timeout)
+                for _, theirs in pairs:
+                    theirs.close()
+            socks = [ours for ours, _ in pairs]
+        else:
+            listeners: list[socket.socket] = []
+            socks = []
+            try:
+                for number in range(count):
+                    path = self.workdir / _socket_name(number)
+                    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    listeners.append(listener)
+                    listener.bind(str(path))
+                    listener.listen(1)
+                    argv += _monitor_args(number, f"path={path},server=off")
+                argv += self.config.extra_args
+                self._spawn(argv, env)
+                # QEMU connects to each socket as it creates the chardevs: one deadline.
+                deadline = Deadline.after(self.config.start_timeout)
+                for listener in listeners:
+                    socks.append(self._accept(listener, deadline))
+            except BaseException:
+                for sock in socks:
+                    sock.close()
+                raise
+            finally:
+                for listener in listeners:
+                    listener.close()
+        timeout = self.config.timeout
+        session = Session(SocketTransport(socks[0]), self.transcript, timeout=timeout)
         self._session = session
+        self.extra_sessions = [
+            Session(SocketTransport(sock), Transcript(), timeout=timeout) for sock in socks[1:]
+        ]
         self.transcript.meta.update(
             binary=self.info.path,
             version=self.info.version_text,
@@ -166,17 +214,28 @@ class QemuInstance:
             channel=channel,
             argv=self.abstract_argv(),
         )
+        for number, extra in enumerate(self.extra_sessions, start=1):
+            extra.transcript.meta.update(self.transcript.meta, monitor=number)
+        # Every monitor greets as QEMU starts: one deadline for all the greetings.
+        deadline = Deadline.after(self.config.start_timeout)
+        self._read_greeting(session, self.config.start_timeout, "")
+        for number, extra in enumerate(self.extra_sessions, start=1):
+            self._read_greeting(extra, deadline.remaining(), f" on monitor {number}")
+        return session
+
+    def _read_greeting(self, session: Session, timeout: float, where: str) -> None:
+        assert self.info is not None
         try:
-            session.read_greeting(self.config.start_timeout)
+            session.read_greeting(timeout)
         except Disconnected as exc:
             raise self._start_failure(self.settle(exc)) from exc
         except DeadlineExceeded as exc:
             raise SetupError(
-                f"no QMP greeting from {self.info.path} within {self.config.start_timeout:g}s"
+                f"no QMP greeting{where} from {self.info.path}"
+                f" within {self.config.start_timeout:g}s"
             ) from exc
         except NoGreeting as exc:
-            raise SetupError(f"{self.info.path}: {exc}") from exc
-        return session
+            raise SetupError(f"{self.info.path}{where}: {exc}") from exc
 
     def _start_failure(self, info: ExitInfo) -> SetupError:
         path = self.info.path if self.info else self.config.binary
@@ -216,7 +275,10 @@ class QemuInstance:
             process.forget(self.proc)
         if self.stderr is not None:
             self.stderr.close()
+        for extra in self.extra_sessions:
+            extra.close()
         self.proc, self.stderr, self._session, self.exit_info = None, None, None, None
+        self.extra_sessions = []
         self.transcript = Transcript()
 
     def __enter__(self) -> QemuInstance:
@@ -261,6 +323,14 @@ class QemuInstance:
         except (Disconnected, DeadlineExceeded) as exc:
             raise QemuGone(self.settle(exc), self.transcript) from exc
 
+    def wait(self, ticket: Ticket, timeout: float | None = None) -> Message:
+        """`Session.wait` for a raw send's ticket, with `execute`'s handling of a dead
+        or hung QEMU."""
+        try:
+            return self.session.wait(ticket, timeout)
+        except (Disconnected, DeadlineExceeded) as exc:
+            raise QemuGone(self.settle(exc), self.transcript) from exc
+
     def settle(self, cause: BaseException) -> ExitInfo:
         """After a failed read or write: find out (and record) how QEMU ended."""
         if isinstance(cause, DeadlineExceeded) and self.alive():
@@ -295,6 +365,8 @@ class QemuInstance:
             info = self._quit_and_wait()
         if self._session is not None:
             self._session.close()
+        for extra in self.extra_sessions:
+            extra.close()
         if self.stderr is not None:
             self.stderr.close()
         if self.proc is not None:
@@ -362,8 +434,18 @@ class QemuInstance:
         return info
 
 
-def _monitor_args(chardev: str) -> list[str]:
-    return ["-chardev", chardev, "-mon", "chardev=qmp,mode=control"]
+def _monitor_args(number: int, backend: str) -> list[str]:
+    """The options of QMP monitor `number` (0 is the primary) on a socket `backend`."""
+    chardev = _chardev_id(number)
+    return ["-chardev", f"socket,id={chardev},{backend}", "-mon", f"chardev={chardev},mode=control"]
+
+
+def _chardev_id(number: int) -> str:
+    return "qmp" if number == 0 else f"qmp{number}"
+
+
+def _socket_name(number: int) -> str:
+    return f"{_chardev_id(number)}.sock"
 
 
 def _status(info: ExitInfo) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hypothesis import reject
-from hypothesis import strategies as st
 
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
@@ -39,28 +38,6 @@ def snapshot(pools: Pools) -> Pools:
     for kind in KINDS:
         copy.extend(kind, pools.values(kind))
     return copy
-
-
-def json_ids() -> st.SearchStrategy[object]:
-    """Request ids: any JSON value (bounded), shrinking toward small integers.
-
-    The spec says the id "can be any json-value"; varying it also makes every example
-    of a command with no arguments a distinct request.
-    """
-    scalars = st.one_of(
-        st.integers(min_value=-(2**63), max_value=2**64 - 1),
-        st.text(max_size=16),
-        st.booleans(),
-        st.none(),
-        st.floats(allow_nan=False, allow_infinity=False, width=64),
-    )
-    return st.recursive(
-        scalars,
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-        ),
-        max_leaves=6,
-    )
 
 
 @dataclass

@@ -11,8 +11,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.suite.exchange import ArgumentRun, json_ids
+from conformance.suite.exchange import ArgumentRun
 from strategies import Malformed, arguments, malformed_arguments
+from strategies.wire import json_ids
 
 # One QEMU per test function is the point: it is reused across examples.
 _REUSE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

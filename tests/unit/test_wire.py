@@ -516,3 +516,33 @@ def test_bad_arguments_are_refused(make: Callable[[], object]) -> None:
 def test_one_command_name_as_a_string_is_refused() -> None:
     with pytest.raises(TypeError, match="command_names"):
         envelopes(command_names="query-version")
+
+
+def test_limit_cases_sit_at_the_documented_limits() -> None:
+    from strategies.wire import LIMIT_CASES, MAX_NESTING, MIN_MAX_SIZE, limit_cases
+
+    cases = limit_cases(MIN_MAX_SIZE)
+    assert tuple(cases) == LIMIT_CASES
+    depths = {name: _depth(case.data) for name, case in cases.items() if name.startswith("nested")}
+    assert depths == {
+        "nested-below-limit": MAX_NESTING - 1,
+        "nested-at-limit": MAX_NESTING,
+        "nested-one-past-limit": MAX_NESTING + 1,
+        "nested-two-past-limit": MAX_NESTING + 2,
+    }
+    assert all(len(c.data) <= MIN_MAX_SIZE and c.data.endswith(b"\n") for c in cases.values())
+    assert len(cases["longest-token"].data) > MIN_MAX_SIZE - 64
+    for name in ("overlong-nul-in-string", "surrogate-in-string", "ff-between-tokens"):
+        with pytest.raises(UnicodeDecodeError):
+            cases[name].data.decode("utf-8")
+
+
+def _depth(data: bytes) -> int:
+    depth = deepest = 0
+    for byte in data:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest

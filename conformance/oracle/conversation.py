@@ -1,0 +1,206 @@
+"""Protocol rules over a whole conversation: what a transcript must show.
+
+`protocol.py` judges one message; the rules here judge a transcript (or the part of one
+since a mark), because they are about how messages relate: every command answered once
+with its id, in-band replies in issue order, event timestamps that never go back,
+nothing hidden in broken input ever answered. Each is a plain function that raises
+`Failure` citing the qmp-spec section, so the same rule judges a live session, a
+recorded transcript in a unit test and a replayed reproducer alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from conformance.oracle.failure import Citation, Failure, FindingKind, spec
+from conformance.oracle.protocol import RESPONSES, check_event_shape, check_well_formed
+from conformance.qmp.message import Kind, Message
+from conformance.qmp.transcript import Direction, Record, Transcript
+from conformance.qmp.wirejson import json_equal
+
+ISSUE_ORDER = spec(
+    "Out-of-band execution",
+    "The server normally reads, executes and responds to one command after the other. "
+    "The client therefore receives command responses in issue order.",
+)
+NO_ID = spec(
+    "Error",
+    "Some errors can occur before the Server is able to read the id member; in these "
+    "cases the id member will not be part of the error response",
+)
+RESYNC = spec(
+    "Forcing the JSON parser into known-good state",
+    "To get it back into known-good state, the client should provoke a lexical error.",
+)
+EVENT_TIME = spec(
+    "Asynchronous events",
+    "The timestamp member contains the exact time of when the event occurred in the Server.",
+)
+
+
+def _fail(check: str, citation: Citation, message: str, path: str | None = None) -> Failure:
+    return Failure(check, citation, message, kind=FindingKind.PROTOCOL, path=path)
+
+
+def messages(records: Transcript | Iterable[Record]) -> list[Message]:
+    """The server's messages, in order, as the session classified them."""
+    return [
+        Message(r.raw, Kind(r.kind) if r.kind else Kind.INVALID, r.value, r.problems)
+        for r in records
+        if r.direction is Direction.RECV
+    ]
+
+
+def replies(records: Transcript | Iterable[Record]) -> list[Message]:
+    return [m for m in messages(records) if m.kind in (Kind.RETURN, Kind.ERROR)]
+
+
+def check_output(records: Transcript | Iterable[Record]) -> None:
+    """Every server message is one strict-JSON object of a known kind, ending in CRLF
+    (a frame holding two messages, or a reply with both return and error, is neither)."""
+    for message in messages(records):
+        check_well_formed(message)
+
+
+def check_events(records: Transcript | Iterable[Record]) -> None:
+    """Every event has the documented shape, and timestamps of one event on one connection
+    never go back. Per event name: a rate-limited event is held back with the time it
+    occurred, so other events may legitimately carry later times before it. A failed
+    clock (-1/-1) is exempt."""
+    last: dict[str, tuple[int, int]] = {}
+    for message in messages(records):
+        if message.kind is not Kind.EVENT:
+            continue
+        check_event_shape(message)
+        ts = message.value["timestamp"] if isinstance(message.value, dict) else None
+        assert isinstance(ts, dict)
+        now = (ts["seconds"], ts["microseconds"])
+        if now == (-1, -1):
+            continue
+        name = message.event_name or ""
+        before = last.get(name)
+        if before is not None and now < before:
+            raise _fail(
+                "events.time-order",
+                EVENT_TIME,
+                f"{name} at {now[0]}.{now[1]:06d} is earlier than the previous {name} "
+                f"at {before[0]}.{before[1]:06d}",
+                "$.timestamp",
+            )
+        last[name] = now
+
+
+def check_replies(
+    records: Transcript | Iterable[Record], expected: Sequence[object], id_less: int = 0
+) -> None:
+    """Each id in `expected` (one entry per well-formed command sent with it) is answered
+    exactly once, and no reply carries an id that was not sent. Of the replies without
+    an id, `id_less` may be successes (commands sent without an id); the rest must be
+    errors, since only input the server could not read goes unanswered by id."""
+    pending = list(expected)
+    for reply in replies(records):
+        if not reply.has_id:
+            if id_less:
+                id_less -= 1
+                continue
+            if reply.kind is not Kind.ERROR:
+                raise _fail(
+                    "ids.missing",
+                    RESPONSES,
+                    f"a success reply without an id: {reply.raw[:200]!r}",
+                    "$.id",
+                )
+            continue
+        index = next((i for i, e in enumerate(pending) if json_equal(e, reply.id)), None)
+        if index is None:
+            sent_before = any(json_equal(e, reply.id) for e in expected)
+            what = "a second reply" if sent_before else "a reply"
+            raise _fail(
+                "ids.once" if sent_before else "ids.unknown",
+                RESPONSES,
+                f"{what} with id {reply.id!r}, which "
+                + ("was already answered" if sent_before else "no well-formed command carried"),
+                "$.id",
+            )
+        del pending[index]
+    if pending:
+        raise _fail(
+            "ids.unanswered",
+            RESPONSES,
+            f"{len(pending)} command(s) got no reply: ids {pending[:5]!r}",
+            "$.id",
+        )
+
+
+def check_issue_order(records: Transcript | Iterable[Record], in_band: Sequence[object]) -> None:
+    """Replies to the in-band commands with ids `in_band` (in the order sent) arrive in
+    that order. Other replies (OOB ones) may come anywhere."""
+    seen: list[object] = []
+    for reply in replies(records):
+        if reply.has_id and any(json_equal(reply.id, i) for i in in_band):
+            seen.append(reply.id)
+    # A missing reply is check_replies' finding; order is judged among those that came.
+    answered = [i for i in in_band if any(json_equal(i, s) for s in seen)]
+    for position, (got, want) in enumerate(zip(seen, answered, strict=False)):
+        if not json_equal(got, want):
+            raise _fail(
+                "pipelining.order",
+                ISSUE_ORDER,
+                f"in-band reply {position + 1} carries id {got!r}, expected {want!r} "
+                f"(issue order {list(in_band)!r}, reply order {seen!r})",
+                "$.id",
+            )
+
+
+def check_nothing_hidden_ran(records: Transcript | Iterable[Record], prefix: str) -> None:
+    """No reply answers a command hidden in rejected input (its id starts with `prefix`):
+    a success means part of it ran; an error echoing the id means the server read the
+    broken bytes as a JSON request instead of rejecting them as JSON."""
+    for reply in replies(records):
+        if reply.has_id and isinstance(reply.id, str) and reply.id.startswith(prefix):
+            ran = reply.kind is Kind.RETURN
+            raise _fail(
+                "malformed.executed" if ran else "malformed.parsed",
+                RESYNC,
+                (
+                    "part of a rejected input ran as a command: "
+                    if ran
+                    else "broken input was read as a request (its id is echoed): "
+                )
+                + repr(reply.raw[:200]),
+                "$.id",
+            )
+
+
+def check_id_less(records: Transcript | Iterable[Record], allowed: Sequence[object] = ()) -> None:
+    """Replies to input the server could not read as a request (broken bytes, the
+    resynchronising control character) are errors without an id. Replies with an id
+    in `allowed` (a probe sent after the broken input) are not judged here."""
+    for reply in replies(records):
+        if reply.has_id and any(json_equal(reply.id, a) for a in allowed):
+            continue
+        if reply.has_id or reply.kind is not Kind.ERROR:
+            raise _fail(
+                "ids.parse-error",
+                NO_ID,
+                f"broken input was answered with {reply.raw[:200]!r}",
+                "$.id" if reply.has_id else "$",
+            )
+
+
+def check_probe_answered(records: Transcript | Iterable[Record], probe_id: object) -> None:
+    """After resynchronisation, the probe gets exactly one reply, a success, with its id."""
+    mine = [r for r in replies(records) if r.has_id and json_equal(r.id, probe_id)]
+    if len(mine) != 1:
+        raise _fail(
+            "malformed.resync",
+            RESYNC,
+            f"the probe after resynchronisation got {len(mine)} replies, not one",
+            "$.id",
+        )
+    if mine[0].kind is not Kind.RETURN:
+        raise _fail(
+            "malformed.resync",
+            RESYNC,
+            f"the probe after resynchronisation failed: {mine[0].raw[:200]!r}",
+        )

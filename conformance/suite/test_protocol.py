@@ -1,0 +1,394 @@
+"""The QMP wire protocol, rule by rule (qmp-spec), against the binary under test.
+
+Each test drives one area (negotiation, envelope, ids, output, malformed, events, oob,
+pipelining) and judges what the transcript shows with the checks of
+`conformance/oracle/protocol.py` (one message) and `conformance/oracle/conversation.py`
+(a whole exchange). Generated inputs come from `strategies.wire` and are shrunk by
+Hypothesis; a failing example carries its instance's transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conformance.docs.setup import profile_chooser
+from conformance.machine.instance import QemuInstance
+from conformance.machine.pool import InstancePool
+from conformance.oracle.conversation import (
+    ISSUE_ORDER,
+    check_events,
+    check_id_less,
+    check_issue_order,
+    check_nothing_hidden_ran,
+    check_output,
+    check_probe_answered,
+    check_replies,
+)
+from conformance.oracle.conversation import (
+    RESYNC as RESYNC_RULE,
+)
+from conformance.oracle.failure import Failure, FindingKind
+from conformance.oracle.protocol import (
+    ENVELOPE,
+    EVENTS,
+    MAX_IN_FLIGHT,
+    NEGOTIATION,
+    OOB,
+    OOB_CAPABILITY,
+    PIPELINING,
+    RESPONSES,
+    check_error_class,
+    check_id_echo,
+    check_reply_shape,
+)
+from conformance.plugin import RunContext
+from conformance.qmp.message import Message
+from conformance.qmp.session import Ticket
+from conformance.qmp.wirejson import dumps
+from conformance.spec import Schema
+from conformance.spec.minimal import minimal_object
+from conformance.suite.report import command_tags, evidence, label
+from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
+from strategies.wire import (
+    ENVELOPE_RULES,
+    LIMIT_CASES,
+    MUST_NOT_RUN_PREFIX,
+    RESYNC,
+    WIRE_RULES,
+    Envelope,
+    WireCase,
+    encode,
+    envelopes,
+    json_ids,
+    limit_cases,
+    probe,
+    wire_bytes,
+)
+
+_PROTOCOL = FindingKind.PROTOCOL
+_REUSE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# The monitor reads input at about 130 KB/s: a probe's deadline grows with what came first.
+READ_RATE = 50_000
+
+
+def _ids() -> st.SearchStrategy[object]:
+    """Request ids of every JSON type, integers far past 64 bits and noncharacters in
+    strings included: the spec says any json-value."""
+    return json_ids(noncharacters=True, huge=True)
+
+
+def _fresh(qmp_run: RunContext, name: str | None = None) -> QemuInstance:
+    return QemuInstance(qmp_run.launch_config(name or qmp_run.profiles[0]))
+
+
+# -- negotiation -----------------------------------------------------------------------
+
+
+def test_unknown_capability_is_an_error(fresh_qemu: QemuInstance) -> None:
+    label(
+        epic="protocol",
+        feature="negotiation",
+        story="unknown capability",
+        citation=str(NEGOTIATION),
+    )
+    session = fresh_qemu.start(negotiate=False)
+    with evidence(fresh_qemu):
+        reply = fresh_qemu.execute(
+            "qmp_capabilities", {"enable": ["x-no-such-capability"]}, id="unknown"
+        )
+        check_error_class(reply.message, None, NEGOTIATION, "negotiation.unknown-capability")
+        check_id_echo(reply.message, "unknown")
+        # The failed negotiation left the server in negotiation mode.
+        still = fresh_qemu.execute("query-version", id="still-negotiating")
+        check_error_class(still.message, "CommandNotFound", NEGOTIATION, "negotiation.before")
+        assert session.negotiate().ok
+        check_output(fresh_qemu.transcript)
+
+
+def test_offered_oob_can_be_enabled(fresh_qemu: QemuInstance) -> None:
+    label(epic="protocol", feature="negotiation", story="oob", citation=str(OOB_CAPABILITY))
+    session = fresh_qemu.start(negotiate=False)
+    assert session.greeting is not None
+    offered = session.greeting.value["QMP"]["capabilities"]  # type: ignore[index]
+    if "oob" not in offered:
+        pytest.skip(f"the greeting offers no oob capability ({offered})")
+    with evidence(fresh_qemu):
+        reply = session.negotiate(["oob"])
+        check_reply_shape(reply.message)
+        if not reply.ok:
+            raise Failure(
+                "negotiation.oob",
+                OOB_CAPABILITY,
+                f"oob is offered but enabling it failed: {reply.message.raw[:200]!r}",
+                kind=_PROTOCOL,
+            )
+
+
+# -- envelope and ids -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", ENVELOPE_RULES)
+@_REUSE
+@given(data=st.data())
+def test_bad_envelope(
+    rule: str, data: st.DataObject, qemu_pool: InstancePool, qmp_run: RunContext
+) -> None:
+    """Each broken envelope gets one GenericError, its id echoed where it had one, and
+    the connection stays usable."""
+    label(epic="protocol", feature="envelope", story=rule, citation=str(ENVELOPE))
+    envelope: Envelope = data.draw(envelopes(rules=[rule]), label="envelope")
+    inst = qemu_pool.get(qmp_run.profiles[0])
+    mark = len(inst.transcript)
+    with evidence(inst):
+        (ticket,) = inst.session.send_raw(
+            encode(envelope), replies=[(envelope.has_id, envelope.id)], label=rule
+        )
+        reply = _wait(inst, ticket)
+        check_error_class(reply, "GenericError", ENVELOPE, f"envelope.{rule}")
+        check_id_echo(reply, envelope.id, sent=envelope.has_id)
+        assert inst.execute("query-version").ok
+        check_output(inst.transcript.since(mark))
+
+
+@_REUSE
+@given(sent_id=_ids())
+def test_id_comes_back_equal(sent_id: object, qemu_pool: InstancePool, qmp_run: RunContext) -> None:
+    label(epic="protocol", feature="ids", story="echo", citation=str(RESPONSES))
+    inst = qemu_pool.get(qmp_run.profiles[0])
+    mark = len(inst.transcript)
+    with evidence(inst):
+        ticket = inst.session.send_command("query-version", id=sent_id)
+        # Replies come in issue order: once the fence is answered, so is the command.
+        # Waiting on the fence, not on an id the server may have mangled beyond
+        # pairing, keeps a broken echo from costing a whole deadline.
+        fence = inst.session.send_command("query-version", id="fence")
+        _wait(inst, fence)
+        check_output(inst.transcript.since(mark))
+        if ticket.reply is None:
+            raise Failure(
+                "ids.echo",
+                RESPONSES,
+                f"no reply carries the id {sent_id!r}",
+                kind=_PROTOCOL,
+                path="$.id",
+            )
+        check_id_echo(ticket.reply, sent_id)
+
+
+# -- malformed input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", WIRE_RULES)
+@_REUSE
+@given(data=st.data())
+def test_malformed_input(
+    rule: str,
+    data: st.DataObject,
+    qemu_pool: InstancePool,
+    qmp_run: RunContext,
+    wire_max_bytes: int,
+) -> None:
+    """Broken bytes, then the documented resynchronisation, then a probe that must get
+    exactly its own reply; no part of the broken input may run."""
+    label(epic="protocol", feature="malformed", story=rule, citation=str(RESYNC_RULE))
+    case: WireCase = data.draw(wire_bytes(rules=[rule], max_size=wire_max_bytes), label="case")
+    _broken_then_probe(qemu_pool.get(qmp_run.profiles[0]), case)
+
+
+@pytest.mark.parametrize("name", LIMIT_CASES)
+def test_malformed_input_at_limits(
+    name: str, qemu_pool: InstancePool, qmp_run: RunContext, wire_max_bytes: int
+) -> None:
+    """The broken inputs at the parser's documented limits (`strategies.wire.limit_cases`),
+    which a short derandomised run reaches only by luck."""
+    case = limit_cases(wire_max_bytes)[name]
+    label(
+        epic="protocol", feature="malformed", story=f"at limits: {name}", citation=str(RESYNC_RULE)
+    )
+    _broken_then_probe(qemu_pool.get(qmp_run.profiles[0]), case)
+
+
+def _broken_then_probe(inst: QemuInstance, case: WireCase) -> None:
+    mark = len(inst.transcript)
+    probe_id = {"probe": case.rule}
+    with evidence(inst):
+        inst.session.send_raw(case.data + RESYNC, label=case.rule)
+        (ticket,) = inst.session.send_raw(probe(probe_id), replies=[(True, probe_id)])
+        _wait(inst, ticket, extra=len(case.data) / READ_RATE)
+        since = inst.transcript.since(mark)
+        check_output(since)
+        check_nothing_hidden_ran(since, MUST_NOT_RUN_PREFIX)
+        check_id_less(since, allowed=[probe_id])
+        check_probe_answered(since, probe_id)
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+def test_events_shape_and_time_order(qemu_pool: InstancePool, qmp_run: RunContext) -> None:
+    """Tray events, opened and closed a few times: each well-formed, times never back."""
+    label(epic="protocol", feature="events", story="shape and time order", citation=str(EVENTS))
+    if "q35" not in qmp_run.profiles:
+        pytest.skip("needs the q35 profile (its CD-ROM tray emits events)")
+    inst = qemu_pool.take("q35")
+    try:
+        with evidence(inst):
+            for _ in range(4):
+                for command in ("blockdev-open-tray", "blockdev-close-tray"):
+                    reply = inst.execute(command, {"id": "cd0"})
+                    assert reply.ok, reply.message.raw
+                    if not any(e.event_name == "DEVICE_TRAY_MOVED" for e in reply.events):
+                        inst.session.wait_event("DEVICE_TRAY_MOVED")
+            check_output(inst.transcript)
+            check_events(inst.transcript)
+    finally:
+        inst.close()
+
+
+def test_event_reaches_every_monitor(qmp_run: RunContext) -> None:
+    label(epic="protocol", feature="events", story="every monitor", citation=str(EVENTS))
+    if "q35" not in qmp_run.profiles:
+        pytest.skip("needs the q35 profile (its CD-ROM tray emits events)")
+    config = qmp_run.launch_config("q35")
+    config.monitors = 2
+    with QemuInstance(config) as inst, evidence(inst):
+        assert inst.execute("blockdev-open-tray", {"id": "cd0"}).ok
+        for number, session in enumerate([inst.session, *inst.extra_sessions]):
+            try:
+                session.wait_event("DEVICE_TRAY_MOVED")
+            except TimeoutError as exc:
+                raise Failure(
+                    "events.broadcast",
+                    EVENTS,
+                    f"DEVICE_TRAY_MOVED did not reach negotiated monitor {number}: {exc}",
+                    kind=_PROTOCOL,
+                ) from exc
+            check_events(session.transcript)
+
+
+# -- out-of-band ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def oob_qemu(qmp_run: RunContext) -> Iterator[QemuInstance]:
+    """One instance negotiated with the oob capability (when offered)."""
+    inst = _fresh(qmp_run, "q35" if "q35" in qmp_run.profiles else None)
+    session = inst.start(negotiate=False)
+    offered = session.greeting.value["QMP"]["capabilities"]  # type: ignore[union-attr,index]
+    if "oob" not in offered:
+        inst.close()
+        pytest.skip(f"the greeting offers no oob capability ({offered})")
+    assert session.negotiate(["oob"]).ok
+    yield inst
+    inst.close()
+
+
+def test_exec_oob_without_the_capability(qemu_pool: InstancePool, qmp_run: RunContext) -> None:
+    label(epic="protocol", feature="oob", story="without the capability", citation=str(OOB))
+    inst = qemu_pool.get(qmp_run.profiles[0])
+    with evidence(inst):
+        reply = inst.execute("query-yank", id="oob-off", oob=True)
+        check_error_class(reply.message, "GenericError", OOB, "oob.without-capability")
+        check_id_echo(reply.message, "oob-off")
+
+
+def test_exec_oob(command_name: str, schema: Schema, oob_qemu: QemuInstance) -> None:
+    """Through exec-oob, a command without allow-oob is refused; one with it behaves as
+    it does in-band (the same reply kind and error class)."""
+    command = schema.commands[command_name]
+    label(
+        epic="protocol",
+        feature="oob",
+        story="allow-oob" if command.allow_oob else "not allow-oob",
+        tags=command_tags(command),
+        citation=str(OOB),
+    )
+    inst = oob_qemu
+    if not inst.alive():
+        pytest.skip("the oob instance died in an earlier test")
+    choose = profile_chooser(inst.profile, command_name, schema)
+    try:
+        arguments = admit(
+            command_name,
+            minimal_object(schema, schema.object_type(command.arg_type), choose, EXCLUDED_VALUES),
+            str(inst.workdir),
+        )
+    except (Unconfinable, ValueError) as exc:
+        pytest.skip(f"no admissible arguments: {exc}")
+    with evidence(inst):
+        reply = inst.execute(command_name, arguments, id=f"oob-{command_name}", oob=True)
+        check_reply_shape(reply.message)
+        check_id_echo(reply.message, f"oob-{command_name}")
+        if not command.allow_oob:
+            check_error_class(reply.message, "GenericError", OOB, "oob.not-allowed")
+            return
+        in_band = inst.execute(command_name, arguments, id=f"ib-{command_name}")
+        if (reply.message.kind, reply.message.error_class) != (
+            in_band.message.kind,
+            in_band.message.error_class,
+        ):
+            raise Failure(
+                "oob.allowed",
+                OOB,
+                f"exec-oob got {reply.message.raw[:160]!r}, execute got "
+                f"{in_band.message.raw[:160]!r}",
+                kind=_PROTOCOL,
+                command=command_name,
+            )
+
+
+def test_oob_may_overtake_and_in_band_keeps_order(oob_qemu: QemuInstance) -> None:
+    label(epic="protocol", feature="oob", story="overtaking", citation=str(ISSUE_ORDER))
+    inst = oob_qemu
+    in_band = [f"ib-{i}" for i in range(MAX_IN_FLIGHT - 1)]
+    mark = len(inst.transcript)
+    with evidence(inst):
+        lines = [dumps({"execute": "query-status", "id": i}) + b"\n" for i in in_band]
+        lines.insert(3, dumps({"exec-oob": "query-yank", "id": "oob"}) + b"\n")
+        tickets = inst.session.send_raw(
+            b"".join(lines), replies=[(True, i) for i in [*in_band[:3], "oob", *in_band[3:]]]
+        )
+        for ticket in tickets:
+            _wait(inst, ticket)
+        since = inst.transcript.since(mark)
+        check_output(since)
+        check_replies(since, [*in_band, "oob"])
+        check_issue_order(since, in_band)
+
+
+# -- pipelining ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("oob", [False, True], ids=["plain", "oob"])
+def test_pipelined_commands_answered_in_order(
+    oob: bool, request: pytest.FixtureRequest, qemu_pool: InstancePool, qmp_run: RunContext
+) -> None:
+    label(
+        epic="protocol",
+        feature="pipelining",
+        story=f"{MAX_IN_FLIGHT} in flight{' with oob' if oob else ''}",
+        citation=str(PIPELINING),
+    )
+    inst = request.getfixturevalue("oob_qemu") if oob else qemu_pool.get(qmp_run.profiles[0])
+    ids = [f"pipe-{i}" for i in range(MAX_IN_FLIGHT)]
+    mark = len(inst.transcript)
+    with evidence(inst):
+        payload = b"".join(dumps({"execute": "query-status", "id": i}) + b"\n" for i in ids)
+        for ticket in inst.session.send_raw(payload, replies=[(True, i) for i in ids]):
+            _wait(inst, ticket)
+        since = inst.transcript.since(mark)
+        check_output(since)
+        check_replies(since, ids)
+        check_issue_order(since, ids)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _wait(inst: QemuInstance, ticket: Ticket, extra: float = 0.0) -> Message:
+    """Wait for a raw send's reply, `extra` seconds longer than a command's deadline."""
+    return inst.wait(ticket, inst.config.timeout + extra)
