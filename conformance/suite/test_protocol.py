@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conformance.docs.setup import profile_chooser
@@ -156,6 +156,10 @@ def test_bad_envelope(
 
 @_REUSE
 @given(sent_id=_ids())
+# The edges json_ids(noncharacters=True, huge=True) documents, always tried: a
+# noncharacter (valid JSON text) and an integer past the double range.
+@example(sent_id="\uffff")
+@example(sent_id=10**400)
 def test_id_comes_back_equal(sent_id: object, qemu_pool: InstancePool, qmp_run: RunContext) -> None:
     label(epic="protocol", feature="ids", story="echo", citation=str(RESPONSES))
     inst = qemu_pool.get(qmp_run.profiles[0])
