@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from conformance.behaviour.rules import RULES
 from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
 from conformance.docs.load import load_docs
@@ -195,6 +196,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_from_docs(metafunc, "drift_items", _drift_params)
     if "doc_error" in names:
         _parametrize_from_docs(metafunc, "doc_error", _error_params)
+    if "behaviour_rule" in names:
+        version = binary_info(metafunc.config).version
+        rules = [r for r in RULES if r.applies_to(version)]
+        metafunc.parametrize("behaviour_rule", rules, ids=[r.id for r in rules])
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")

@@ -178,14 +178,18 @@ class QemuInstance:
         else:
             listeners: list[socket.socket] = []
             socks = []
+            # A socket path is limited to 107 bytes, which a deep workdir passes. QEMU's
+            # cwd is the workdir, so it gets the bare name; we bind through a directory
+            # fd, whose /proc path is short.
+            dirfd = os.open(self.workdir, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 for number in range(count):
-                    path = self.workdir / _socket_name(number)
+                    name = _socket_name(number)
                     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                     listeners.append(listener)
-                    listener.bind(str(path))
+                    listener.bind(f"/proc/self/fd/{dirfd}/{name}")
                     listener.listen(1)
-                    argv += _monitor_args(number, f"path={path},server=off")
+                    argv += _monitor_args(number, f"path={name},server=off")
                 argv += self.config.extra_args
                 self._spawn(argv, env)
                 # QEMU connects to each socket as it creates the chardevs: one deadline.
@@ -197,6 +201,7 @@ class QemuInstance:
                     sock.close()
                 raise
             finally:
+                os.close(dirfd)
                 for listener in listeners:
                     listener.close()
         timeout = self.config.timeout

@@ -1,0 +1,86 @@
+"""The behaviour rule format: what a command's documentation promises, as steps.
+
+A rule is a small declaration (see `conformance/behaviour/rules/`): an id and title,
+the doc sentence it enforces, the QEMU versions that sentence holds for, the machine
+profile and setup it needs, and steps. Each step sends one command and expects:
+
+- the reply kind, or an error class;
+- events, matched by name and a subset of their data, placed before the return, after
+  it, or on either side (``Event``);
+- no event of given names (``Quiet``): judged up to a fence command sent after the
+  step, because the events these rules care about are emitted while the command runs;
+- state, read back through a query (``State``).
+
+Setup steps are plain requests whose failure means the rule can't run on this
+binary (a skip with QEMU's reason), not that the rule fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from conformance.oracle.failure import Citation
+
+Version = tuple[int, int, int]
+NO_DATA: Mapping[str, object] = MappingProxyType({})
+
+BEFORE, AFTER, EITHER = "before", "after", "either"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event the step must cause: `name`, with `data` a subset of its data."""
+
+    name: str
+    data: Mapping[str, object] = field(default_factory=lambda: NO_DATA)
+    when: str = EITHER  # relative to the step's return: before, after or either
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """None of these events may come from the step."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """After the step, `query` has an element (or is the object) whose members match
+    `where`, and whose member at `path` (dotted; empty for the element) equals
+    `equals`; `absent=True` instead requires that member to be missing."""
+
+    query: str
+    where: Mapping[str, object] = field(default_factory=lambda: NO_DATA)
+    path: str = ""
+    equals: object = None
+    absent: bool = False
+    arguments: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    command: str
+    arguments: Mapping[str, object] | None = None
+    reply: str = "return"  # "return", "error" or an error class such as "DeviceNotFound"
+    events: tuple[Event, ...] = ()
+    quiet: Quiet | None = None
+    state: tuple[State, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    command: str  # the command the rule is about (its allure feature)
+    citation: Citation
+    steps: tuple[Step, ...]
+    profile: str = "q35"
+    setup: tuple[tuple[str, Mapping[str, object]], ...] = ()
+    since: Version = (0, 0, 0)  # the first version the cited doc sentence holds for
+    until: Version | None = None  # the first version it no longer holds for
+    extra_args: tuple[str, ...] = field(default=())  # devices beyond the profile's
+
+    def applies_to(self, version: Version) -> bool:
+        return self.since <= version and (self.until is None or version < self.until)

@@ -1,0 +1,82 @@
+"""device_del: by id, by QOM path, of anonymous devices, twice, and of a device that
+can't be unplugged. USB devices unplug without guest cooperation, so DEVICE_DELETED
+comes on a machine that runs no guest code (-S)."""
+
+from __future__ import annotations
+
+from conformance.behaviour.rule import EITHER, Event, Rule, Step
+from conformance.oracle.failure import qapi
+
+DELETED = qapi(
+    "qapi/qdev.json: device_del",
+    "Completion of the device removal process is signaled with a DEVICE_DELETED event.",
+)
+DELETED_DATA = qapi(
+    "qapi/qdev.json: DEVICE_DELETED",
+    "device: the device's ID if it has one; path: the device's QOM path",
+)
+BY_PATH = qapi("qapi/qdev.json: device_del", "id: the device's ID or QOM path")
+XHCI = ("-device", "qemu-xhci,id=xhci")
+KBD = ("device_add", {"driver": "usb-kbd", "id": "kbd0", "bus": "xhci.0"})
+ANON = ("device_add", {"driver": "usb-kbd", "bus": "xhci.0"})
+GONE = Event("DEVICE_DELETED", {"device": "kbd0", "path": "/machine/peripheral/kbd0"}, EITHER)
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "device-del.by-id",
+        "deleting by id emits DEVICE_DELETED with the id and the QOM path",
+        "device_del",
+        DELETED_DATA,
+        (Step("device_del", {"id": "kbd0"}, events=(GONE,)),),
+        setup=(KBD,),
+        extra_args=XHCI,
+        since=(1, 5, 0),
+    ),
+    Rule(
+        "device-del.by-qom-path",
+        "deleting by /machine/peripheral/ID emits the same DEVICE_DELETED",
+        "device_del",
+        BY_PATH,
+        (Step("device_del", {"id": "/machine/peripheral/kbd0"}, events=(GONE,)),),
+        setup=(KBD,),
+        extra_args=XHCI,
+        since=(2, 5, 0),
+    ),
+    Rule(
+        "device-del.anonymous",
+        "an anonymous device is deleted by /machine/peripheral-anon/device[N], with its path",
+        "device_del",
+        BY_PATH,
+        (
+            Step(
+                "device_del",
+                {"id": "/machine/peripheral-anon/device[0]"},
+                events=(Event("DEVICE_DELETED", {"path": "/machine/peripheral-anon/device[0]"}),),
+            ),
+        ),
+        setup=(ANON,),
+        extra_args=XHCI,
+        since=(2, 5, 0),
+    ),
+    Rule(
+        "device-del.twice",
+        "deleting a deleted device gets DeviceNotFound",
+        "device_del",
+        qapi("qapi/qdev.json: device_del", "If @id is not a valid device, DeviceNotFound"),
+        (
+            Step("device_del", {"id": "kbd0"}, events=(GONE,)),
+            Step("device_del", {"id": "kbd0"}, reply="DeviceNotFound"),
+        ),
+        setup=(KBD,),
+        extra_args=XHCI,
+        since=(0, 14, 0),
+    ),
+    Rule(
+        "device-del.not-hot-unpluggable",
+        "a device on a bus without hotplug (the ide-cd) can't be deleted: an error",
+        "device_del",
+        DELETED,
+        (Step("device_del", {"id": "cd0"}, reply="error"),),
+        since=(0, 14, 0),
+    ),
+)
