@@ -30,7 +30,10 @@ from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
 from conformance.machine.probe import BinaryInfo, probe
 from conformance.machine.profiles import PROFILES
+from conformance.oracle.conversation import messages
 from conformance.oracle.failure import Failure, FindingKind, qapi
+from conformance.oracle.jobs import check_job_events
+from conformance.qmp.message import Kind, Message
 from conformance.spec import Schema, SchemaError, schema_from_reply
 from conformance.suite.exchange import ArgumentRun
 from conformance.suite.harvest import harvest
@@ -197,9 +200,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "doc_error" in names:
         _parametrize_from_docs(metafunc, "doc_error", _error_params)
     if "behaviour_rule" in names:
-        version = binary_info(metafunc.config).version
-        rules = [r for r in RULES if r.applies_to(version)]
-        metafunc.parametrize("behaviour_rule", rules, ids=[r.id for r in rules])
+        metafunc.parametrize("behaviour_rule", RULES, ids=[r.id for r in RULES])
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")
@@ -362,6 +363,37 @@ def argument_run(
 
 
 # -- reporting -----------------------------------------------------------------------------
+
+
+def _job_id(message: Message) -> str | None:
+    value = message.value
+    if message.event_name != "JOB_STATUS_CHANGE" or not isinstance(value, dict):
+        return None
+    data = value.get("data")
+    job = data.get("id") if isinstance(data, dict) else None
+    return job if isinstance(job, str) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After each conformance test, judge the job state machine on the whole transcript
+    of every QEMU the test talked to: jobs run in any test (a generated blockdev-backup,
+    a doc example), and each one's JOB_STATUS_CHANGE stream must follow JobStatus."""
+    if not _in_suite(item):
+        return (yield)
+    before = {id(i): len(i.transcript) for i in QemuInstance.started}
+    result = yield
+    version = binary_info(item.config).version
+    for inst in list(QemuInstance.started):
+        mark = before.get(id(inst), 0)
+        if len(inst.transcript) == mark:
+            continue
+        events = [m for m in messages(inst.transcript) if m.kind is Kind.EVENT]
+        fresh = {_job_id(m) for m in messages(inst.transcript.since(mark))} - {None}
+        # Whole streams (the transcript starts with QEMU, so with each job's start), of
+        # the jobs this test moved: an earlier test's finding isn't reported again.
+        check_job_events([m for m in events if _job_id(m) in fresh], version)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)

@@ -11,8 +11,8 @@ profile and setup it needs, and steps. Each step sends one command and expects:
   step, because the events these rules care about are emitted while the command runs;
 - state, read back through a query (``State``).
 
-Setup steps are plain requests whose failure means the rule can't run on this
-binary (a skip with QEMU's reason), not that the rule fails.
+Setup is requests or steps whose failure means the rule can't run on this binary (a
+skip with QEMU's reason), not that the rule fails.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from conformance.oracle.failure import Citation
+from conformance.oracle.jobs import Version
 
-Version = tuple[int, int, int]
 NO_DATA: Mapping[str, object] = MappingProxyType({})
 
 BEFORE, AFTER, EITHER = "before", "after", "either"
@@ -49,7 +49,8 @@ class Quiet:
 class State:
     """After the step, `query` has an element (or is the object) whose members match
     `where`, and whose member at `path` (dotted; empty for the element) equals
-    `equals`; `absent=True` instead requires that member to be missing."""
+    `equals`; `absent=True` instead requires that member to be missing, and `has` a
+    list there with an element whose members match it."""
 
     query: str
     where: Mapping[str, object] = field(default_factory=lambda: NO_DATA)
@@ -57,6 +58,7 @@ class State:
     equals: object = None
     absent: bool = False
     arguments: Mapping[str, object] | None = None
+    has: Mapping[str, object] | None = None  # instead of equals: a list with such an element
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,8 @@ class Rule:
     citation: Citation
     steps: tuple[Step, ...]
     profile: str = "q35"
-    setup: tuple[tuple[str, Mapping[str, object]], ...] = ()
+    # Requests, or steps whose expectations must hold, run before the rule's steps.
+    setup: tuple[Step | tuple[str, Mapping[str, object]], ...] = ()
     since: Version = (0, 0, 0)  # the first version the cited doc sentence holds for
     until: Version | None = None  # the first version it no longer holds for
     extra_args: tuple[str, ...] = field(default=())  # devices beyond the profile's

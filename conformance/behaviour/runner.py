@@ -23,12 +23,12 @@ class SetupFailed(Exception):
 
 
 def run_rule(rule: Rule, inst: QemuInstance) -> None:
-    for command, arguments in rule.setup:
-        reply = inst.execute(command, dict(arguments))
-        if reply.message.kind is not Kind.RETURN:
-            raise SetupFailed(
-                f"setup {command} failed: {reply.message.error_class}: {reply.message.error_desc}"
-            )
+    for number, setup in enumerate(rule.setup, start=1):
+        step = setup if isinstance(setup, Step) else Step(setup[0], setup[1])
+        try:
+            _run_step(rule, number, step, inst)
+        except Failure as exc:
+            raise SetupFailed(f"setup {exc.message}") from exc
     inst.session.drain_events()
     for number, step in enumerate(rule.steps, start=1):
         _run_step(rule, number, step, inst)
@@ -108,6 +108,10 @@ def _check_state(rule: Rule, where: str, state: State, inst: QemuInstance) -> No
     if state.absent:
         if present:
             _fail(rule, where, f"{state.query} {state.path} is {value!r}, expected absent")
+        return
+    if state.has is not None:
+        if _element(value if isinstance(value, list) else [], state.has) is None:
+            _fail(rule, where, f"{state.query} {state.path} has no element {dict(state.has)}")
         return
     if not present or not json_equal(value, state.equals):
         shown = repr(value) if present else "absent"

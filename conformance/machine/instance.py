@@ -26,10 +26,11 @@ import signal
 import socket
 import subprocess
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from conformance.errors import SetupError
 from conformance.machine import process
@@ -84,6 +85,10 @@ class LaunchConfig:
 class QemuInstance:
     """A running QEMU. Use as a context manager, or call `start()` and `close()`."""
 
+    #: Every instance started in this process and not yet garbage: checks that judge
+    #: whole transcripts (the job state machine) find them here, closed ones included.
+    started: ClassVar[weakref.WeakSet[QemuInstance]] = weakref.WeakSet()
+
     def __init__(self, config: LaunchConfig | None = None, **overrides: object) -> None:
         cfg = config or LaunchConfig()
         for key, value in overrides.items():
@@ -108,6 +113,7 @@ class QemuInstance:
     def start(self, *, negotiate: bool = True, capabilities: Sequence[str] = ()) -> Session:
         """Launch QEMU and read its greeting (and negotiate unless told not to)."""
         self.info = probe(self.config.binary)
+        QemuInstance.started.add(self)
         base = self.config.workdir_base
         if base is not None:
             os.makedirs(base, exist_ok=True)

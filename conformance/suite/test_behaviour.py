@@ -22,6 +22,13 @@ from conformance.suite.report import evidence, label
 def test_behaviour(behaviour_rule: Rule, qmp_run: RunContext, schema: Schema) -> None:
     rule = behaviour_rule
     label(epic="behaviour", feature=rule.command, story=rule.id, citation=str(rule.citation))
+    version = qmp_run.info.version if qmp_run.info else (0, 0, 0)
+    if not rule.applies_to(version):
+        until = ".".join(map(str, rule.until)) if rule.until else "now"
+        pytest.skip(
+            f"the cited doc holds for {'.'.join(map(str, rule.since))} to {until}, "
+            f"not {'.'.join(map(str, version))}"
+        )
     if rule.profile not in qmp_run.profiles:
         pytest.skip(f"needs the {rule.profile} profile")
     if rule.command not in schema.commands:

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from conformance.behaviour.rule import Rule
-from conformance.behaviour.rules import device, medium, tray
+from conformance.behaviour.rules import (
+    backup,
+    block,
+    device,
+    lifecycle,
+    medium,
+    migration,
+    transaction,
+    tray,
+)
 
-RULES: tuple[Rule, ...] = (*tray.RULES, *medium.RULES, *device.RULES)
+RULES: tuple[Rule, ...] = tuple(
+    rule
+    for module in (tray, medium, device, block, transaction, backup, lifecycle, migration)
+    for rule in module.RULES
+)
 assert len({r.id for r in RULES}) == len(RULES), "rule ids must be unique"

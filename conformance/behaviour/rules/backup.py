@@ -1,0 +1,113 @@
+"""blockdev-backup: device == target, sync modes, the job's events, speed."""
+
+from __future__ import annotations
+
+from conformance.behaviour.rule import EITHER, Event, Rule, State, Step
+from conformance.oracle.failure import Citation, qapi
+
+BACKUP = qapi(
+    "qapi/block-core.json: blockdev-backup",
+    "Start a point-in-time copy of a block device to a new destination.",
+)
+SAME = Citation(
+    "qmp-commands.hx",
+    "blockdev-backup (QEMU 2.5)",
+    '"on-target-error": the action to take on an error on the target, default '
+    "'report' (no limitations, since this applies to a different block device than device).",
+)
+COMPLETED = qapi(
+    "qapi/block-core.json: BLOCK_JOB_COMPLETED",
+    "Emitted when a block job has completed",
+)
+SIZE = 1048576
+NODES = tuple(
+    ("blockdev-add", {"driver": "null-co", "node-name": n, "size": SIZE, "read-zeroes": True})
+    for n in ("src", "tgt")
+)
+
+
+def _job(status: str) -> Event:
+    return Event("JOB_STATUS_CHANGE", {"id": "b1", "status": status}, EITHER)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "blockdev-backup.same-device",
+        "a backup whose target is its own device is an error",
+        "blockdev-backup",
+        SAME,
+        (
+            Step(
+                "blockdev-backup",
+                {"job-id": "b1", "device": "src", "target": "src", "sync": "full"},
+                reply="error",
+            ),
+        ),
+        setup=NODES,
+        since=(2, 3, 0),
+    ),
+    *(
+        Rule(
+            f"blockdev-backup.sync-{sync}",
+            f"sync={sync} completes with BLOCK_JOB_COMPLETED carrying len and offset",
+            "blockdev-backup",
+            COMPLETED,
+            (
+                Step(
+                    "blockdev-backup",
+                    {"job-id": "b1", "device": "src", "target": "tgt", "sync": sync},
+                    events=(
+                        _job("created"),
+                        _job("running"),
+                        Event(
+                            "BLOCK_JOB_COMPLETED",
+                            {"device": "b1", "type": "backup", "len": SIZE, "offset": SIZE},
+                            EITHER,
+                        ),
+                        _job("null"),
+                    ),
+                ),
+            ),
+            setup=NODES,
+            since=(2, 3, 0),
+        )
+        for sync in ("full", "top")
+    ),
+    Rule(
+        "blockdev-backup.sync-none-runs-until-cancelled",
+        "sync=none runs until block-job-cancel, which emits BLOCK_JOB_CANCELLED",
+        "blockdev-backup",
+        BACKUP,
+        (
+            Step(
+                "blockdev-backup",
+                {"job-id": "b1", "device": "src", "target": "tgt", "sync": "none"},
+                events=(_job("running"),),
+                state=(State("query-block-jobs", {"device": "b1"}, "type", "backup"),),
+            ),
+            Step(
+                "block-job-cancel",
+                {"device": "b1"},
+                events=(Event("BLOCK_JOB_CANCELLED", {"device": "b1", "type": "backup"}),),
+            ),
+        ),
+        setup=NODES,
+        since=(2, 3, 0),
+    ),
+    Rule(
+        "blockdev-backup.speed",
+        "the speed given is the job's speed",
+        "blockdev-backup",
+        BACKUP,
+        (
+            Step(
+                "blockdev-backup",
+                {"job-id": "b1", "device": "src", "target": "tgt", "sync": "none", "speed": 4096},
+                state=(State("query-block-jobs", {"device": "b1"}, "speed", 4096),),
+            ),
+            Step("block-job-cancel", {"device": "b1"}, events=(Event("BLOCK_JOB_CANCELLED"),)),
+        ),
+        setup=NODES,
+        since=(2, 3, 0),
+    ),
+)
