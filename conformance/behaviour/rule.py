@@ -50,7 +50,8 @@ class State:
     """After the step, `query` has an element (or is the object) whose members match
     `where`, and whose member at `path` (dotted; empty for the element) equals
     `equals`; `absent=True` instead requires that member to be missing, and `has` a
-    list there with an element whose members match it."""
+    list there with an element whose members match it; `none=True` that no element
+    matches `where` at all."""
 
     query: str
     where: Mapping[str, object] = field(default_factory=lambda: NO_DATA)
@@ -59,6 +60,7 @@ class State:
     absent: bool = False
     arguments: Mapping[str, object] | None = None
     has: Mapping[str, object] | None = None  # instead of equals: a list with such an element
+    none: bool = False  # instead: no element matches `where`
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Step:
     arguments: Mapping[str, object] | None = None
     reply: str = "return"  # "return", "error" or an error class such as "DeviceNotFound"
     events: tuple[Event, ...] = ()
+    ordered: bool = False  # the events must also come in the order listed
     quiet: Quiet | None = None
     state: tuple[State, ...] = ()
 

@@ -57,6 +57,12 @@ def _run_step(rule: Rule, number: int, step: Step, inst: QemuInstance) -> None:
             _fail(rule, where, f"{shown} expected after the return, arrived before it")
         elif not seen_before and not _await(inst, expected, after):
             _fail(rule, where, f"{shown} never arrived")
+    if step.ordered:
+        stream = [*before, *after]
+        positions = [next(i for i, e in enumerate(stream) if _matches(x, e)) for x in step.events]
+        if positions != sorted(positions):
+            names = [stream[i].event_name for i in sorted(positions)]
+            _fail(rule, where, f"events came in the order {names}, not as listed")
     if step.quiet is not None:
         fence = inst.execute("query-status")
         seen = [e for e in [*before, *after, *fence.events] if e.event_name in step.quiet.names]
@@ -102,6 +108,10 @@ def _check_state(rule: Rule, where: str, state: State, inst: QemuInstance) -> No
     if reply.message.kind is not Kind.RETURN:
         _fail(rule, where, f"{state.query} failed: {reply.message.raw[:200]!r}")
     element = _element(reply.value, state.where)
+    if state.none:
+        if element is not None:
+            _fail(rule, where, f"{state.query} has an element with {dict(state.where)}")
+        return
     if element is None:
         _fail(rule, where, f"{state.query} has no element with {dict(state.where)}")
     present, value = _member(element, state.path)

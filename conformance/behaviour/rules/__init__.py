@@ -6,6 +6,8 @@ from conformance.behaviour.rule import Rule
 from conformance.behaviour.rules import (
     backup,
     block,
+    blockstats,
+    change,
     device,
     lifecycle,
     medium,
@@ -16,7 +18,18 @@ from conformance.behaviour.rules import (
 
 RULES: tuple[Rule, ...] = tuple(
     rule
-    for module in (tray, medium, device, block, transaction, backup, lifecycle, migration)
+    for module in (
+        tray,
+        medium,
+        change,
+        device,
+        block,
+        blockstats,
+        transaction,
+        backup,
+        lifecycle,
+        migration,
+    )
     for rule in module.RULES
 )
 assert len({r.id for r in RULES}) == len(RULES), "rule ids must be unique"

@@ -1,8 +1,15 @@
-"""transaction: the empty group, abort, and atomicity checked by query."""
+"""transaction: the empty group, abort, and every action the 7.2 TransactionAction
+union lists, alone (it takes effect) and followed by abort (nothing takes effect,
+checked by query). `ACTIONS` is keyed by action; `test_transaction_actions_covered`
+reports any action of the binary under test that has no entry."""
 
 from __future__ import annotations
 
-from conformance.behaviour.rule import Rule, State, Step
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from conformance.behaviour.rule import EITHER, Event, Rule, State, Step
+from conformance.behaviour.rules.block import OVERLAY_SETUP
 from conformance.oracle.failure import qapi
 
 ATOMIC = qapi(
@@ -14,8 +21,151 @@ ABORT = qapi(
     "qapi/transaction.json: Abort",
     "This action can be used to test transaction failure.",
 )
-BITMAP = {"type": "block-dirty-bitmap-add", "data": {"node": "null0", "name": "b1"}}
-NO_BITMAP = State("query-named-block-nodes", {"node-name": "null0"}, "dirty-bitmaps", absent=True)
+ABORT_ACTION = {"type": "abort", "data": {}}
+NODES = "query-named-block-nodes"
+Setup = tuple[Step | tuple[str, Mapping[str, object]], ...]
+
+
+def _bitmap(value: Mapping[str, object] | None = None, *, gone: bool = False) -> State:
+    if gone:
+        return State(NODES, {"node-name": "null0"}, "dirty-bitmaps", absent=True)
+    return State(NODES, {"node-name": "null0"}, "dirty-bitmaps", has=value)
+
+
+def _add(name: str, **extra: object) -> tuple[str, Mapping[str, object]]:
+    return ("block-dirty-bitmap-add", {"node": "null0", "name": name, **extra})
+
+
+# 64 KiB written to the CD-ROM's node: one granule of every recording bitmap.
+DIRTY = ("human-monitor-command", {"command-line": 'qemu-io -d cd0 "write 0 65536"'})
+SOURCE = ("blockdev-add", {"driver": "null-co", "node-name": "src", "size": 1048576})
+TARGET = ("blockdev-add", {"driver": "null-co", "node-name": "tgt", "size": 1048576})
+SNAPSHOT_SYNC = {
+    "node-name": "null0",
+    "snapshot-file": "s.qcow2",
+    "snapshot-node-name": "s1",
+    "format": "qcow2",
+}
+
+
+def _no_job(job: str) -> State:
+    return State("query-block-jobs", {"device": job}, none=True)
+
+
+def _done(job: str) -> Event:
+    return Event("JOB_STATUS_CHANGE", {"id": job, "status": "null"}, EITHER)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One transaction action: what it needs, its data, and the state that shows it
+    took effect (`effect`) or didn't (`unchanged`)."""
+
+    data: Mapping[str, object]
+    effect: tuple[State, ...]
+    unchanged: tuple[State, ...]
+    setup: Setup = ()
+    events: tuple[Event, ...] = ()
+
+
+ACTIONS: Mapping[str, Action] = {
+    "block-dirty-bitmap-add": Action(
+        {"node": "null0", "name": "b1"}, (_bitmap({"name": "b1"}),), (_bitmap(gone=True),)
+    ),
+    "block-dirty-bitmap-remove": Action(
+        {"node": "null0", "name": "b1"},
+        (_bitmap(gone=True),),
+        (_bitmap({"name": "b1"}),),
+        setup=(_add("b1"),),
+    ),
+    "block-dirty-bitmap-clear": Action(
+        {"node": "null0", "name": "b1"},
+        (_bitmap({"name": "b1", "count": 0}),),
+        (_bitmap({"name": "b1", "count": 65536}),),
+        setup=(_add("b1"), DIRTY),
+    ),
+    "block-dirty-bitmap-enable": Action(
+        {"node": "null0", "name": "b1"},
+        (_bitmap({"name": "b1", "recording": True}),),
+        (_bitmap({"name": "b1", "recording": False}),),
+        setup=(_add("b1", disabled=True),),
+    ),
+    "block-dirty-bitmap-disable": Action(
+        {"node": "null0", "name": "b1"},
+        (_bitmap({"name": "b1", "recording": False}),),
+        (_bitmap({"name": "b1", "recording": True}),),
+        setup=(_add("b1"),),
+    ),
+    "block-dirty-bitmap-merge": Action(
+        {"node": "null0", "target": "b1", "bitmaps": ["b2"]},
+        (_bitmap({"name": "b1", "count": 65536}),),
+        (_bitmap({"name": "b1", "count": 0}),),
+        setup=(_add("b1", disabled=True), _add("b2"), DIRTY),
+    ),
+    "blockdev-backup": Action(
+        {"job-id": "j1", "device": "src", "target": "tgt", "sync": "full"},
+        (),
+        (_no_job("j1"),),
+        setup=(SOURCE, TARGET),
+        events=(_done("j1"),),
+    ),
+    "drive-backup": Action(
+        {"job-id": "j1", "device": "src", "target": "b.raw", "format": "raw", "sync": "full"},
+        (),
+        (_no_job("j1"),),
+        setup=(SOURCE,),
+        events=(_done("j1"),),
+    ),
+    "blockdev-snapshot": Action(
+        {"node": "null0", "overlay": "ov"},
+        (State("query-block", {"qdev": "cd0"}, "inserted.node-name", "ov"),),
+        (State("query-block", {"qdev": "cd0"}, "inserted.node-name", "null0"),),
+        setup=OVERLAY_SETUP,
+    ),
+    "blockdev-snapshot-sync": Action(
+        SNAPSHOT_SYNC,
+        (State("query-block", {"qdev": "cd0"}, "inserted.node-name", "s1"),),
+        (State("query-block", {"qdev": "cd0"}, "inserted.node-name", "null0"),),
+    ),
+    "blockdev-snapshot-internal-sync": Action(
+        {"device": "s1", "name": "snap1"},
+        (State(NODES, {"node-name": "s1"}, "image.snapshots", has={"name": "snap1"}),),
+        (State(NODES, {"node-name": "s1"}, "image.snapshots", absent=True),),
+        setup=(("blockdev-snapshot-sync", SNAPSHOT_SYNC),),
+    ),
+}
+
+
+def _action_rules(name: str, action: Action) -> tuple[Rule, Rule]:
+    one = {"type": name, "data": dict(action.data)}
+    return (
+        Rule(
+            f"transaction.{name}.alone",
+            f"a {name} action alone takes effect",
+            "transaction",
+            ATOMIC,
+            (Step("transaction", {"actions": [one]}, events=action.events, state=action.effect),),
+            setup=action.setup,
+            since=(2, 5, 0),
+        ),
+        Rule(
+            f"transaction.{name}.with-abort",
+            f"a {name} action followed by abort takes no effect",
+            "transaction",
+            ATOMIC,
+            (
+                Step(
+                    "transaction",
+                    {"actions": [one, ABORT_ACTION]},
+                    reply="error",
+                    state=action.unchanged,
+                ),
+            ),
+            setup=action.setup,
+            since=(2, 5, 0),
+        ),
+    )
+
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -31,43 +181,29 @@ RULES: tuple[Rule, ...] = (
         "an abort action alone fails the group",
         "transaction",
         ABORT,
-        (Step("transaction", {"actions": [{"type": "abort", "data": {}}]}, reply="error"),),
+        (Step("transaction", {"actions": [ABORT_ACTION]}, reply="error"),),
         since=(1, 6, 0),
     ),
     Rule(
-        "transaction.atomic",
-        "a bitmap added in a group that then aborts is not there afterwards",
+        "transaction.two-actions-then-abort",
+        "two bitmap actions and an abort: neither bitmap is there afterwards",
         "transaction",
         ATOMIC,
         (
             Step(
                 "transaction",
-                {"actions": [BITMAP, {"type": "abort", "data": {}}]},
+                {
+                    "actions": [
+                        {"type": "block-dirty-bitmap-add", "data": {"node": "null0", "name": n}}
+                        for n in ("b1", "b2")
+                    ]
+                    + [ABORT_ACTION]
+                },
                 reply="error",
-                state=(NO_BITMAP,),
+                state=(_bitmap(gone=True),),
             ),
         ),
         since=(2, 5, 0),
     ),
-    Rule(
-        "transaction.single-action",
-        "the same bitmap action alone takes effect",
-        "transaction",
-        ATOMIC,
-        (
-            Step(
-                "transaction",
-                {"actions": [BITMAP]},
-                state=(
-                    State(
-                        "query-named-block-nodes",
-                        {"node-name": "null0"},
-                        "dirty-bitmaps",
-                        has={"name": "b1"},
-                    ),
-                ),
-            ),
-        ),
-        since=(2, 5, 0),
-    ),
+    *(rule for name, action in ACTIONS.items() for rule in _action_rules(name, action)),
 )

@@ -30,7 +30,7 @@ def _tray(open_: bool) -> State:
     return State("query-block", {"qdev": "cd0"}, "tray_open", open_)
 
 
-RULES: tuple[Rule, ...] = (
+_ANONYMOUS: tuple[Rule, ...] = (
     Rule(
         "tray.open-emits-event",
         "opening a closed tray emits DEVICE_TRAY_MOVED with tray-open true",
@@ -126,5 +126,44 @@ RULES: tuple[Rule, ...] = (
             Step("blockdev-open-tray", CD0, events=(Event(MOVED, {"tray-open": True}),)),
         ),
         since=(2, 12, 0),
+    ),
+)
+
+# A second CD-ROM whose medium is a -drive, so it has a BlockBackend name (drv0): the
+# deprecated `device` argument names that.
+NAMED_DRIVE = (
+    "-drive",
+    "if=none,id=drv0,driver=null-co,read-zeroes=on",
+    "-device",
+    "ide-cd,id=cd1,drive=drv0,bus=ide.1",
+)
+RULES: tuple[Rule, ...] = (
+    *_ANONYMOUS,
+    Rule(
+        "tray.open-by-device-name",
+        "the deprecated device argument names the BlockBackend; the event carries both names",
+        "blockdev-open-tray",
+        qapi("qapi/block.json: blockdev-open-tray", "device: Block device name"),
+        (
+            Step(
+                "blockdev-open-tray",
+                {"device": "drv0"},
+                events=(Event(MOVED, {"device": "drv0", "id": "cd1", "tray-open": True}),),
+            ),
+        ),
+        extra_args=NAMED_DRIVE,
+        since=(2, 5, 0),
+    ),
+    Rule(
+        "tray.event-device-empty-without-name",
+        "a device whose medium has no BlockBackend name reports device as the empty string",
+        "blockdev-open-tray",
+        qapi(
+            "qapi/block.json: DEVICE_TRAY_MOVED",
+            "device: Block device name. This is always present for compatibility reasons, but "
+            'it can be empty ("") if the image does not have a device name associated.',
+        ),
+        (Step("blockdev-open-tray", CD0, events=(Event(MOVED, {"device": "", "id": "cd0"}),)),),
+        since=(2, 8, 0),
     ),
 )
