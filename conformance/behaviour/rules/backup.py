@@ -56,6 +56,7 @@ RULES: tuple[Rule, ...] = (
                 Step(
                     "blockdev-backup",
                     {"job-id": "b1", "device": "src", "target": "tgt", "sync": sync},
+                    ordered=True,
                     events=(
                         _job("created"),
                         _job("running"),

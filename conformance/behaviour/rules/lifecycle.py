@@ -66,6 +66,19 @@ RULES: tuple[Rule, ...] = (
         since=(0, 14, 0),
     ),
     Rule(
+        "system-powerdown.emits-powerdown",
+        "system_powerdown emits POWERDOWN (the request; the guest decides the rest)",
+        "system_powerdown",
+        qapi(
+            "qapi/run-state.json: POWERDOWN",
+            "Emitted when the virtual machine is powered down through the power control "
+            "system, such as via ACPI.",
+        ),
+        (Step("system_powerdown", events=(Event("POWERDOWN", when=EITHER),)),),
+        profile="none",
+        since=(0, 14, 0),
+    ),
+    Rule(
         "quit.emits-shutdown",
         "quit emits SHUTDOWN, not requested by the guest",
         "quit",
