@@ -530,13 +530,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
         for command, why in sorted(policy_skips.items()):
             tr.write_line(f"  skipped {command}: {why}")
-    steps = [dict(r.user_properties) for r in reports if r.when == "teardown"]
-    steps = [p for p in steps if "wire-steps" in p]
-    if steps:
-        tr.write_line(
-            f"wire state machine: {sum(int(str(p['wire-steps'])) for p in steps)} steps in "
-            f"{sum(int(str(p['wire-runs'])) for p in steps)} runs"
-        )
+    teardowns = [dict(r.user_properties) for r in reports if r.when == "teardown"]
+    for machine in ("wire", "resource"):
+        counted = [p for p in teardowns if f"{machine}-steps" in p]
+        if counted:
+            tr.write_line(
+                f"{machine} state machine: "
+                f"{sum(int(str(p[f'{machine}-steps'])) for p in counted)} steps in "
+                f"{sum(int(str(p[f'{machine}-runs'])) for p in counted)} runs"
+            )
     for kind, nodeid, what in (
         ("documented examples", "test_doc_example[", ("match", "mismatch", "not replayable")),
         ("documented error conditions", "test_doc_error[", ("match", "mismatch", "not inducible")),
