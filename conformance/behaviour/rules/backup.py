@@ -30,7 +30,7 @@ def _job(status: str) -> Event:
     return Event("JOB_STATUS_CHANGE", {"id": "b1", "status": status}, EITHER)
 
 
-RULES: tuple[Rule, ...] = (
+_JOBS: tuple[Rule, ...] = (
     Rule(
         "blockdev-backup.same-device",
         "a backup whose target is its own device is an error",
@@ -111,4 +111,52 @@ RULES: tuple[Rule, ...] = (
         setup=NODES,
         since=(2, 3, 0),
     ),
+)
+
+SOURCE_ERROR = qapi(
+    "qapi/block-core.json: BackupCommon",
+    "on-source-error: the action to take on an error on the source, default 'report'. "
+    "'stop' and 'enospc' can only be used if the block device supports io-status (see "
+    "BlockInfo).",
+)
+TARGET_ERROR = qapi(
+    "qapi/block-core.json: BackupCommon",
+    "on-target-error: the action to take on an error on the target, default 'report' (no "
+    "limitations, since this applies to a different block device than device).",
+)
+
+
+def _on_error(side: str, value: str, reply: str, citation: Citation) -> Rule:
+    # The source is a bare node, attached to no device, so it has no io-status.
+    return Rule(
+        f"blockdev-backup.{side}-{value}",
+        f"{side} {value} is {'refused' if reply == 'error' else 'accepted'} for a source "
+        "node without io-status (no device attached)",
+        "blockdev-backup",
+        citation,
+        (
+            Step(
+                "blockdev-backup",
+                {"job-id": "b1", "device": "src", "target": "tgt", "sync": "full", side: value},
+                reply=reply,
+            ),
+        ),
+        setup=NODES,
+        since=(2, 3, 0),
+    )
+
+
+ON_ERROR = ("report", "ignore", "stop", "enospc")
+RULES: tuple[Rule, ...] = (
+    *_JOBS,
+    *(
+        _on_error(
+            "on-source-error",
+            value,
+            "error" if value in ("stop", "enospc") else "return",
+            SOURCE_ERROR,
+        )
+        for value in ON_ERROR
+    ),
+    *(_on_error("on-target-error", value, "return", TARGET_ERROR) for value in ON_ERROR),
 )

@@ -23,7 +23,41 @@ OPEN = Step("blockdev-open-tray", CD0, events=(Event("DEVICE_TRAY_MOVED", {"tray
 NOTHING_INSERTED = State("query-block", {"qdev": "cd0"}, "inserted", absent=True)
 NEW_NODE = ("blockdev-add", {"driver": "null-co", "node-name": "n1"})
 
+CD1 = {"id": "cd1"}
+# A second CD-ROM (see tray.NAMED_DRIVE) to hold a node the first one already uses.
+SECOND_CDROM = (
+    "-drive",
+    "if=none,id=drv0,driver=null-co,read-zeroes=on",
+    "-device",
+    "ide-cd,id=cd1,drive=drv0,bus=ide.1",
+)
+
 RULES: tuple[Rule, ...] = (
+    Rule(
+        "medium.insert-node-in-use",
+        "a node that is another device's medium can't be inserted",
+        "blockdev-insert-medium",
+        qapi(
+            "qapi/block.json: blockdev-insert-medium",
+            "node-name: name of a node in the block driver state graph",
+        ),
+        (
+            OPEN,
+            Step("blockdev-remove-medium", CD0),
+            Step("blockdev-insert-medium", {"id": "cd0", "node-name": "n1"}),
+            Step("blockdev-open-tray", CD1),
+            Step("blockdev-remove-medium", CD1),
+            Step(
+                "blockdev-insert-medium",
+                {"id": "cd1", "node-name": "n1"},
+                reply="error",
+                state=(State("query-block", {"qdev": "cd1"}, "inserted", absent=True),),
+            ),
+        ),
+        setup=(NEW_NODE,),
+        extra_args=SECOND_CDROM,
+        since=(2, 12, 0),
+    ),
     Rule(
         "medium.remove-needs-open-tray",
         "removing the medium of a closed tray is an error, and the medium stays",

@@ -167,7 +167,98 @@ def _action_rules(name: str, action: Action) -> tuple[Rule, Rule]:
     )
 
 
+GROUPED = qapi(
+    "qapi/transaction.json: ActionCompletionMode",
+    "grouped: If any Action fails after the Transaction succeeds, cancel all Actions.",
+)
+INDIVIDUAL = qapi(
+    "qapi/transaction.json: ActionCompletionMode",
+    "individual: Do not attempt to cancel any other Actions if any Actions fail after the "
+    "Transaction request succeeds. All Actions that can complete successfully will do so "
+    "without waiting on others.",
+)
+# Two backups in one transaction; the second one's target fails every write (blkdebug),
+# so it fails after the transaction has succeeded. The first is slowed to 256 KiB/s so
+# that it is still running then.
+TWO_BACKUPS: Setup = (
+    *(
+        ("blockdev-add", {"driver": "null-co", "node-name": n, "size": 1048576})
+        for n in ("s1", "t1", "s2")
+    ),
+    (
+        "blockdev-add",
+        {
+            "driver": "blkdebug",
+            "node-name": "bad",
+            "image": {"driver": "null-co", "size": 1048576},
+            "inject-error": [
+                {"event": "none", "iotype": t, "errno": 5} for t in ("write", "write-zeroes")
+            ],
+        },
+    ),
+)
+
+
+def _two_backups(mode: str) -> dict[str, object]:
+    return {
+        "actions": [
+            {
+                "type": "blockdev-backup",
+                "data": {
+                    "job-id": "ok",
+                    "device": "s1",
+                    "target": "t1",
+                    "sync": "full",
+                    "speed": 262144,
+                },
+            },
+            {
+                "type": "blockdev-backup",
+                "data": {"job-id": "ko", "device": "s2", "target": "bad", "sync": "full"},
+            },
+        ],
+        "properties": {"completion-mode": mode},
+    }
+
+
 RULES: tuple[Rule, ...] = (
+    Rule(
+        "transaction.grouped-completion",
+        "grouped: when one backup fails after the transaction, the other is cancelled",
+        "transaction",
+        GROUPED,
+        (
+            Step(
+                "transaction",
+                _two_backups("grouped"),
+                events=(
+                    Event("BLOCK_JOB_ERROR", {"device": "ko"}, EITHER),
+                    Event("BLOCK_JOB_CANCELLED", {"device": "ok"}, EITHER),
+                ),
+                ordered=True,
+            ),
+        ),
+        setup=TWO_BACKUPS,
+        since=(2, 5, 0),
+    ),
+    Rule(
+        "transaction.individual-completion",
+        "individual (the default): the other backup completes although one failed",
+        "transaction",
+        INDIVIDUAL,
+        (
+            Step(
+                "transaction",
+                _two_backups("individual"),
+                events=(
+                    Event("BLOCK_JOB_ERROR", {"device": "ko"}, EITHER),
+                    Event("BLOCK_JOB_COMPLETED", {"device": "ok", "offset": 1048576}, EITHER),
+                ),
+            ),
+        ),
+        setup=TWO_BACKUPS,
+        since=(2, 5, 0),
+    ),
     Rule(
         "transaction.empty",
         "an empty list of actions succeeds",
