@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -288,7 +289,7 @@ def test_change_verb_from_82() -> None:
 
 
 @pytest.mark.qemu
-def test_real_backup_job_on_qemu() -> None:
+def test_real_backup_job_on_qemu(tmp_path: Path) -> None:
     if shutil.which("qemu-system-x86_64") is None:
         pytest.skip("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
     from conformance.machine import process
@@ -296,7 +297,9 @@ def test_real_backup_job_on_qemu() -> None:
     from conformance.oracle.conversation import messages
 
     before = set(process.live_pids())
-    with QemuInstance(profile="q35") as inst:  # __enter__ starts it
+    # The workdir under tmp_path: the host-safety test, maybe running in another worker,
+    # watches /tmp for anything a test creates there.
+    with QemuInstance(profile="q35", workdir_base=str(tmp_path)) as inst:
         for node in ("src", "dst"):
             added = inst.execute(
                 "blockdev-add", {"driver": "null-co", "node-name": node, "size": 1 << 20}
