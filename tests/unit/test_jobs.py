@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
