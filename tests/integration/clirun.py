@@ -10,13 +10,16 @@ from pathlib import Path
 
 
 def cli(
-    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "conformance.cli", *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         cwd=cwd,
         env={**os.environ, **(env or {})},
         check=False,
@@ -29,6 +32,7 @@ def run_suite(
     machine: str,
     *pytest_args: str,
     env: Mapping[str, str] | None = None,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """`qmp-conformance run` on one machine profile, quietly, with extra pytest args."""
     return cli(
@@ -43,4 +47,5 @@ def run_suite(
         "-q",
         *pytest_args,
         env=env,
+        timeout=timeout,
     )
