@@ -18,6 +18,7 @@ and reports are made from.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import select
@@ -80,6 +81,15 @@ class LaunchConfig:
     quit_timeout: float = 5.0
     env: Mapping[str, str] = field(default_factory=dict)
     monitors: int = 1  # QMP monitors: the primary session plus `monitors - 1` extra ones
+
+
+@atexit.register
+def _remove_leftover_workdirs() -> None:
+    # An instance nobody closed (a test killed mid-way; process.py's sweep kills its
+    # QEMU) would otherwise leave its workdir behind: a run creates nothing it keeps.
+    for inst in list(QemuInstance.started):
+        if inst.workdir is not None and not inst.config.keep_workdir:
+            shutil.rmtree(inst.workdir, ignore_errors=True)
 
 
 class QemuInstance:

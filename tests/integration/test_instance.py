@@ -178,3 +178,31 @@ def test_no_orphan_when_the_runner_is_killed(qemu_binary: str, tmp_path: Path) -
         os.close(pidfd)
         if not ready:
             os.kill(qemu_pid, signal.SIGKILL)
+
+
+def test_an_unclosed_instance_leaves_nothing_at_exit(qemu_binary: str, tmp_path: Path) -> None:
+    """A runner that exits without closing its QEMU: the process goes, and so does the
+    workdir (a run creates nothing it keeps)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                from conformance.machine.instance import QemuInstance, LaunchConfig
+                inst = QemuInstance(LaunchConfig(binary={qemu_binary!r}, workdir_base={str(tmp_path)!r}))
+                inst.start()
+                print(inst.pid, inst.workdir, flush=True)
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    pid, workdir = done.stdout.split()
+    assert not Path(workdir).exists()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)
