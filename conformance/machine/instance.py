@@ -142,23 +142,16 @@ class QemuInstance:
             else:
                 session = self._launch(channel)
             if negotiate:
-                try:
-                    reply = session.negotiate(capabilities)
-                except (Disconnected, DeadlineExceeded) as exc:
-                    # QEMU greets before it creates devices, so a bad -device dies here.
-                    raise self._start_failure(self.settle(exc)) from exc
-                if not reply.ok:
-                    raise SetupError(
-                        f"qmp_capabilities failed: {reply.message.raw.decode(errors='replace')}"
-                    )
-                for number, extra in enumerate(self.extra_sessions, start=1):
+                for number, each in enumerate([session, *self.extra_sessions]):
                     try:
-                        reply = extra.negotiate(capabilities)
+                        reply = each.negotiate(capabilities)
                     except (Disconnected, DeadlineExceeded) as exc:
+                        # QEMU greets before it creates devices, so a bad -device dies here.
                         raise self._start_failure(self.settle(exc)) from exc
                     if not reply.ok:
+                        where = f" on monitor {number}" if number else ""
                         raise SetupError(
-                            f"qmp_capabilities failed on monitor {number}: "
+                            f"qmp_capabilities failed{where}: "
                             f"{reply.message.raw.decode(errors='replace')}"
                         )
         except BaseException:

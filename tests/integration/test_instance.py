@@ -145,27 +145,28 @@ def test_no_greeting_deadline(config: LaunchConfig, tmp_path: Path) -> None:
         QemuInstance(config, binary=str(fake), start_timeout=0.5).start()
 
 
+def _runner(qemu_binary: str, workdir_base: Path, then: str) -> list[str]:
+    """A Python runner that starts one QEMU, prints its pid and workdir, then runs `then`."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from conformance.machine.instance import QemuInstance, LaunchConfig
+        inst = QemuInstance(LaunchConfig(binary={qemu_binary!r}, workdir_base={str(workdir_base)!r}))
+        inst.start()
+        print(inst.pid, inst.workdir, flush=True)
+        """
+    )
+    return [sys.executable, "-c", script + then]
+
+
 def test_no_orphan_when_the_runner_is_killed(qemu_binary: str, tmp_path: Path) -> None:
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sys
-                from conformance.machine.instance import QemuInstance, LaunchConfig
-                inst = QemuInstance(LaunchConfig(binary={qemu_binary!r}, workdir_base={str(tmp_path)!r}))
-                inst.start()
-                print(inst.pid, flush=True)
-                sys.stdin.read()
-                """
-            ),
-        ],
+        _runner(qemu_binary, tmp_path, "sys.stdin.read()\n"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
     assert child.stdout is not None
-    qemu_pid = int(child.stdout.readline())
+    qemu_pid = int(child.stdout.readline().split()[0])
     pidfd = os.pidfd_open(qemu_pid)
     ready: list[int] = []
     try:
@@ -184,18 +185,7 @@ def test_an_unclosed_instance_leaves_nothing_at_exit(qemu_binary: str, tmp_path:
     """A runner that exits without closing its QEMU: the process goes, and so does the
     workdir (a run creates nothing it keeps)."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                from conformance.machine.instance import QemuInstance, LaunchConfig
-                inst = QemuInstance(LaunchConfig(binary={qemu_binary!r}, workdir_base={str(tmp_path)!r}))
-                inst.start()
-                print(inst.pid, inst.workdir, flush=True)
-                """
-            ),
-        ],
+        _runner(qemu_binary, tmp_path, ""),
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,8 +4,11 @@ comes on a machine that runs no guest code (-S)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from conformance.behaviour.rule import EITHER, Event, Rule, Step
-from conformance.oracle.failure import qapi
+from conformance.oracle.failure import Citation, qapi
+from conformance.oracle.jobs import Version
 
 DELETED = qapi(
     "qapi/qdev.json: device_del",
@@ -21,31 +24,39 @@ KBD = ("device_add", {"driver": "usb-kbd", "id": "kbd0", "bus": "xhci.0"})
 ANON = ("device_add", {"driver": "usb-kbd", "bus": "xhci.0"})
 GONE = Event("DEVICE_DELETED", {"device": "kbd0", "path": "/machine/peripheral/kbd0"}, EITHER)
 
+
+def _usb(
+    rule_id: str,
+    title: str,
+    citation: Citation,
+    steps: tuple[Step, ...],
+    since: Version,
+    setup: tuple[str, Mapping[str, object]] = KBD,
+) -> Rule:
+    """A rule about a USB keyboard added to the xhci controller before its steps."""
+    return Rule(
+        rule_id, title, "device_del", citation, steps, setup=(setup,), extra_args=XHCI, since=since
+    )
+
+
 RULES: tuple[Rule, ...] = (
-    Rule(
+    _usb(
         "device-del.by-id",
         "deleting by id emits DEVICE_DELETED with the id and the QOM path",
-        "device_del",
         DELETED_DATA,
         (Step("device_del", {"id": "kbd0"}, events=(GONE,)),),
-        setup=(KBD,),
-        extra_args=XHCI,
         since=(1, 5, 0),
     ),
-    Rule(
+    _usb(
         "device-del.by-qom-path",
         "deleting by /machine/peripheral/ID emits the same DEVICE_DELETED",
-        "device_del",
         BY_PATH,
         (Step("device_del", {"id": "/machine/peripheral/kbd0"}, events=(GONE,)),),
-        setup=(KBD,),
-        extra_args=XHCI,
         since=(2, 5, 0),
     ),
-    Rule(
+    _usb(
         "device-del.anonymous",
         "an anonymous device is deleted by /machine/peripheral-anon/device[N], with its path",
-        "device_del",
         BY_PATH,
         (
             Step(
@@ -54,21 +65,17 @@ RULES: tuple[Rule, ...] = (
                 events=(Event("DEVICE_DELETED", {"path": "/machine/peripheral-anon/device[0]"}),),
             ),
         ),
-        setup=(ANON,),
-        extra_args=XHCI,
         since=(2, 5, 0),
+        setup=ANON,
     ),
-    Rule(
+    _usb(
         "device-del.twice",
         "deleting a deleted device gets DeviceNotFound",
-        "device_del",
         qapi("qapi/qdev.json: device_del", "If @id is not a valid device, DeviceNotFound"),
         (
             Step("device_del", {"id": "kbd0"}, events=(GONE,)),
             Step("device_del", {"id": "kbd0"}, reply="DeviceNotFound"),
         ),
-        setup=(KBD,),
-        extra_args=XHCI,
         since=(0, 14, 0),
     ),
     Rule(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conformance.behaviour.rule import Event, Quiet, Rule, State, Step
+from conformance.behaviour.rules.tray import NAMED_DRIVE
 from conformance.oracle.failure import qapi
 
 REMOVE = qapi(
@@ -24,38 +25,43 @@ NOTHING_INSERTED = State("query-block", {"qdev": "cd0"}, "inserted", absent=True
 NEW_NODE = ("blockdev-add", {"driver": "null-co", "node-name": "n1"})
 
 CD1 = {"id": "cd1"}
-# A second CD-ROM (see tray.NAMED_DRIVE) to hold a node the first one already uses.
-SECOND_CDROM = (
-    "-drive",
-    "if=none,id=drv0,driver=null-co,read-zeroes=on",
-    "-device",
-    "ide-cd,id=cd1,drive=drv0,bus=ide.1",
+# The tray open and the drive empty: where a medium may be inserted.
+EMPTIED = (OPEN, Step("blockdev-remove-medium", CD0))
+NODE = qapi(
+    "qapi/block.json: blockdev-insert-medium",
+    "node-name: name of a node in the block driver state graph",
 )
+
+
+def _medium(qdev: str, node: str) -> State:
+    return State("query-block", {"qdev": qdev}, "inserted.node-name", node)
+
+
+def _insert(node: str, reply: str = "return", *state: State, into: str = "cd0") -> Step:
+    return Step("blockdev-insert-medium", {"id": into, "node-name": node}, reply=reply, state=state)
+
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "medium.insert-node-in-use",
         "a node that is another device's medium can't be inserted",
         "blockdev-insert-medium",
-        qapi(
-            "qapi/block.json: blockdev-insert-medium",
-            "node-name: name of a node in the block driver state graph",
-        ),
+        NODE,
         (
-            OPEN,
-            Step("blockdev-remove-medium", CD0),
-            Step("blockdev-insert-medium", {"id": "cd0", "node-name": "n1"}),
+            *EMPTIED,
+            _insert("n1"),
             Step("blockdev-open-tray", CD1),
             Step("blockdev-remove-medium", CD1),
-            Step(
-                "blockdev-insert-medium",
-                {"id": "cd1", "node-name": "n1"},
-                reply="error",
-                state=(State("query-block", {"qdev": "cd1"}, "inserted", absent=True),),
+            _insert(
+                "n1",
+                "error",
+                State("query-block", {"qdev": "cd1"}, "inserted", absent=True),
+                into="cd1",
             ),
         ),
         setup=(NEW_NODE,),
-        extra_args=SECOND_CDROM,
+        # A second CD-ROM, to hold a node the first one already uses.
+        extra_args=NAMED_DRIVE,
         since=(2, 12, 0),
     ),
     Rule(
@@ -68,7 +74,7 @@ RULES: tuple[Rule, ...] = (
                 "blockdev-remove-medium",
                 CD0,
                 reply="error",
-                state=(State("query-block", {"qdev": "cd0"}, "inserted.node-name", "null0"),),
+                state=(_medium("cd0", "null0"),),
             ),
         ),
         since=(2, 12, 0),
@@ -87,8 +93,7 @@ RULES: tuple[Rule, ...] = (
         "blockdev-remove-medium",
         REMOVE_NOOP,
         (
-            OPEN,
-            Step("blockdev-remove-medium", CD0),
+            *EMPTIED,
             Step(
                 "blockdev-remove-medium",
                 CD0,
@@ -103,15 +108,7 @@ RULES: tuple[Rule, ...] = (
         "a free node goes into an open, empty tray and query-block shows it",
         "blockdev-insert-medium",
         INSERT,
-        (
-            OPEN,
-            Step("blockdev-remove-medium", CD0),
-            Step(
-                "blockdev-insert-medium",
-                {"id": "cd0", "node-name": "n1"},
-                state=(State("query-block", {"qdev": "cd0"}, "inserted.node-name", "n1"),),
-            ),
-        ),
+        (*EMPTIED, _insert("n1", "return", _medium("cd0", "n1"))),
         setup=(NEW_NODE,),
         since=(2, 12, 0),
     ),
@@ -120,17 +117,7 @@ RULES: tuple[Rule, ...] = (
         "inserting into a closed tray is an error",
         "blockdev-insert-medium",
         INSERT,
-        (
-            OPEN,
-            Step("blockdev-remove-medium", CD0),
-            Step("blockdev-close-tray", CD0),
-            Step(
-                "blockdev-insert-medium",
-                {"id": "cd0", "node-name": "n1"},
-                reply="error",
-                state=(NOTHING_INSERTED,),
-            ),
-        ),
+        (*EMPTIED, Step("blockdev-close-tray", CD0), _insert("n1", "error", NOTHING_INSERTED)),
         setup=(NEW_NODE,),
         since=(2, 12, 0),
     ),
@@ -139,15 +126,7 @@ RULES: tuple[Rule, ...] = (
         "inserting while a medium is inserted is an error, and the medium stays",
         "blockdev-insert-medium",
         INSERT,
-        (
-            OPEN,
-            Step(
-                "blockdev-insert-medium",
-                {"id": "cd0", "node-name": "n1"},
-                reply="error",
-                state=(State("query-block", {"qdev": "cd0"}, "inserted.node-name", "null0"),),
-            ),
-        ),
+        (OPEN, _insert("n1", "error", _medium("cd0", "null0"))),
         setup=(NEW_NODE,),
         since=(2, 12, 0),
     ),
@@ -155,19 +134,10 @@ RULES: tuple[Rule, ...] = (
         "medium.insert-needs-existing-node",
         "inserting a node that doesn't exist is an error",
         "blockdev-insert-medium",
-        qapi(
-            "qapi/block.json: blockdev-insert-medium",
-            "node-name: name of a node in the block driver state graph",
-        ),
+        NODE,
         (
-            OPEN,
-            Step("blockdev-remove-medium", CD0),
-            Step(
-                "blockdev-insert-medium",
-                {"id": "cd0", "node-name": "nosuch-node"},
-                reply="error",
-                state=(NOTHING_INSERTED,),
-            ),
+            *EMPTIED,
+            _insert("nosuch-node", "error", NOTHING_INSERTED),
         ),
         since=(2, 12, 0),
     ),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from conformance.behaviour.rule import EITHER, Event, Rule, State, Step
 from conformance.behaviour.rules.block import OVERLAY_SETUP
-from conformance.oracle.failure import qapi
+from conformance.oracle.failure import Citation, qapi
 
 ATOMIC = qapi(
     "qapi/transaction.json: transaction",
@@ -221,43 +221,36 @@ def _two_backups(mode: str) -> dict[str, object]:
     }
 
 
+def _completion(
+    mode: str, title: str, citation: Citation, other: Event, *, ordered: bool = False
+) -> Rule:
+    """Two backups in one transaction of `mode`: "ko" fails, `other` is what "ok" does."""
+    failed = Event("BLOCK_JOB_ERROR", {"device": "ko"}, EITHER)
+    return Rule(
+        f"transaction.{mode}-completion",
+        f"{mode}: {title}",
+        "transaction",
+        citation,
+        (Step("transaction", _two_backups(mode), events=(failed, other), ordered=ordered),),
+        setup=TWO_BACKUPS,
+        since=(2, 5, 0),
+    )
+
+
 RULES: tuple[Rule, ...] = (
-    Rule(
-        "transaction.grouped-completion",
-        "grouped: when one backup fails after the transaction, the other is cancelled",
-        "transaction",
+    _completion(
+        "grouped",
+        "when one backup fails after the transaction, the other is cancelled",
         GROUPED,
-        (
-            Step(
-                "transaction",
-                _two_backups("grouped"),
-                events=(
-                    Event("BLOCK_JOB_ERROR", {"device": "ko"}, EITHER),
-                    Event("BLOCK_JOB_CANCELLED", {"device": "ok"}, EITHER),
-                ),
-                ordered=True,
-            ),
-        ),
-        setup=TWO_BACKUPS,
-        since=(2, 5, 0),
+        Event("BLOCK_JOB_CANCELLED", {"device": "ok"}, EITHER),
+        # The cancel is caused by the failure.
+        ordered=True,
     ),
-    Rule(
-        "transaction.individual-completion",
-        "individual (the default): the other backup completes although one failed",
-        "transaction",
+    _completion(
+        "individual",
+        "(the default) the other backup completes although one failed",
         INDIVIDUAL,
-        (
-            Step(
-                "transaction",
-                _two_backups("individual"),
-                events=(
-                    Event("BLOCK_JOB_ERROR", {"device": "ko"}, EITHER),
-                    Event("BLOCK_JOB_COMPLETED", {"device": "ok", "offset": 1048576}, EITHER),
-                ),
-            ),
-        ),
-        setup=TWO_BACKUPS,
-        since=(2, 5, 0),
+        Event("BLOCK_JOB_COMPLETED", {"device": "ok", "offset": 1048576}, EITHER),
     ),
     Rule(
         "transaction.empty",
