@@ -10,13 +10,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from conformance.docs.model import DocError
 from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.profiles import PROFILES
+from conformance.reporting.html import add_arguments as add_report_arguments
 from conformance.spec import Schema, SchemaError, load_schema_file, schema_from_reply
 from conformance.spec.render import schema_json, schema_summary
 
@@ -76,7 +77,72 @@ def _parser() -> argparse.ArgumentParser:
         choices=("dev", "ci", "nightly"),
         help="Hypothesis profile (default ci: derandomised, 20 examples per test)",
     )
+    run.add_argument(
+        "--baseline",
+        help="known findings (a baseline JSON file): reported as known, the run does not "
+        "fail on them; 'auto' picks the packaged baseline for the binary's QEMU version",
+    )
+    run.add_argument(
+        "--baseline-update",
+        action="store_true",
+        help="write every finding of this run into the --baseline file",
+    )
     run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser(
+        "report", help="build the HTML report of a run with Allure 3 (npm, in reports/)"
+    )
+    add_report_arguments(report)
+    report.set_defaults(func=_lazy("conformance.reporting.html", "cmd_report"))
+
+    replay = sub.add_parser(
+        "replay",
+        help="replay a finding's reproducer; exit 0 not reproduced, 1 reproduced, "
+        "125 cannot test (for git bisect run)",
+    )
+    replay.add_argument("reproducer", help="a reproducer.jsonl or a finding directory")
+    replay.add_argument(
+        "--qemu", default=DEFAULT_QEMU, help=f"binary to replay on (default {DEFAULT_QEMU})"
+    )
+    replay.add_argument(
+        "--runs", type=int, default=3, help="replays; a finding seen in only some is flaky"
+    )
+    replay.add_argument("--timeout", type=float, default=5.0, help="deadline for each reply (s)")
+    replay.set_defaults(func=_lazy("conformance.findings.replay", "cmd_replay"))
+
+    diff = sub.add_parser(
+        "diff", help="run the same generated cases on two binaries or set-ups and compare"
+    )
+    diff.add_argument(
+        "--qemu", action="append", help="binary A, then binary B (repeat; one: both sides)"
+    )
+    diff.add_argument(
+        "--machine",
+        action="append",
+        choices=sorted(PROFILES),
+        help="machine profile of A, then of B (one: both sides; default none)",
+    )
+    diff.add_argument(
+        "--compat",
+        action="append",
+        help="a -compat policy for A, then for B ('' for none), e.g. deprecated-input=reject",
+    )
+    diff.add_argument("--commands", help="comma-separated commands (default: all of A's)")
+    diff.add_argument("--examples", type=int, default=10, help="examples per command")
+    diff.add_argument("--seed", type=int, default=0, help="the generation seed (same on A and B)")
+    diff.add_argument("--json", action="store_true", help="print the differences as JSON")
+    diff.set_defaults(func=_lazy("conformance.differential", "cmd_diff"))
+
+    fuzz = sub.add_parser("fuzz", help="generate continuously; findings go to REPORTS/findings")
+    fuzz.add_argument(
+        "--qemu", default=DEFAULT_QEMU, help=f"binary under test (default {DEFAULT_QEMU})"
+    )
+    fuzz.add_argument("--time", default="10m", help="how long: 90s, 10m, 2h (default 10m)")
+    fuzz.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    fuzz.add_argument("--reports", default="reports", help="report directory (default ./reports)")
+    fuzz.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
+    fuzz.add_argument("--baseline", help="known findings: counted as known, not as new")
+    fuzz.set_defaults(func=_lazy("conformance.fuzz", "cmd_fuzz"))
 
     spec = sub.add_parser(
         "spec", help="summarise or dump the spec model of a binary or schema file"
@@ -103,10 +169,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace, list[str]], int]:
+    """A subcommand implemented in `module`, imported only when it runs."""
+
+    def run(ns: argparse.Namespace, passthrough: list[str]) -> int:
+        import importlib
+
+        func: Callable[[argparse.Namespace, list[str]], int] = getattr(
+            importlib.import_module(module), name
+        )
+        return func(ns, passthrough)
+
+    return run
+
+
 def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
+    from conformance.findings.baseline import choose
+    from conformance.machine.probe import probe
+
     preflight(ns.qemu)
+    if ns.baseline_update and ns.baseline is None:
+        raise SetupError("--baseline-update needs --baseline FILE (or auto)")
+    if ns.baseline is not None:
+        # A corrupt or missing baseline is one line and exit 2, before any test runs.
+        choose(ns.baseline, probe(ns.qemu), update=ns.baseline_update)
     reports = Path(ns.reports)
     reports.mkdir(parents=True, exist_ok=True)
     pytest_args = [
@@ -117,17 +205,23 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         f"--alluredir={reports / 'allure-results'}",
         "--clean-alluredir",
         f"--junitxml={reports / 'junit.xml'}",
+        f"--reports-dir={reports}",
         "-p",
         "no:cacheprovider",
         # The CLI imported the plugin before pytest could rewrite its asserts; it has none.
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
-        "-rs",
+        "-rsx",  # skip reasons, and the known findings (reported like xfails)
     ]
     for m in ns.machine or ():
         pytest_args += ["--machine", m]
     if ns.keep_workdir:
         pytest_args.append("--keep-workdir")
+    pytest_args.append(f"--findings-dir={reports / 'findings'}")
+    if ns.baseline is not None:
+        pytest_args.append(f"--baseline={ns.baseline}")
+    if ns.baseline_update:
+        pytest_args.append("--baseline-update")
     if not any(a.startswith("--hypothesis-profile") for a in passthrough):
         pytest_args.append(f"--hypothesis-profile={ns.hypothesis_profile}")
     rc = int(pytest.main([*pytest_args, *passthrough]))

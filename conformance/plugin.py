@@ -5,10 +5,18 @@ for one of its fixtures; the conformance tests in `conformance.suite` do.
 
 Test ids are command names taken from the binary's own `query-qmp-schema`, so the
 number of tests follows the binary, never a list written here.
+
+Findings: each failed conformance test's exception becomes findings on the process that
+ran it (`conformance.findings.record`), carried to the controller as JSON in the
+report's user properties; a finding whose signature is in the ``--baseline`` is reported
+as known (xfail-like), not failed. The controller deduplicates them, writes
+``--findings-dir``, updates the baseline on request, and decides the exit status:
+3 on a harness error, 1 on a new finding, else 0.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -24,7 +32,11 @@ from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
 from conformance.docs.load import load_docs
 from conformance.docs.model import DocError, DocSet
-from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
+from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, EXIT_USAGE, SetupError
+from conformance.findings import baseline as baselines
+from conformance.findings.record import Finding, findings_from, leaves
+from conformance.findings.signature import exit_finding_kind
+from conformance.findings.store import FindingStore, load_minimiser
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
@@ -42,6 +54,9 @@ from strategies import safety
 from strategies.policy import GenerationPolicy
 from strategies.pools import Pools
 from strategies.wire import MAX_CASE_BYTES, MIN_MAX_SIZE
+
+# Labels, categories, environment and the matrix: what a finished run is read as.
+pytest_plugins = ["conformance.reporting.plugin"]
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 DEFAULT_PROFILES = ("none", "q35")
@@ -74,6 +89,7 @@ class RunContext:
     keep_workdir: bool
     own_workdir: bool
     info: BinaryInfo | None = None
+    baseline: baselines.BaselineChoice | None = None
 
     @property
     def argument_profile(self) -> str:
@@ -95,6 +111,10 @@ class RunContext:
 _CTX = pytest.StashKey[RunContext]()
 # Marks the reports of conformance tests; xdist carries user properties to the controller.
 SUITE_MARK = ("qmp-conformance", "suite")
+# The user property holding one finding of a report, as JSON (Finding.to_json).
+FINDING_PROPERTY = "qmpc-finding"
+KNOWN_PREFIX = "known finding: "
+DEFAULT_MINIMISE_BUDGET = 120.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -131,6 +151,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="largest generated broken input in bytes (default 65536; up to 1000000, "
         "which the monitor reads at about 130 KB/s)",
     )
+    group.addoption(
+        "--findings-dir",
+        default=None,
+        help="write each unique finding's reproducer directory and an index here",
+    )
+    group.addoption(
+        "--baseline",
+        default=None,
+        help="known findings (a baseline JSON file, or 'auto' for the packaged one of the "
+        "binary's QEMU version): reported as known, the run does not fail on them",
+    )
+    group.addoption(
+        "--baseline-update",
+        action="store_true",
+        help="write every finding of this run into the --baseline file",
+    )
+    group.addoption(
+        "--minimise-budget",
+        type=float,
+        default=DEFAULT_MINIMISE_BUDGET,
+        help="seconds for minimising all the run's reproducers on the real binary "
+        f"(default {DEFAULT_MINIMISE_BUDGET:g}; 0 disables)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -147,6 +190,18 @@ def pytest_configure(config: pytest.Config) -> None:
         keep_workdir=config.getoption("--keep-workdir"),
         own_workdir=own,
     )
+    spec = config.getoption("--baseline")
+    if spec is None and config.getoption("--baseline-update"):
+        raise pytest.UsageError("--baseline-update needs --baseline FILE (or auto)")
+    if spec is not None:
+        ctx = config.stash[_CTX]
+        info = binary_info(config) if spec == baselines.AUTO else None
+        try:
+            ctx.baseline = baselines.choose(
+                spec, info, update=config.getoption("--baseline-update")
+            )
+        except SetupError as exc:
+            pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -358,8 +413,7 @@ def argument_run(
         yield run
     finally:
         instances.close()
-        request.node.user_properties.append(("examples", run.examples))
-        request.node.user_properties.append(("rejected", run.rejected))
+        request.node.user_properties.extend(run.properties())
 
 
 # -- reporting -----------------------------------------------------------------------------
@@ -398,7 +452,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return result
 
 
-@pytest.hookimpl(wrapper=True)
+# trylast: the innermost wrapper, so that allure and JUnit see a known finding as such.
+@pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -411,35 +466,33 @@ def pytest_runtest_makereport(
         # Anything but a check failure is the suite's own bug, never a QEMU finding.
         report.user_properties.append(("harness-error", "true"))
     elif report.failed and excinfo is not None:
-        kind = finding_kind(_leaves(excinfo.value)[0])
+        kind = finding_kind(leaves(excinfo.value)[0])
         report.user_properties.append(("finding-kind", kind.value))
+        found = findings_from(
+            excinfo.value,
+            item.nodeid,
+            report.longreprtext,
+            str(item.config.getoption("hypothesis_profile", None) or "default"),
+        )
+        for finding in found:
+            report.user_properties.append((FINDING_PROPERTY, json.dumps(finding.to_json())))
+        known = run_context(item.config).baseline
+        if found and known is not None and all(f.key in (known.baseline or ()) for f in found):
+            # Reported like an xfail: JUnit and allure show it as known, not failed.
+            report.outcome = "skipped"
+            report.wasxfail = KNOWN_PREFIX + "; ".join(f.key for f in found)
     return report
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
-    # Hypothesis reports a failure that didn't reproduce as a FlakyFailure group.
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for e in exc.exceptions for leaf in _leaves(e)]
-    return [exc]
-
-
 def _is_finding(exc: BaseException) -> bool:
-    return all(isinstance(leaf, Failure | QemuGone) for leaf in _leaves(exc))
+    return all(isinstance(leaf, Failure | QemuGone) for leaf in leaves(exc))
 
 
 def finding_kind(exc: BaseException) -> FindingKind:
     if isinstance(exc, Failure):
         return exc.kind
     if isinstance(exc, QemuGone):
-        from conformance.machine.exits import ExitKind
-
-        return {
-            ExitKind.HANG: FindingKind.HANG,
-            ExitKind.SANDBOX: FindingKind.SANDBOX,
-            ExitKind.EXIT: FindingKind.DISCONNECT,
-            ExitKind.CLEAN: FindingKind.DISCONNECT,
-            ExitKind.KILLED: FindingKind.DISCONNECT,
-        }.get(exc.exit_info.kind, FindingKind.CRASH)
+        return exit_finding_kind(exc.exit_info)
     raise TypeError(exc)
 
 
@@ -472,8 +525,8 @@ def _outcome_line(
     if run:
         counts = (
             sum(1 for r in run if r.passed),
-            sum(1 for r in run if r.failed),
-            sum(1 for r in run if r.skipped),
+            sum(1 for r in run if r.failed or _is_known(r)),
+            sum(1 for r in run if r.skipped and not _is_known(r)),
         )
         parts = ", ".join(f"{w} {n}" for w, n in zip(what, counts, strict=True))
         tr.write_line(f"{kind}: {len(run)}: {parts}")
@@ -487,12 +540,88 @@ def _harness_errors(reports: list[pytest.TestReport]) -> list[str]:
     ]
 
 
+def _is_known(report: pytest.TestReport) -> bool:
+    return str(getattr(report, "wasxfail", "")).startswith(KNOWN_PREFIX)
+
+
+@dataclass
+class FindingsOutcome:
+    """What the controller made of the run's findings, for the terminal summary."""
+
+    store: FindingStore
+    baseline_note: str = ""
+    unseen: int = 0  # baseline signatures this run didn't hit
+    updated: str = ""  # the baseline file written by --baseline-update
+    minimiser_note: str = ""
+
+
+_OUTCOME = pytest.StashKey[FindingsOutcome]()
+
+
+def _collect_findings(config: pytest.Config, reports: list[pytest.TestReport]) -> FindingsOutcome:
+    """Deduplicate the reports' findings, minimise and write them, update the baseline."""
+    ctx = run_context(config)
+    info = binary_info(config)
+    choice = ctx.baseline
+    known = choice.baseline if choice is not None and choice.baseline is not None else None
+    store = FindingStore(
+        config.getoption("--findings-dir"),
+        known=known or frozenset(),
+        binary=ctx.qemu,
+        qemu={"version": info.version_text, "package": info.package, "binary": info.path},
+    )
+    seen: set[tuple[str, str]] = set()
+    for rep in reports:
+        for name, value in rep.user_properties:
+            if name != FINDING_PROPERTY:
+                continue
+            finding = Finding.from_json(json.loads(str(value)))
+            # One test counts once per signature, whichever phases it failed in.
+            if (rep.nodeid, finding.key) not in seen:
+                seen.add((rep.nodeid, finding.key))
+                store.add(finding)
+    outcome = FindingsOutcome(store, choice.note if choice is not None else "")
+    budget = float(config.getoption("--minimise-budget"))
+    minimiser = load_minimiser() if budget > 0 and store.new else None
+    if minimiser is not None:
+        store.minimise(minimiser, workdir_base=str(ctx.workdir / "minimise"), budget_s=budget)
+    elif budget > 0 and store.new:
+        outcome.minimiser_note = "reproducers not minimised: no minimiser installed"
+    store.write()
+    if known is not None:
+        outcome.unseen = len(known.unseen(e.finding.key for e in store.entries))
+    if choice is not None and choice.path is not None and config.getoption("--baseline-update"):
+        baselines.save(
+            choice.path,
+            ((e.finding.key, e.finding.kind.value, e.finding.title) for e in store.entries),
+            version=info.version_text,
+            package=info.package,
+        )
+        outcome.updated = str(choice.path)
+    return outcome
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or hasattr(session.config, "workerinput"):
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
         return
-    if _harness_errors(_suite_reports(reporter.stats)):
+    reports = _suite_reports(reporter.stats)
+    if not reports:
+        return
+    try:
+        outcome = _collect_findings(config, reports)
+    except (SetupError, OSError) as exc:  # an unwritable findings directory or baseline
+        reporter.write_line(f"qmp-conformance: {exc}", red=True)
+        session.exitstatus = EXIT_USAGE
+        return
+    config.stash[_OUTCOME] = outcome
+    if _harness_errors(reports):
         session.exitstatus = EXIT_HARNESS
+    elif exitstatus in (EXIT_OK, EXIT_FINDINGS):
+        # --baseline-update has just made every finding of this run a known one.
+        new = outcome.store.new and not outcome.updated
+        session.exitstatus = EXIT_FINDINGS if new else EXIT_OK
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -550,3 +679,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     tr.write_line(f"harness errors: {len(errors)}")
     for line in errors[:20]:
         tr.write_line(f"  {line}")
+    outcome = tr.config.stash.get(_OUTCOME, None)
+    if outcome is not None:
+        _findings_summary(tr, outcome)
+
+
+def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> None:
+    store = outcome.store
+    where = f"; written to {store.directory}" if store.directory is not None else ""
+    tr.write_line(
+        f"findings: {len(store.entries)} unique ({len(store.known_entries)} known, "
+        f"{len(store.new)} new){where}"
+    )
+    for entry in store.new:
+        tr.write_line(f"  new {entry.slug}: {entry.finding.title}")
+    if outcome.baseline_note:
+        unseen = f"; {outcome.unseen} known signatures not seen" if outcome.unseen else ""
+        tr.write_line(outcome.baseline_note + unseen)
+    if outcome.updated:
+        tr.write_line(f"baseline updated: {outcome.updated} ({len(store.entries)} signatures)")
+    if outcome.minimiser_note:
+        tr.write_line(outcome.minimiser_note)
+    for entry in store.entries:
+        if entry.minimise_note:
+            tr.write_line(f"  {entry.slug}: {entry.minimise_note}")

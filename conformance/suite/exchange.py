@@ -2,10 +2,14 @@
 
 `ArgumentRun` holds what one test function needs across its Hypothesis examples: the
 command, the schema, the pools, the policy, and a QEMU that is restarted when it dies.
+It also counts what the examples sent: how many ran, how many the policy dropped, and
+which members, enum values, variants and branches valid ones exercised (the
+conformance matrix reads those from the test's properties, `properties()`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from hypothesis import reject
@@ -17,6 +21,7 @@ from conformance.oracle.judge import judge_events, judge_reply
 from conformance.oracle.protocol import check_reply_shape
 from conformance.qmp.message import Kind
 from conformance.spec import Schema, validate_arguments
+from conformance.spec.coverage import exercised
 from conformance.suite.harvest import absorb
 from conformance.suite.report import evidence
 from strategies import Malformed
@@ -30,6 +35,12 @@ TYPE_CHECK = spec(
     "error if a value does not have the expected type for its key, or if it does not "
     "understand a key that the Client included.",
 )
+
+
+#: The user property carrying a command's exercised coverage items (JSON, `properties()`).
+COVERAGE_PROPERTY = "coverage"
+#: The user property counting the replies by kind (return, error), as JSON.
+REPLIES_PROPERTY = "replies"
 
 
 def snapshot(pools: Pools) -> Pools:
@@ -51,6 +62,8 @@ class ArgumentRun:
     examples: int = 0
     rejected: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    valid_examples: int = 0
+    covered: set[str] = field(default_factory=set)  # coverage Item keys of valid examples
 
     draw_pools: Pools = field(default_factory=Pools)
 
@@ -89,6 +102,10 @@ class ArgumentRun:
             self.rejected += 1
             reject()
         self.examples += 1
+        if malformed is None:
+            self.valid_examples += 1
+            arg_type = self.schema.command(self.command).arg_type
+            self.covered.update(i.key for i in exercised(self.schema, arg_type, arguments))
         with evidence(inst):
             # JSON null as arguments must be sent as such, not left out.
             extra = {"arguments": None} if arguments is None and malformed else None
@@ -110,3 +127,16 @@ class ArgumentRun:
             probe = inst.execute("query-version")
             judge_reply(self.schema, "query-version", probe.message, probe.message.id)
             judge_events(self.schema, inst.session.drain_events())
+
+    def properties(self) -> list[tuple[str, object]]:
+        """The test's user properties: example counts, reply kinds, and (when valid
+        examples ran) the coverage items, as JSON."""
+        found: list[tuple[str, object]] = [
+            ("examples", self.examples),
+            ("rejected", self.rejected),
+            (REPLIES_PROPERTY, json.dumps(self.kinds, sort_keys=True)),
+        ]
+        if self.valid_examples:
+            coverage = {"command": self.command, "items": sorted(self.covered)}
+            found.append((COVERAGE_PROPERTY, json.dumps(coverage, separators=(",", ":"))))
+        return found

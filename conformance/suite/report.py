@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import allure
 
+from conformance.findings.record import EVIDENCE_ATTR, Evidence
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.failure import Failure
 from conformance.qmp.transcript import readable
@@ -45,10 +46,17 @@ def evidence(inst: QemuInstance) -> Iterator[None]:
     The whole transcript since this QEMU started, not just the failing exchange: a
     crash can depend on what earlier examples did to the same instance, and the
     transcript is what a reproducer is replayed from.
+
+    The same evidence goes on the exception (`EVIDENCE_ATTR`), on every example: the
+    plugin builds the finding's reproducer from it after the QEMU is gone, and an
+    exception of a FlakyFailure group may come from an example that wasn't final. The
+    innermost block wins: it knows the QEMU the failure happened on.
     """
     try:
         yield
-    except (Failure, QemuGone):
+    except (Failure, QemuGone) as exc:
+        if not hasattr(exc, EVIDENCE_ATTR):
+            setattr(exc, EVIDENCE_ATTR, Evidence.of(inst))
         if not _final_example():
             raise
         transcript = inst.transcript

@@ -66,24 +66,29 @@ def test_doc_error(
                         f"({reply.message.error_class}: {reply.message.error_desc})"
                     )
             documented = condition.error_class or "an error"
+            # Check id and path tell a command's conditions apart in finding signatures.
+            check = f"doc.error-condition.{condition.how}"
+            path = f"$.arguments.{condition.member}" if condition.member else None
             if last.message.kind is not Kind.ERROR:
                 raise Failure(
-                    "doc.error-condition",
+                    check,
                     citation,
                     f"documented {documented} ({condition.text!r}); QEMU returned success "
                     f"to {entry.name} {sent[-1]}",
                     kind=FindingKind.DOC,
                     command=entry.name,
+                    path=path,
                 )
             if condition.error_class and last.message.error_class != condition.error_class:
                 raise Failure(
-                    "doc.error-condition",
+                    check,
                     citation,
                     f"documented {documented} ({condition.text!r}); QEMU replied "
                     f"{last.message.error_class} ({last.message.error_desc!r}) to "
                     f"{entry.name} {sent[-1]}",
                     kind=FindingKind.DOC,
                     command=entry.name,
+                    path=path,
                 )
     finally:
         inst.close()

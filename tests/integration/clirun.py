@@ -33,6 +33,7 @@ def run_suite(
     *pytest_args: str,
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`qmp-conformance run` on one machine profile, quietly, with extra pytest args."""
     return cli(
@@ -48,4 +49,5 @@ def run_suite(
         *pytest_args,
         env=env,
         timeout=timeout,
+        cwd=cwd,
     )

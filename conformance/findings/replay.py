@@ -1,0 +1,373 @@
+"""Replaying a reproducer on a binary, and judging whether the finding came back.
+
+`qmp-conformance replay FILE --qemu BIN` is what a developer runs under ``git bisect
+run``, so its exit code is the whole answer: 0 not reproduced, 1 reproduced (in any of
+``--runs`` replays; the verdict line says whether in all of them), 125 the binary can't
+be tested (missing, not QEMU, dies at start, no QMP), 2 the reproducer file can't be
+read, 128 a harness error (it aborts a bisection).
+
+One replay starts QEMU with the reproducer's profile and extra arguments, without
+negotiating (the messages carry their own ``qmp_capabilities``), waits until QEMU
+answers a ``query-status`` (CommandNotFound before negotiation, which changes nothing:
+QEMU greets before it creates its devices, so only a reply says start-up is over, and a
+QEMU that dies before it can't be tested), and writes each message as recorded. A
+message that parses as a JSON object with a string ``execute`` or ``exec-oob`` expects
+one reply (paired by its id, or in order without one), and the next message is written
+only once that reply is in: that is how the suite sent them, and a crash is then
+pinned to the message that caused it. Anything else expects none.
+
+Then the reproducer's `Outcome` is judged (see `conformance.findings.reproducer`):
+
+- ``exit``: QEMU ended, at or after the trigger was written, with the same exit kind and
+  `crash_detail`; once everything is answered, QEMU is given `linger` seconds (by
+  default the reply deadline) to end;
+- ``hang``: QEMU was alive when a reply it owed us (the trigger's, or a fence's after a
+  trigger that expects no reply) missed its deadline, and the trigger got no reply;
+- ``reply``: the trigger's reply has the same `reply_token`, QEMU went on answering (a
+  fence ``query-status`` with a unique id is answered), and for a schema violation the
+  reply (or an event after the trigger) still violates the binary's own schema at the
+  same JSON path. A trigger that expects no reply is matched with the first unpaired
+  reply that arrived after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SetupError
+from conformance.findings.reproducer import Outcome, Reproducer, ReproducerError, reply_token
+from conformance.findings.signature import crash_detail, normalise
+from conformance.machine.exits import ExitInfo, ExitKind
+from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
+from conformance.machine.probe import probe
+from conformance.oracle.failure import Failure
+from conformance.oracle.schema import check_event, check_return
+from conformance.qmp.deadline import DeadlineExceeded
+from conformance.qmp.message import Kind, Message
+from conformance.qmp.transcript import Direction
+from conformance.qmp.transport import Disconnected
+from conformance.qmp.wirejson import StrictJSONError, dumps, loads_strict
+from conformance.spec import Schema, SchemaError, schema_from_reply
+
+__all__ = [
+    "EXIT_CANNOT_TEST",
+    "EXIT_REPLAY_HARNESS",
+    "Observation",
+    "Replayer",
+    "Trace",
+    "cmd_replay",
+    "command_of",
+    "envelope",
+    "expected_reply",
+    "judge",
+    "replay_once",
+]
+
+#: `git bisect run`'s "this commit can't be tested": skip it.
+EXIT_CANNOT_TEST = 125
+#: Our own bug. `git bisect run` takes 1-127 (but 125) as "bad" and aborts on anything
+#: above 127: a harness error must stop a bisection, not steer it.
+EXIT_REPLAY_HARNESS = 128
+# "qmpc-run-": the prefix of a run's own temporary directory (see the host-safety test).
+_WORKDIR_PREFIX = "qmpc-run-replay-"
+
+
+def envelope(raw: bytes) -> dict[str, object] | None:
+    """A written message as the JSON object it encodes, or None (wire input)."""
+    try:
+        value = loads_strict(raw)
+    except StrictJSONError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def command_of(raw: bytes) -> str | None:
+    """The command a written message executes (in-band or out-of-band), if any."""
+    value = envelope(raw) or {}
+    name = value.get("execute", value.get("exec-oob"))
+    return name if isinstance(name, str) else None
+
+
+def expected_reply(raw: bytes) -> tuple[bool, object] | None:
+    """The (has_id, id) of the one reply a written message expects, or None for none."""
+    if command_of(raw) is None:
+        return None
+    value = envelope(raw) or {}
+    return ("id" in value, value.get("id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One replay: whether it matched the expected outcome, and what was seen instead."""
+
+    reproduced: bool
+    seen: str  # one line
+
+
+@dataclass(slots=True)
+class Trace:
+    """What one replay observed."""
+
+    replies: dict[int, Message] = field(default_factory=dict)  # by message index
+    after_trigger: list[Message] = field(default_factory=list)  # received since it was sent
+    unpaired: list[Message] = field(default_factory=list)  # replies since then nobody awaited
+    ended: ExitInfo | None = None
+    ended_at: int = -1  # the message being handled when QEMU ended; len(messages): after all
+    trigger_sent: bool = False
+
+    def trigger_reply(self, trigger: int) -> Message | None:
+        if trigger in self.replies:
+            return self.replies[trigger]
+        return self.unpaired[0] if self.unpaired else None
+
+
+class Replayer:
+    """Replays reproducers on one binary; each QEMU's workdir goes under `workdir_base`."""
+
+    def __init__(
+        self,
+        binary: str,
+        *,
+        workdir_base: str,
+        timeout: float = 5.0,
+        linger: float | None = None,
+    ) -> None:
+        self.binary = binary
+        self.workdir_base = workdir_base
+        self.timeout = timeout
+        # How long a QEMU that answered everything is given to die; a shorter wait only
+        # makes a late crash look "not reproduced", never the other way round.
+        self.linger = timeout if linger is None else linger
+        self._schema: Schema | None = None
+
+    def once(self, rep: Reproducer) -> Observation:
+        """Replay `rep` once. SetupError (incl. DiedAtStart) when QEMU can't be started."""
+        trace = self._run(rep)
+        return judge(rep, trace, self.schema)
+
+    def schema(self) -> Schema:
+        """The binary's own schema, from a QEMU of its own (asked once)."""
+        if self._schema is None:
+            config = LaunchConfig(
+                binary=self.binary, timeout=self.timeout, workdir_base=self.workdir_base
+            )
+            try:
+                with QemuInstance(config) as inst:
+                    self._schema = schema_from_reply(inst.execute("query-qmp-schema").value)
+            except QemuGone as exc:
+                raise SetupError(f"query-qmp-schema: QEMU {exc.exit_info.describe()}") from exc
+            except SchemaError as exc:
+                raise SetupError(f"query-qmp-schema: {exc}") from exc
+        return self._schema
+
+    def _run(self, rep: Reproducer) -> Trace:
+        config = LaunchConfig(
+            binary=self.binary,
+            profile=rep.profile,
+            extra_args=rep.extra_args,
+            timeout=self.timeout,
+            workdir_base=self.workdir_base,
+        )
+        inst = QemuInstance(config)
+        try:
+            inst.start(negotiate=False)
+            assert inst.workdir is not None
+            try:
+                # QEMU greets before it creates devices: a bad -device kills it after the
+                # greeting. Any command's reply (CommandNotFound before negotiation,
+                # which changes nothing) says start-up is over.
+                _fence(inst, "ready")
+            except QemuGone as gone:
+                raise SetupError(
+                    f"{inst.argv[0]} died during start-up: QEMU {gone.exit_info.describe()}"
+                ) from gone
+            return self._drive(inst, rep.messages_for(str(inst.workdir)), rep.expected)
+        finally:
+            inst.close()
+
+    def _drive(self, inst: QemuInstance, messages: list[bytes], expected: Outcome) -> Trace:
+        session = inst.session
+        trace = Trace()
+        seen_records = seen_unpaired = 0
+        try:
+            for index, raw in enumerate(messages):
+                trace.ended_at = index  # where an exit below is noticed
+                if index == expected.trigger:
+                    seen_records = len(inst.transcript.records)
+                    seen_unpaired = len(session.unexpected)
+                    trace.trigger_sent = True
+                reply = _send(inst, raw, expected_reply(raw), f"#{index}")
+                if reply is not None:
+                    trace.replies[index] = reply
+            trace.ended_at = len(messages)
+            if expected.end == "exit":
+                # Everything was answered: give QEMU `linger` seconds to die anyway.
+                try:
+                    session.poll(self.linger)  # returns at the deadline, raises at EOF
+                except Disconnected as exc:
+                    raise QemuGone(inst.settle(exc), inst.transcript) from exc
+            else:
+                _fence(inst, "fence")  # the trigger's reply, or its absence, is now known
+            trace.ended_at = -1
+        except QemuGone as gone:
+            trace.ended = gone.exit_info
+        received = inst.transcript.records[seen_records:] if trace.trigger_sent else []
+        trace.after_trigger = [
+            Message(r.raw, Kind(r.kind), r.value, r.problems)
+            for r in received
+            if r.direction is Direction.RECV and r.kind is not None
+        ]
+        if trace.trigger_sent:
+            trace.unpaired = [m for m in session.unexpected[seen_unpaired:] if m.is_reply]
+        return trace
+
+
+def _send(
+    inst: QemuInstance, raw: bytes, reply: tuple[bool, object] | None, label: str
+) -> Message | None:
+    """Write `raw`; wait for its one reply if it expects one. QemuGone when QEMU ends or
+    misses the deadline."""
+    try:
+        tickets = inst.session.send_raw(raw, replies=[reply] if reply else [], label=label)
+    except (Disconnected, DeadlineExceeded) as exc:
+        raise QemuGone(inst.settle(exc), inst.transcript) from exc
+    return inst.wait(tickets[0]) if tickets else None
+
+
+def _fence(inst: QemuInstance, name: str) -> None:
+    """A query-status with a unique id, answered: QEMU has handled all that came before."""
+    ident = f"qmpc-replay-{name}-{uuid.uuid4().hex}"
+    _send(inst, dumps({"execute": "query-status", "id": ident}), (True, ident), name)
+
+
+def replay_once(
+    rep: Reproducer,
+    binary: str,
+    *,
+    workdir_base: str,
+    timeout: float = 5.0,
+    linger: float | None = None,
+) -> Observation:
+    """Replay `rep` once on `binary` (see the module docstring)."""
+    return Replayer(binary, workdir_base=workdir_base, timeout=timeout, linger=linger).once(rep)
+
+
+# -- judging -----------------------------------------------------------------------------
+
+
+def judge(rep: Reproducer, trace: Trace, schema: Callable[[], Schema]) -> Observation:
+    """Whether `trace` shows `rep.expected` (`schema` is asked only for a violation)."""
+    expected = rep.expected
+    ended = trace.ended
+    trigger = expected.trigger
+    if ended is not None and trace.ended_at < trigger:
+        return Observation(
+            False, f"QEMU ended at message {trace.ended_at}, before the trigger: {_ending(ended)}"
+        )
+    answer = trace.trigger_reply(trigger)
+    got = reply_token(answer.value) if answer is not None else "none"
+    if expected.end == "exit":
+        if ended is None:
+            return Observation(False, f"QEMU still running; the trigger got {got}")
+        seen = _ending(ended)
+        kind_ok = expected.exit_kind is None or ended.kind.value == expected.exit_kind
+        detail_ok = expected.detail is None or crash_detail(ended) == expected.detail
+        return Observation(kind_ok and detail_ok, seen)
+    if expected.end == "hang":
+        if ended is None:
+            return Observation(False, f"no hang; the trigger got {got}")
+        hung = ended.kind is ExitKind.HANG and answer is None
+        return Observation(hung, "hang: no reply, QEMU alive" if hung else _ending(ended))
+    if ended is not None:
+        return Observation(False, f"the trigger got {got}, then QEMU {_ending(ended)}")
+    if got != expected.reply:
+        return Observation(False, f"the trigger got {got}")
+    if expected.violation is None:
+        return Observation(True, f"the trigger got {got}")
+    found = _violation_paths(schema(), rep.messages[trigger], answer, trace.after_trigger)
+    want = normalise(expected.violation)
+    if want in {normalise(p) for p in found}:
+        return Observation(True, f"the trigger got {got}, violating the schema at {want}")
+    where = ", ".join(found) if found else "nowhere"
+    return Observation(False, f"the trigger got {got}; schema violated {where}, not at {want}")
+
+
+def _ending(info: ExitInfo) -> str:
+    if info.kind is ExitKind.HANG:
+        return "hang: no reply, QEMU alive"
+    return f"{info.kind.value}: {crash_detail(info)}"
+
+
+def _violation_paths(
+    schema: Schema, trigger: bytes, reply: Message | None, received: list[Message]
+) -> list[str]:
+    """The JSON paths at which the schema oracle rejects the trigger's reply or an event
+    received after it (the checks a finding's path came from)."""
+    command = command_of(trigger)
+    paths = []
+    if reply is not None and command is not None and command in schema.commands:
+        paths.append(_failure_path(check_return, schema, command, reply))
+    paths += [_failure_path(check_event, schema, m) for m in received if m.kind is Kind.EVENT]
+    return [p for p in paths if p is not None]
+
+
+def _failure_path(check: Callable[..., None], *args: object) -> str | None:
+    try:
+        check(*args)
+    except Failure as failure:
+        return failure.path
+    return None
+
+
+# -- the command -------------------------------------------------------------------------
+
+
+def cmd_replay(ns: argparse.Namespace, passthrough: list[str]) -> int:
+    """`qmp-conformance replay`: exit 0 not reproduced, 1 reproduced, 125 can't test."""
+    try:
+        rep = Reproducer.load(ns.reproducer)
+    except ReproducerError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if passthrough:
+        return _fail(f"replay takes no arguments after --: {' '.join(passthrough)}", EXIT_USAGE)
+    if ns.runs < 1 or ns.timeout <= 0:
+        return _fail("--runs must be at least 1 and --timeout positive", EXIT_USAGE)
+    workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX)
+    try:
+        return _replay_runs(rep, ns.qemu, ns.runs, ns.timeout, workdir)
+    except SetupError as exc:
+        return _fail(f"cannot test: {exc}", EXIT_CANNOT_TEST)
+    except Exception as exc:  # our own bug: one line, and not mistaken for a verdict
+        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_REPLAY_HARNESS)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _replay_runs(rep: Reproducer, binary: str, runs: int, timeout: float, workdir: str) -> int:
+    info = probe(binary)
+    print(f"replaying {rep.signature or rep.title}")
+    plural = "s" if runs != 1 else ""
+    print(f"on {info.path} (QEMU {info.version_text} {info.package}), {runs} run{plural}")
+    replayer = Replayer(info.path, workdir_base=workdir, timeout=timeout)
+    hits = 0
+    for number in range(1, runs + 1):
+        seen = replayer.once(rep)
+        hits += seen.reproduced
+        verdict = "reproduced" if seen.reproduced else "not reproduced"
+        print(f"run {number}/{runs}: {verdict}: {seen.seen}", flush=True)
+    if hits == 0:
+        print(f"not reproduced 0/{runs}")
+        return EXIT_OK
+    print(f"reproduced {hits}/{runs} ({'stable' if hits == runs else 'flaky'})")
+    return EXIT_FINDINGS
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"qmp-conformance: {message}", file=sys.stderr)
+    return code

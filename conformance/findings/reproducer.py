@@ -1,0 +1,352 @@
+r"""Reproducers: the messages that bring a finding about, and what they must bring about.
+
+A reproducer is what a QEMU developer gets with a finding, under
+``reports/findings/<signature-slug>/``:
+
+- ``reproducer.jsonl``: the machine-readable form that ``qmp-conformance replay`` runs;
+- ``command-line.txt``: the QEMU command line, the workdir abstracted as ``$WORKDIR``;
+- ``reproduce.sh``: a shell one-liner with ``printf '…' | qemu-system-x86_64 … -qmp stdio``
+  that needs nothing of this project;
+- ``hypothesis.txt``: the test, the Hypothesis profile and the ``@reproduce_failure``
+  blob, when the finding came from a Hypothesis test.
+
+File format of ``reproducer.jsonl`` (JSON Lines, one compact object per line)::
+
+    {"qmp-reproducer":1,"signature":"crash | object-add | …","kind":"crash",
+     "command":"object-add","title":"…","citation":"…","profile":"none",
+     "extra_args":[],"argv":["$QEMU","-nodefaults",…],
+     "expected":{"end":"exit","trigger":1,"exit_kind":"abort","detail":"…"},
+     "source":{"test":"conformance/suite/…::test_valid_arguments[object-add]",
+               "hypothesis_profile":"ci","blob":"@reproduce_failure(…)"}}
+    {"send":"{\"execute\":\"qmp_capabilities\"}"}
+    {"send":"{\"execute\":\"object-add\",\"arguments\":{…}}"}
+    {"send_b64":"/w0K"}
+
+The header comes first; each later line is one write to the QMP channel, in order, as
+text or (when not valid UTF-8) base64, with the run's workdir replaced by ``$WORKDIR``.
+The greeting is not a message: QEMU sends it. ``expected`` (an :class:`Outcome`) is what
+replay must observe for the finding to count as reproduced:
+
+- ``end: "exit"``: QEMU ends while or after handling message ``trigger``, with
+  ``exit_kind`` (abort, crash, sandbox) and the same signature ``detail``;
+- ``end: "hang"``: message ``trigger`` gets no reply before the deadline and QEMU is alive;
+- ``end: "reply"``: message ``trigger`` gets the reply ``reply`` (``return``,
+  ``error:<class>``, or ``none`` for no reply while QEMU goes on answering), and, for a
+  schema violation, that reply still violates the binary's schema at ``violation``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from conformance.machine.instance import WORKDIR_TOKEN
+from conformance.machine.profiles import PROFILES
+from conformance.oracle.failure import FindingKind
+from conformance.qmp.transcript import Direction, Transcript
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Outcome",
+    "Reproducer",
+    "ReproducerError",
+    "one_liner",
+    "reply_token",
+]
+
+FORMAT_VERSION = 1
+_HEADER_KEY = "qmp-reproducer"
+QEMU_TOKEN = "$QEMU"
+ENDS = ("exit", "hang", "reply")
+# The monitor arguments the harness adds; the one-liner replaces them with -qmp stdio.
+_MONITOR_OPTIONS = ("-chardev", "-mon")
+
+
+class ReproducerError(ValueError):
+    """A reproducer file that cannot be loaded; the one-line message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What replaying a reproducer must observe (see the module docstring)."""
+
+    end: str  # "exit" | "hang" | "reply"
+    trigger: int  # index into Reproducer.messages
+    exit_kind: str | None = None  # for "exit": abort, crash, sandbox
+    detail: str | None = None  # for "exit": the signature detail (crash_detail)
+    reply: str | None = None  # for "reply": reply_token() of the trigger's reply
+    violation: str | None = None  # for "reply" of a schema violation: the JSON path
+
+    def to_json(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, value: object) -> Outcome:
+        if not isinstance(value, dict) or value.get("end") not in ENDS:
+            raise ReproducerError(f"expected must be an object with end in {ENDS}: {value!r}")
+        trigger = value.get("trigger")
+        if not isinstance(trigger, int) or isinstance(trigger, bool) or trigger < 0:
+            raise ReproducerError(f"expected.trigger must be a message index: {trigger!r}")
+        strings = {}
+        for key in ("exit_kind", "detail", "reply", "violation"):
+            item = value.get(key)
+            if item is not None and not isinstance(item, str):
+                raise ReproducerError(f"expected.{key} must be a string: {item!r}")
+            strings[key] = item
+        return cls(str(value["end"]), trigger, **strings)
+
+
+@dataclass(frozen=True, slots=True)
+class Reproducer:
+    """A finding's messages, its launch, and the outcome that reproduces it."""
+
+    signature: str  # Signature.key
+    kind: FindingKind
+    command: str | None
+    title: str
+    citation: str
+    profile: str
+    messages: tuple[bytes, ...]  # writes to the QMP channel, workdir as $WORKDIR
+    expected: Outcome
+    extra_args: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()  # abstract: $QEMU first, $WORKDIR for the workdir
+    source: dict[str, str] = field(default_factory=dict)
+
+    def with_messages(self, messages: Sequence[bytes], trigger: int) -> Reproducer:
+        """This reproducer with other messages (minimisation); trigger re-pointed."""
+        return replace(
+            self, messages=tuple(messages), expected=replace(self.expected, trigger=trigger)
+        )
+
+    def messages_for(self, workdir: str) -> list[bytes]:
+        """The messages with `$WORKDIR` made the real workdir of a replay."""
+        token = WORKDIR_TOKEN.encode()
+        return [m.replace(token, workdir.encode()) for m in self.messages]
+
+    # -- files -------------------------------------------------------------------------
+
+    def to_jsonl(self) -> str:
+        header: dict[str, object] = {
+            _HEADER_KEY: FORMAT_VERSION,
+            "signature": self.signature,
+            "kind": self.kind.value,
+            "command": self.command,
+            "title": self.title,
+            "citation": self.citation,
+            "profile": self.profile,
+            "extra_args": list(self.extra_args),
+            "argv": list(self.argv),
+            "expected": self.expected.to_json(),
+            "source": self.source,
+        }
+        lines = [_dump(header)]
+        for raw in self.messages:
+            try:
+                lines.append(_dump({"send": raw.decode("utf-8")}))
+            except UnicodeDecodeError:
+                lines.append(_dump({"send_b64": base64.b64encode(raw).decode("ascii")}))
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_jsonl(cls, text: str) -> Reproducer:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise ReproducerError("empty reproducer")
+        header = _load(1, lines[0])
+        if header.get(_HEADER_KEY) != FORMAT_VERSION:
+            raise ReproducerError(f"line 1: not a qmp-reproducer version {FORMAT_VERSION} header")
+        messages = [_message(n, _load(n, line)) for n, line in enumerate(lines[1:], start=2)]
+        expected = Outcome.from_json(header.get("expected"))
+        if expected.trigger >= len(messages):
+            raise ReproducerError(
+                f"expected.trigger {expected.trigger} is past the {len(messages)} messages"
+            )
+        try:
+            kind = FindingKind(str(header.get("kind")))
+        except ValueError:
+            raise ReproducerError(f"line 1: unknown finding kind {header.get('kind')!r}") from None
+        profile = str(header.get("profile", "none"))
+        if profile not in PROFILES:
+            known = ", ".join(sorted(PROFILES))
+            raise ReproducerError(f"line 1: unknown machine profile {profile!r} (known: {known})")
+        command = header.get("command")
+        source = header.get("source") or {}
+        return cls(
+            signature=str(header.get("signature", "")),
+            kind=kind,
+            command=command if isinstance(command, str) else None,
+            title=str(header.get("title", "")),
+            citation=str(header.get("citation", "")),
+            profile=profile,
+            messages=tuple(messages),
+            expected=expected,
+            extra_args=tuple(_strings(header.get("extra_args"), "extra_args")),
+            argv=tuple(_strings(header.get("argv"), "argv")),
+            source={str(k): str(v) for k, v in source.items()} if isinstance(source, dict) else {},
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Reproducer:
+        """Load a reproducer file, or the ``reproducer.jsonl`` of a finding directory."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / "reproducer.jsonl"
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ReproducerError(f"{p}: cannot read: {exc}") from None
+        try:
+            return cls.from_jsonl(text)
+        except ReproducerError as exc:
+            raise ReproducerError(f"{p}: {exc}") from None
+
+    def save(self, directory: str | os.PathLike[str], binary: str = "qemu-system-x86_64") -> Path:
+        """Write the finding directory's reproducer files; returns the directory."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "reproducer.jsonl").write_text(self.to_jsonl(), encoding="utf-8")
+        # The harness's monitor is a socket fd that means nothing outside its run; the
+        # command line a developer runs has the monitor on stdio, as the one-liner does.
+        (d / "command-line.txt").write_text(
+            shlex.join([binary, *_stdio_args(self.argv[1:])]) + "\n", encoding="utf-8"
+        )
+        script = "#!/bin/sh\n# " + self.title.replace("\n", " ") + "\n" + one_liner(self, binary)
+        (d / "reproduce.sh").write_text(script + "\n", encoding="utf-8")
+        (d / "reproduce.sh").chmod(0o755)
+        hypothesis = "\n".join(f"{k}: {v}" for k, v in sorted(self.source.items()))
+        (d / "hypothesis.txt").write_text(hypothesis + "\n", encoding="utf-8")
+        return d
+
+
+# -- building ----------------------------------------------------------------------------
+
+
+def sent_messages(transcript: Transcript, workdir: str | None) -> list[bytes]:
+    """The transcript's writes, with the workdir abstracted."""
+    token = WORKDIR_TOKEN.encode()
+    sent = [r.raw for r in transcript if r.direction is Direction.SEND]
+    if workdir:
+        sent = [raw.replace(workdir.encode(), token) for raw in sent]
+    return sent
+
+
+def reply_token(value: object) -> str:
+    """How a reply is compared on replay: its kind and error class, never its data."""
+    if not isinstance(value, dict):
+        return "none"
+    if "return" in value:
+        return "return"
+    error = value.get("error")
+    if isinstance(error, dict):
+        return f"error:{error.get('class')}"
+    return "none"
+
+
+# -- the one-liner -----------------------------------------------------------------------
+
+
+def one_liner(rep: Reproducer, binary: str = "qemu-system-x86_64") -> str:
+    """A shell command that reproduces the finding with nothing but QEMU and printf.
+
+    It runs in a new temporary directory (QEMU's files and `$WORKDIR` paths land there),
+    removed afterwards; sends the messages on stdin to ``-qmp stdio``, then ``quit`` so
+    that a QEMU that survives exits; and prints QEMU's exit status. A hang ends after 20 s
+    with status 137: ``timeout`` sends SIGKILL, since a QEMU blocked in its main loop
+    doesn't act on SIGTERM.
+    """
+    args = _stdio_args(rep.argv[1:] if rep.argv else ())
+    payload = b"".join(m.rstrip(b"\r\n") + b"\n" for m in rep.messages_for("."))
+    if rep.expected.end != "exit":
+        payload += b'{"execute":"quit"}\n'
+    fmt = _printf_format(payload)
+    # printf would take a format that starts with "-" (wire garbage) for an option.
+    return (
+        'W="$(mktemp -d)" && (cd "$W" && printf '
+        + ("-- " if fmt.startswith("'-") else "")
+        + fmt
+        + " | timeout -s KILL 20 "
+        + shlex.join([binary, *args])
+        + '; echo "exit status $?"); rm -rf "$W"'
+    )
+
+
+def _stdio_args(argv: Sequence[str]) -> list[str]:
+    """`argv` without the harness's monitor options, with ``-qmp stdio`` instead."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in _MONITOR_OPTIONS:
+            skip = True
+            continue
+        out.append(arg)
+    return [*out, "-qmp", "stdio"]
+
+
+def _printf_format(data: bytes) -> str:
+    """`data` as a single-quoted printf format that prints exactly these bytes."""
+    out = []
+    for byte in data:
+        ch = chr(byte)
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "%":
+            out.append("%%")
+        elif ch == "'":
+            out.append("'\\''")
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return "'" + "".join(out) + "'"
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _dump(obj: dict[str, object]) -> str:
+    return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
+
+
+def _load(number: int, line: str) -> dict[str, object]:
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        raise ReproducerError(f"line {number}: not JSON: {exc}") from None
+    except RecursionError:
+        raise ReproducerError(f"line {number}: JSON nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise ReproducerError(f"line {number}: not a JSON object")
+    return obj
+
+
+def _message(number: int, obj: dict[str, object]) -> bytes:
+    if isinstance(obj.get("send"), str):
+        try:
+            return str(obj["send"]).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate escape: binary data goes in send_b64
+            raise ReproducerError(f"line {number}: send is not valid Unicode") from None
+    if isinstance(obj.get("send_b64"), str):
+        try:
+            return base64.b64decode(str(obj["send_b64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise ReproducerError(f"line {number}: send_b64 is not base64") from None
+    raise ReproducerError(f"line {number}: needs a send or send_b64 string")
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ReproducerError(f"{what} must be a list of strings")
+    return list(value)

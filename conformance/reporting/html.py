@@ -1,0 +1,194 @@
+"""`qmp-conformance report`: the HTML report of a run, built with Allure 3.
+
+Allure 3 is the npm package ``allure``, pinned in reports/package.json with its lock
+file and installed there with ``npm ci`` (never globally), only when node_modules is
+missing or was installed from another lock file. The report is generated from
+REPORTS/allure-results into REPORTS/html, with a config written beside it
+(REPORTS/allurerc.json) that
+
+- groups the results by epic, then feature (the command or event), then story (the
+  check), which makes the tree a per-command report;
+- sorts failures into the finding kinds (conformance.reporting.categories) instead of
+  allure's default "Product errors" / "Test errors".
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from conformance.errors import SetupError
+from conformance.reporting.categories import categories, write_categories
+from conformance.reporting.output import write_report
+
+#: The project's npm directory in a source checkout: reports/ beside conformance/.
+PROJECT_NPM_DIR = Path(__file__).resolve().parents[2] / "reports"
+NPM_TIMEOUT = 600.0
+GENERATE_TIMEOUT = 600.0
+#: Written into node_modules after `npm ci`: the lock file it was installed from.
+STAMP = ".qmpc-package-lock.sha256"
+NPM_CACHE = ".npm-cache"
+GROUP_BY = ("epic", "feature", "story")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qmp-conformance report``."""
+    parser.add_argument(
+        "--reports",
+        default="reports",
+        help="report directory of a run: reads allure-results/, writes html/ (default ./reports)",
+    )
+    parser.add_argument(
+        "--npm-dir",
+        default=None,
+        help="directory with the package.json and package-lock.json pinning allure "
+        "(default: REPORTS if it has them, else ./reports, else the source checkout's)",
+    )
+
+
+def cmd_report(ns: argparse.Namespace, _passthrough: list[str]) -> int:
+    reports = Path(ns.reports).resolve()
+    results = reports / "allure-results"
+    if not any(results.glob("*-result.json")):
+        raise SetupError(
+            f"no allure results in {results}: "
+            f"run `qmp-conformance run --reports {ns.reports}` first"
+        )
+    npm_dir = find_npm_dir(reports, ns.npm_dir)
+    install(npm_dir)
+    html = generate(npm_dir, results, reports / "html")
+    print(f"HTML report: {html / 'index.html'}")
+    return 0
+
+
+def find_npm_dir(reports: Path, given: str | None) -> Path:
+    """The directory whose package files pin allure."""
+    # A wheel install has no reports/ beside the package: then the working directory's.
+    candidates = [Path(given)] if given is not None else [reports, Path("reports"), PROJECT_NPM_DIR]
+    for directory in candidates:
+        if (directory / "package.json").is_file() and (directory / "package-lock.json").is_file():
+            return directory.resolve()
+    where = " or ".join(str(c) for c in candidates)
+    raise SetupError(f"no package.json with a package-lock.json in {where}")
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise SetupError(
+            f"{name} not found on PATH: the HTML report needs Node.js and npm "
+            "(Debian: apt-get install --no-install-recommends nodejs npm)"
+        )
+    return found
+
+
+def _lock_digest(npm_dir: Path) -> str:
+    return hashlib.sha256((npm_dir / "package-lock.json").read_bytes()).hexdigest()
+
+
+def is_installed(npm_dir: Path) -> bool:
+    """Whether node_modules was installed from the current lock file."""
+    stamp = npm_dir / "node_modules" / STAMP
+    try:
+        return stamp.read_text().strip() == _lock_digest(npm_dir)
+    except OSError:
+        return False
+
+
+def install(npm_dir: Path) -> bool:
+    """``npm ci`` in ``npm_dir`` unless node_modules matches the lock file; True if it ran."""
+    _tool("node")
+    npm = _tool("npm")
+    if is_installed(npm_dir):
+        return False
+    print(f"installing the report tools: npm ci in {npm_dir}", flush=True)
+    # npm's cache and logs stay beside the packages, not in $HOME.
+    cache = npm_dir / NPM_CACHE
+    env = {
+        **os.environ,
+        "npm_config_cache": str(cache),
+        "npm_config_logs_dir": str(cache / "_logs"),
+        "npm_config_update_notifier": "false",
+    }
+    _run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], npm_dir, NPM_TIMEOUT, env)
+    write_report(npm_dir / "node_modules" / STAMP, _lock_digest(npm_dir) + "\n")
+    return True
+
+
+def _run(argv: list[str], cwd: Path, timeout: float, env: Mapping[str, str] | None = None) -> None:
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SetupError(f"{' '.join(argv[:2])} did not finish within {timeout:g}s") from exc
+    except OSError as exc:
+        raise SetupError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    if done.returncode != 0:
+        said = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+        last = said[-1].strip() if said else "no output"
+        raise SetupError(f"{' '.join(argv[:2])} failed (exit {done.returncode}): {last}")
+
+
+def report_name(results: Path) -> str:
+    """The report's title, from the run's environment.properties when it has one."""
+    values: dict[str, str] = {}
+    try:
+        text = (results / "environment.properties").read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value.replace("\\:", ":").replace("\\=", "=")
+    if "qemu.version" in values:
+        return f"QMP conformance: QEMU {values['qemu.version']} {values.get('qemu.target', '')}"
+    return "QMP conformance"
+
+
+def config(name: str, output: Path) -> dict[str, object]:
+    """The Allure 3 config: the per-command tree and the finding-kind categories."""
+    return {
+        "name": name,
+        "output": str(output),
+        "categories": [{**c, "groupBy": [{"label": "feature"}]} for c in categories()],
+        "plugins": {
+            "awesome": {"options": {"reportName": name, "groupBy": list(GROUP_BY)}},
+        },
+    }
+
+
+def generate(npm_dir: Path, results: Path, output: Path) -> Path:
+    """Generate the HTML report of ``results`` into ``output``."""
+    allure = npm_dir / "node_modules" / ".bin" / "allure"
+    if not allure.exists():
+        raise SetupError(f"{allure} is missing: remove {npm_dir / 'node_modules'} and retry")
+    # Results from before the categories existed (or from elsewhere) still get them.
+    if not (results / "categories.json").exists():
+        write_categories(results / "categories.json")
+    rc = write_report(
+        output.parent / "allurerc.json",
+        json.dumps(config(report_name(results), output), indent=1) + "\n",
+    )
+    if output.exists():
+        shutil.rmtree(output)
+    _run(
+        [str(allure), "generate", "--config", str(rc), "--output", str(output), str(results)],
+        npm_dir,
+        GENERATE_TIMEOUT,
+    )
+    if not (output / "index.html").is_file():
+        raise SetupError(f"allure generate wrote no {output / 'index.html'}")
+    return output

@@ -1,0 +1,191 @@
+"""pytest hooks of the reports, for conformance tests only (the project's own are left be).
+
+- Every conformance result gets the run's parameters (binary, version, target, machine
+  profiles, Hypothesis profile and seed); a failed one its finding kind as a label, a
+  severity and the ``finding kind:`` line the allure categories match; an argument test
+  a short summary attachment (examples, replies, coverage), so that a passing result
+  says what it did without carrying a transcript.
+- At the end of the run (on the controller): ``categories.json`` and
+  ``environment.properties`` go to ``--alluredir``; the conformance matrix is built
+  from the allure results and the tests' coverage properties, printed as a table, and,
+  with ``--reports-dir``, written there as matrix.md, matrix.json and matrix.svg, with
+  a copy of categories.json.
+
+It is loaded by conformance.plugin (``pytest_plugins``) and reads that plugin's marks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from pathlib import Path
+
+import allure
+import pytest
+from hypothesis import settings
+
+from conformance.errors import EXIT_USAGE, SetupError
+from conformance.machine.instance import QemuGone, QemuInstance
+from conformance.plugin import SUITE_MARK, binary_info, live_schema, run_context
+from conformance.reporting import chart, matrix
+from conformance.reporting.categories import HARNESS_ERROR, write_categories
+from conformance.reporting.environment import environment, write_environment
+from conformance.reporting.labels import add_parameters, file_failure
+from conformance.reporting.results import coverage_items, read_allure
+from conformance.spec.coverage import KINDS, command_items, summarise
+from conformance.suite.exchange import REPLIES_PROPERTY
+
+_PARAMETERS = pytest.StashKey[dict[str, str]]()
+_MATRIX = pytest.StashKey[matrix.Matrix]()
+_READABLE = 120  # characters of a parameter's repr that a report still shows whole
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("qmp-conformance").addoption(
+        "--reports-dir",
+        default=None,
+        help="write the conformance matrix (matrix.md, matrix.json, matrix.svg) and "
+        "categories.json into this directory",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # Outside conformance.plugin's wrapper (trylast), inside allure's: the marks are
+    # there, and allure hasn't yet read the exception's message.
+    report = yield
+    if SUITE_MARK not in report.user_properties:
+        return report
+    props = dict(report.user_properties)
+    if report.when == "setup":
+        add_parameters({**_short_parameters(item), **run_parameters(item.config)})
+    kind = HARNESS_ERROR if props.get("harness-error") == "true" else props.get("finding-kind")
+    if call.excinfo is not None and kind is not None:
+        file_failure(call.excinfo.value, str(kind))
+    if report.when == "teardown" and REPLIES_PROPERTY in props:
+        allure.attach(
+            argument_summary(item.config, props), "summary.txt", allure.attachment_type.TEXT
+        )
+    return report
+
+
+def run_parameters(config: pytest.Config) -> dict[str, str]:
+    """The allure parameters every result of this run carries."""
+    if _PARAMETERS not in config.stash:
+        info = binary_info(config)
+        seed = config.getoption("hypothesis_seed", None)
+        if seed is None:
+            seed = "derandomized" if settings().derandomize else "random"
+        config.stash[_PARAMETERS] = {
+            "QEMU binary": info.path,
+            "QEMU version": f"{info.version_text} ({info.package})"
+            if info.package
+            else info.version_text,
+            "target": info.target,
+            "machine": ", ".join(run_context(config).profiles),
+            "Hypothesis profile": str(config.getoption("hypothesis_profile", None) or "default"),
+            "seed": str(seed),
+        }
+    return config.stash[_PARAMETERS]
+
+
+def _short_parameters(item: pytest.Item) -> dict[str, str]:
+    """allure shows a test's parameters by repr; a documented example's is its whole
+    DocEntry. Those too long to read are shown as the test id instead."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return {}
+    return {
+        name: str(callspec.id)
+        for name, value in callspec.params.items()
+        if len(repr(value)) > _READABLE
+    }
+
+
+def argument_summary(config: pytest.Config, props: dict[str, object]) -> str:
+    """What an argument test sent: examples, replies by kind, and the schema coverage
+    of its valid examples."""
+    replies = json.loads(str(props[REPLIES_PROPERTY]))
+    lines = [
+        f"{props.get('examples', 0)} examples sent, "
+        f"{props.get('rejected', 0)} dropped by the host-safety policy",
+        "replies: " + (", ".join(f"{n} {k}" for k, n in sorted(replies.items())) or "none"),
+    ]
+    for command, used in coverage_items([(k, v) for k, v in props.items()]).items():
+        coverage = summarise(command_items(live_schema(config), command), used)
+        lines.append(f"schema coverage of {command}'s arguments: {matrix.percent(coverage)}")
+        lines += [
+            f"  {KINDS[k]}: {coverage.exercised[k]}/{coverage.total[k]}"
+            for k in KINDS
+            if coverage.total[k]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def accelerator(config: pytest.Config) -> str:
+    """The accelerator the run's QEMUs use (none of them asks for one): KVM or TCG."""
+    ctx = run_context(config)
+    try:
+        with QemuInstance(ctx.launch_config(ctx.profiles[0])) as inst:
+            value = inst.execute("query-kvm").value
+    except (QemuGone, SetupError):
+        return "unknown"
+    return "kvm" if isinstance(value, dict) and value.get("enabled") else "tcg"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return
+    reports = [
+        rep
+        for reps in reporter.stats.values()
+        for rep in reps
+        if isinstance(rep, pytest.TestReport) and SUITE_MARK in rep.user_properties
+    ]
+    results_dir = getattr(config.option, "allure_report_dir", None)
+    if not reports or not results_dir:
+        return
+    try:
+        _write_reports(config, Path(results_dir), reports)
+    except SetupError as exc:
+        reporter.write_line(f"qmp-conformance: {exc}", red=True)
+        session.exitstatus = EXIT_USAGE
+
+
+def _write_reports(
+    config: pytest.Config, results_dir: Path, reports: list[pytest.TestReport]
+) -> None:
+    info = binary_info(config)
+    ctx = run_context(config)
+    write_categories(results_dir / "categories.json")
+    write_environment(
+        results_dir / "environment.properties",
+        environment(info, ctx.profiles, accelerator(config)),
+    )
+    built = matrix.build(
+        live_schema(config),
+        read_allure(results_dir),
+        coverage_items(p for rep in reports for p in rep.user_properties),
+    )
+    config.stash[_MATRIX] = built
+    out = config.getoption("--reports-dir")
+    if out is not None:
+        title = f"QEMU {info.version_text} {info.target}"
+        write_categories(Path(out) / "categories.json")
+        matrix.write_matrix(built, Path(out), title, chart.svg(built, title))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    built = terminalreporter.config.stash.get(_MATRIX, None)
+    if built is None:
+        return
+    terminalreporter.write_sep("=", "conformance matrix")
+    for line in matrix.table(built):
+        terminalreporter.write_line(line)
+    out = terminalreporter.config.getoption("--reports-dir")
+    if out is not None:
+        terminalreporter.write_line(f"written to {Path(out) / 'matrix.md'} (and .json, .svg)")

@@ -1,0 +1,90 @@
+"""A run's results read back: allure result files, and the coverage test properties.
+
+allure results carry what the matrix sorts by (epic, feature, story labels, the status
+and its message) for every conformance test; the coverage a test exercised travels in
+its user properties, which pytest hands to the controller (and writes to JUnit XML).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.errors import SetupError
+from conformance.reporting.categories import KNOWN_MESSAGE
+from conformance.spec.coverage import Item
+from conformance.suite.exchange import COVERAGE_PROPERTY
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One allure test result: its labels (name → values), status and message."""
+
+    name: str
+    status: str  # passed, failed, broken, skipped, unknown
+    labels: dict[str, tuple[str, ...]]
+    message: str = ""
+
+    def label(self, name: str) -> str:
+        """The last value of label ``name`` (allure shows the last), or ''."""
+        values = self.labels.get(name, ())
+        return values[-1] if values else ""
+
+    @property
+    def outcome(self) -> str:
+        """pass, fail, known (a finding the baseline knows) or skip."""
+        if self.status == "passed":
+            return "pass"
+        if self.status in ("failed", "broken"):
+            return "fail"
+        return "known" if self.message.startswith(KNOWN_MESSAGE) else "skip"
+
+
+def read_allure(directory: Path) -> list[Result]:
+    """Every ``*-result.json`` in ``directory``; SetupError when it can't be read."""
+    if not directory.is_dir():
+        raise SetupError(f"no allure results at {directory}")
+    results = []
+    for path in sorted(directory.glob("*-result.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SetupError(f"unreadable allure result {path}: {exc}") from exc
+        results.append(_result(data))
+    return results
+
+
+def _result(data: object) -> Result:
+    if not isinstance(data, dict):
+        return Result("", "unknown", {})
+    labels: dict[str, tuple[str, ...]] = {}
+    for label in data.get("labels") or ():
+        if isinstance(label, dict):
+            name, value = str(label.get("name", "")), str(label.get("value", ""))
+            labels[name] = (*labels.get(name, ()), value)
+    details = data.get("statusDetails")
+    message = details.get("message") if isinstance(details, dict) else None
+    return Result(
+        str(data.get("name", "")),
+        str(data.get("status") or "unknown"),
+        labels,
+        message if isinstance(message, str) else "",
+    )
+
+
+def coverage_items(properties: Iterable[tuple[str, object]]) -> dict[str, set[Item]]:
+    """Exercised coverage items by command, merged from ``(name, value)`` properties."""
+    found: dict[str, set[Item]] = {}
+    for name, value in properties:
+        if name != COVERAGE_PROPERTY:
+            continue
+        try:
+            data = json.loads(str(value))
+            command = str(data["command"])
+            items = {Item.parse(str(k)) for k in data["items"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SetupError(f"bad {COVERAGE_PROPERTY} property {str(value)[:80]!r}") from exc
+        found.setdefault(command, set()).update(items)
+    return found

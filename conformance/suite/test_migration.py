@@ -1,0 +1,202 @@
+"""migrate-start-postcopy during a real migration between two QEMUs of the binary.
+
+The behaviour rules (`conformance/behaviour/rules/migration.py`) check the command
+without a migration. Here a q35 source migrates to a q35 destination started with
+``-incoming unix:…`` (the socket in the destination's workdir: host safety), so the
+command meets the state its doc is about:
+
+- with ``postcopy-ram`` set on both sides before ``migrate`` and the migration held in
+  precopy by a bandwidth limit (postcopy has its own, unlimited), the command succeeds,
+  the source's MIGRATION events go ``setup`` → ``active`` → ``postcopy-active`` →
+  ``completed``, and the destination ends ``completed`` too;
+- without the capability, during an active migration (held active by a bandwidth
+  limit), the command fails, and ``migrate_cancel`` ends the migration ``cancelled``.
+
+Every wait is on a MIGRATION event, with a deadline; a missing event is a behaviour
+finding. Both guests stay stopped (``-S``): postcopy works without running guest code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+import pytest
+
+from conformance.machine.instance import QemuInstance
+from conformance.oracle.conversation import messages
+from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
+from conformance.oracle.judge import judge_events
+from conformance.plugin import RunContext
+from conformance.qmp.deadline import DeadlineExceeded
+from conformance.qmp.message import Kind
+from conformance.spec import Schema
+from conformance.suite.report import evidence, label
+
+PROFILE = "q35"
+MEMORY = ("-m", "64")
+MIGRATION_DEADLINE = 60.0  # 64 MiB of zero pages over a unix socket take well under 1 s
+COMMAND = "migrate-start-postcopy"
+SOCKET = "migrate.sock"
+# Bytes per second that keep a precopy migration active for about half a minute (64 MiB
+# of zero pages are some 150 KB on the wire). QEMU applies the limit per 100 ms, so a
+# value under 10 rounds to 0, which means unlimited.
+THROTTLE = 4096
+
+POSTCOPY = qapi(
+    "qapi/migration.json: migrate-start-postcopy",
+    "Followup to a migration command to switch the migration to postcopy mode. The "
+    "postcopy-ram capability must be set on both source and destination before the "
+    "original migration command.",
+)
+STATUSES = qapi(
+    "qapi/migration.json: MigrationStatus",
+    "setup: migration process has been initiated. active: in the process of doing "
+    "migration. postcopy-active: like active, but now in postcopy mode. completed: "
+    "migration is finished.",
+)
+CANCEL = qapi(
+    "qapi/migration.json: migrate_cancel", "Cancel the current executing migration process."
+)
+POSTCOPY_PATH = ("setup", "active", "postcopy-active", "completed")
+
+
+def _needs(qmp_run: RunContext, schema: Schema, commands: Sequence[str]) -> None:
+    if PROFILE not in qmp_run.profiles:
+        pytest.skip(f"needs the {PROFILE} profile")
+    missing = [c for c in commands if c not in schema.commands]
+    if missing:
+        pytest.skip(f"not in this binary: {', '.join(missing)}")
+
+
+@contextmanager
+def _pair(qmp_run: RunContext) -> Iterator[tuple[QemuInstance, QemuInstance, str]]:
+    """A source and a destination waiting on a unix socket in its own workdir."""
+    with ExitStack() as stack:
+        dst_config = qmp_run.launch_config(PROFILE)
+        # QEMU's cwd is its workdir, so the bare socket name lands there.
+        dst_config.extra_args = (*MEMORY, "-incoming", f"unix:{SOCKET}")
+        dst = stack.enter_context(QemuInstance(dst_config))
+        src_config = qmp_run.launch_config(PROFILE)
+        src_config.extra_args = MEMORY
+        src = stack.enter_context(QemuInstance(src_config))
+        stack.enter_context(evidence(src))
+        assert dst.workdir is not None
+        yield src, dst, f"unix:{dst.workdir / SOCKET}"
+
+
+def _ok(inst: QemuInstance, command: str, arguments: dict[str, object] | None = None) -> None:
+    reply = inst.execute(command, arguments)
+    if reply.message.kind is not Kind.RETURN:
+        raise Failure(
+            "migration.setup",
+            qapi(f"qapi/migration.json: {command}", "Returns: nothing on success"),
+            f"{command} failed: {reply.message.raw[:300]!r}",
+            kind=FindingKind.BEHAVIOUR,
+            command=command,
+        )
+
+
+def _capabilities(inst: QemuInstance, postcopy: bool) -> None:
+    caps: list[dict[str, object]] = [{"capability": "events", "state": True}]
+    if postcopy:
+        caps.append({"capability": "postcopy-ram", "state": True})
+    _ok(inst, "migrate-set-capabilities", {"capabilities": caps})
+
+
+def _wait_status(inst: QemuInstance, status: str, side: str, citation: Citation) -> None:
+    try:
+        inst.session.wait_event("MIGRATION", {"status": status}, timeout=MIGRATION_DEADLINE)
+    except DeadlineExceeded:
+        raise Failure(
+            "migration.event",
+            citation,
+            f"the {side} sent no MIGRATION event with status {status!r} within "
+            f"{MIGRATION_DEADLINE:g} s",
+            kind=FindingKind.BEHAVIOUR,
+            command=COMMAND,
+        ) from None
+
+
+def _statuses(inst: QemuInstance) -> list[str]:
+    out = []
+    for m in messages(inst.transcript):
+        value = m.value
+        if m.event_name == "MIGRATION" and isinstance(value, dict):
+            data = value.get("data")
+            if isinstance(data, dict):
+                out.append(str(data.get("status")))
+    return out
+
+
+def _judge_all(schema: Schema, *instances: QemuInstance) -> None:
+    for inst in instances:
+        judge_events(schema, [m for m in messages(inst.transcript) if m.kind is Kind.EVENT])
+
+
+def test_postcopy_during_migration(qmp_run: RunContext, schema: Schema) -> None:
+    label(epic="behaviour", feature=COMMAND, story="postcopy migration", citation=str(POSTCOPY))
+    _needs(qmp_run, schema, ("migrate", COMMAND, "migrate-set-parameters"))
+    with _pair(qmp_run) as (src, dst, uri):
+        _capabilities(dst, postcopy=True)
+        _capabilities(src, postcopy=True)
+        # Held in precopy until the switch: unthrottled, 64 MiB of zero pages could
+        # converge before the command arrives, leaving nothing to switch.
+        _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
+        _ok(src, "migrate", {"uri": uri})
+        _wait_status(src, "active", "source", STATUSES)
+        reply = src.execute(COMMAND)
+        if reply.message.kind is not Kind.RETURN:
+            raise Failure(
+                "migration.postcopy",
+                POSTCOPY,
+                f"postcopy-ram was set on both sides before migrate, yet {COMMAND} "
+                f"replied {reply.message.raw[:300]!r}",
+                kind=FindingKind.BEHAVIOUR,
+                command=COMMAND,
+            )
+        _wait_status(src, "completed", "source", STATUSES)
+        _wait_status(dst, "completed", "destination", STATUSES)
+        seen = [s for s in _statuses(src) if s in POSTCOPY_PATH]
+        # Each status once, in this order: the source went through postcopy.
+        if seen != list(POSTCOPY_PATH):
+            raise Failure(
+                "migration.postcopy-statuses",
+                STATUSES,
+                f"the source's MIGRATION statuses were {_statuses(src)}, expected "
+                f"{' -> '.join(POSTCOPY_PATH)} after {COMMAND}",
+                kind=FindingKind.BEHAVIOUR,
+                command=COMMAND,
+                path="$.data.status",
+            )
+        _judge_all(schema, src, dst)
+
+
+def test_postcopy_refused_without_capability(qmp_run: RunContext, schema: Schema) -> None:
+    label(
+        epic="behaviour",
+        feature=COMMAND,
+        story="postcopy without capability",
+        citation=str(POSTCOPY),
+    )
+    _needs(qmp_run, schema, ("migrate", COMMAND, "migrate_cancel", "migrate-set-parameters"))
+    with _pair(qmp_run) as (src, dst, uri):
+        _capabilities(dst, postcopy=False)
+        _capabilities(src, postcopy=False)
+        # One byte per second keeps the migration active until it is cancelled.
+        _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
+        _ok(src, "migrate", {"uri": uri})
+        _wait_status(src, "active", "source", STATUSES)
+        reply = src.execute(COMMAND)
+        if reply.message.kind is not Kind.ERROR:
+            raise Failure(
+                "migration.postcopy-needs-capability",
+                POSTCOPY,
+                f"postcopy-ram was not set, yet {COMMAND} during an active migration "
+                f"replied {reply.message.raw[:300]!r}",
+                kind=FindingKind.BEHAVIOUR,
+                command=COMMAND,
+            )
+        _ok(src, "migrate_cancel")
+        _wait_status(src, "cancelled", "source", CANCEL)
+        _judge_all(schema, src, dst)

@@ -1,0 +1,166 @@
+"""The HTML report, opened in headless Chromium as a reader would open it.
+
+A tiny real run (block_resize: valid arguments, which pass, and its documented error
+condition, which QEMU 7.2 answers with GenericError where the doc says DeviceNotFound)
+is built into HTML with `qmp-conformance report`'s code, served over HTTP on loopback,
+and driven with playwright-core (reports/node_modules) on Debian's chromium. The report
+must show the per-command features, file the failure under its finding kind, and list
+the failing result's transcript. Screenshots go to $QMPC_SCREENSHOTS (`tox -e report`:
+reports/screenshots/), else under the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.reporting.html import cmd_report, is_installed
+from tests.integration.clirun import run_suite
+
+pytestmark = pytest.mark.qemu
+
+HERE = Path(__file__).resolve().parent
+# The checkout's, also when tox installed the package from a wheel.
+NPM_DIR = HERE.parents[1] / "reports"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FAILING = "test_doc_error[block_resize-1]"
+SELECTION = "test_doc_error and block_resize or test_valid_arguments and block_resize"
+SERVE_DEADLINE = 10.0
+BROWSER_DEADLINE = 120.0
+
+
+def _needs_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(
+            f"no Chromium at {CHROMIUM} "
+            "(apt-get install --no-install-recommends chromium chromium-driver)"
+        )
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js and npm are not installed (apt-get install nodejs npm)")
+    if not is_installed(NPM_DIR):
+        pytest.skip(
+            f"allure and playwright-core are not installed in {NPM_DIR} for its "
+            "lock file: run `qmp-conformance report` or `npm ci` there (tox -e report does)"
+        )
+
+
+@pytest.fixture(scope="module")
+def report(qemu_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reports directory of the tiny run, with its HTML built."""
+    _needs_browser()
+    base = tmp_path_factory.mktemp("report")
+    reports = base / "reports"
+    run = run_suite(
+        qemu_binary,
+        reports,
+        "q35",
+        "-k",
+        SELECTION,
+        # Loaded by conformance.plugin too once it is hooked up; pytest loads it once.
+        "-p",
+        "conformance.reporting.plugin",
+        f"--reports-dir={reports}",
+        f"--qmp-workdir={base / 'work'}",
+        "--minimise-budget=0",
+    )
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert cmd_report(argparse.Namespace(reports=str(reports), npm_dir=str(NPM_DIR)), []) == 0
+    return reports
+
+
+@pytest.fixture
+def served(report: Path) -> Iterator[str]:
+    """The report's URL, served by `python -m http.server` on a free loopback port."""
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        cwd=report / "html",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        # Port 0: the kernel picks a free port, and the server's first line names it.
+        line = _first_line(server)
+        port = line.split(" port ")[1].split()[0]
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.kill()
+        server.wait(timeout=SERVE_DEADLINE)
+
+
+def _first_line(server: subprocess.Popen[str]) -> str:
+    import selectors
+
+    assert server.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(server.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout=SERVE_DEADLINE):
+            pytest.fail(f"http.server said nothing within {SERVE_DEADLINE:g}s")
+    line = server.stdout.readline()
+    assert line.startswith("Serving HTTP on"), line
+    return line
+
+
+def test_per_command_report_in_chromium(served: str, tmp_path: Path) -> None:
+    shots = Path(os.environ.get("QMPC_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    home = tmp_path / "home"  # Chromium and node write nothing outside tmp_path
+    home.mkdir()
+    done = subprocess.run(
+        [
+            "node",
+            str(HERE / "report_check.mjs"),
+            str(NPM_DIR),
+            served,
+            FAILING,
+            str(shots),
+            str(tmp_path / "chromium-profile"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=BROWSER_DEADLINE,
+        env={**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path), "CHROMIUM": CHROMIUM},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # The per-command tree: epic, then the command as feature, then the check.
+    assert {"commands", "documentation", "block_resize", "error condition 1"} <= set(
+        seen["sections"]
+    ), seen["sections"]
+    # Filed under its finding kind, not allure's default "Product errors".
+    assert seen["category"] == "Category: doc mismatch"
+    names = [a.split("\n")[1] for a in seen["attachments"]]
+    assert {"transcript.jsonl", "transcript.txt"} <= set(names), names
+    for shot in ("report-tree.png", "failing-result.png"):
+        assert (shots / shot).stat().st_size > 10_000, shot
+
+
+def test_matrix_and_allure_files_of_a_real_run(report: Path) -> None:
+    matrix = json.loads((report / "matrix.json").read_text())
+    rows = {r["command"]: r for r in matrix["commands"]}
+    assert len(rows) > 150  # every command of the binary, reached or not
+    block_resize = rows["block_resize"]
+    assert block_resize["areas"]["doc error conditions"]["status"] == "fail"
+    assert block_resize["areas"]["valid arguments"]["status"] == "pass"
+    # Its valid examples sent device or node-name, and size: coverage is measured.
+    assert block_resize["coverage"]["member"]["exercised"] >= 2
+    assert rows["query-status"]["status"] == "n/a"
+    markdown = (report / "matrix.md").read_text()
+    assert "| `block_resize` | pass 1 | n/a | n/a | fail 1/1 |" in markdown
+    assert (report / "matrix.svg").read_text().startswith("<svg")
+    results = report / "allure-results"
+    names = {c["name"] for c in json.loads((results / "categories.json").read_text())}
+    assert {"crash", "hang", "doc mismatch", "harness error"} <= names
+    environment = (results / "environment.properties").read_text()
+    assert "qemu.version=" in environment
+    assert "accelerator=" in environment

@@ -1,0 +1,121 @@
+"""A real finding through the CLI: reproducer directory, baseline update, known vs new.
+
+The subject is a doc mismatch of QEMU 7.2: the man page says block_resize on a device
+that doesn't exist fails with DeviceNotFound, and QEMU replies GenericError. It is one
+QMP exchange, so the test is quick and its outcome the same on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from conformance.findings import baseline
+from conformance.findings.reproducer import Reproducer
+from conformance.machine.probe import probe
+from tests.integration.clirun import cli
+
+pytestmark = pytest.mark.qemu
+
+SELECTION = "test_doc_error and block_resize-1"
+KEY = "doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device"
+REPRODUCER_FILES = ("reproducer.jsonl", "command-line.txt", "reproduce.sh", "hypothesis.txt")
+
+
+def _run(qemu: str, tmp_path: Path, reports: str, *options: str) -> tuple[int, str]:
+    done = cli(
+        "run",
+        "--qemu",
+        qemu,
+        "--machine",
+        "q35",
+        "--reports",
+        str(tmp_path / reports),
+        *options,
+        "--",
+        "-q",
+        "-k",
+        SELECTION,
+        f"--qmp-workdir={tmp_path / 'work'}",
+        "--minimise-budget=0",
+        # The CLI's own start-up check of the binary makes its workdir under TMPDIR.
+        env={"TMPDIR": str(tmp_path)},
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_finding_directory_baseline_update_and_known_findings(
+    qemu_binary: str, tmp_path: Path
+) -> None:
+    if probe(qemu_binary).version[:2] != (7, 2):
+        pytest.skip("the block_resize doc mismatch is a QEMU 7.2 finding")
+    file = tmp_path / "baseline.json"
+
+    rc, out = _run(qemu_binary, tmp_path, "new", "--baseline", str(file), "--baseline-update")
+    assert rc == EXIT_OK, out  # the update accepted the finding
+    assert "findings: 1 unique (0 known, 1 new)" in out
+    written = baseline.load(file)
+    assert list(written.findings) == [KEY]
+    assert written.version.startswith("7.2.")
+    index = json.loads((tmp_path / "new" / "findings" / "index.json").read_text())
+    (row,) = index["findings"]
+    assert row["signature"] == KEY
+    directory = tmp_path / "new" / "findings" / row["slug"]
+    for name in REPRODUCER_FILES:
+        assert (directory / name).is_file(), name
+    rep = Reproducer.load(directory)
+    assert rep.expected.reply == "error:GenericError"
+    assert json.loads(rep.messages[rep.expected.trigger])["execute"] == "block_resize"
+    assert "-qmp stdio" in (directory / "reproduce.sh").read_text()
+
+    rc, out = _run(qemu_binary, tmp_path, "known", "--baseline", str(file))
+    assert rc == EXIT_OK, out
+    assert "findings: 1 unique (1 known, 0 new)" in out
+    assert f"known finding: {KEY}" in out
+    junit = (tmp_path / "known" / "junit.xml").read_text()
+    assert 'type="pytest.xfail"' in junit
+
+    other = tmp_path / "other.json"
+    baseline.save(
+        other, [("crash | calc-dirty-rate | SIGSEGV", "crash", "t")], version="7.2", package=""
+    )
+    rc, out = _run(qemu_binary, tmp_path, "stale", "--baseline", str(other))
+    assert rc == EXIT_FINDINGS, out
+    assert "findings: 1 unique (0 known, 1 new)" in out
+    assert f"new {row['slug']}: doc-mismatch: block_resize" in out
+    assert "1 known signatures not seen" in out
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--baseline", "CORRUPT"), r"baseline .*corrupt\.json: not JSON"),
+        (("--baseline", "MISSING"), r"baseline .*missing\.json: cannot read"),
+        (("--baseline-update",), r"--baseline-update needs --baseline"),
+    ],
+)
+def test_bad_baseline_gives_one_line_and_exit_2(
+    qemu_binary: str, tmp_path: Path, options: tuple[str, ...], message: str
+) -> None:
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"qmp-baseline": 1, "findings": ')
+    paths = {"CORRUPT": str(corrupt), "MISSING": str(tmp_path / "missing.json")}
+    done = cli(
+        "run",
+        "--qemu",
+        qemu_binary,
+        "--reports",
+        str(tmp_path / "reports"),
+        *(paths.get(o, o) for o in options),
+        env={"TMPDIR": str(tmp_path)},
+        timeout=60,
+    )
+    assert done.returncode == EXIT_USAGE, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert re.search(message, line), line
+    assert not (tmp_path / "reports").exists()  # refused before the run began

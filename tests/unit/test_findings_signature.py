@@ -1,0 +1,116 @@
+"""Finding signatures: stable across runs, builds and machines, distinct across defects."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+
+from conformance.findings.signature import Signature, normalise
+from conformance.machine.exits import ExitKind, classify_exit
+from conformance.oracle.failure import FindingKind
+
+# The colo-compare abort of QEMU 7.2, as two runs on two machines print it.
+COLO_RUN_1 = (
+    "qemu-system-x86_64: warning: colo-compare: iothread 'nosuch' not found\n"
+    "qemu-system-x86_64: ../util/qemu-thread-posix.c:38: qemu_mutex_destroy: "
+    "Assertion `mutex->initialized' failed.\n"
+)
+# Debian builds in a subdirectory two levels down; another build tree is one level down.
+COLO_RUN_2 = (
+    "/usr/local/bin/qemu-system-x86_64: ../../util/qemu-thread-posix.c:41: qemu_mutex_destroy: "
+    "Assertion `mutex->initialized' failed.\n"
+)
+OTHER_ASSERT = (
+    "qemu-system-x86_64: ../../block/io.c:1983: bdrv_co_write_req_prepare: "
+    "Assertion `child->perm & BLK_PERM_WRITE' failed.\n"
+)
+
+
+def _abort(stderr: str) -> Signature:
+    return Signature.of_exit(classify_exit(-signal.SIGABRT, stderr), "object-add")
+
+
+def test_assertions_differing_in_line_numbers_program_path_and_build_depth_give_one_key() -> None:
+    first, second = _abort(COLO_RUN_1), _abort(COLO_RUN_2)
+    assert first.key == second.key
+    assert first.kind is FindingKind.CRASH
+    assert "qemu_mutex_destroy" in first.detail
+    assert "util/qemu-thread-posix.c" in first.detail  # the file tells assertions apart
+
+
+def test_different_assertions_give_different_keys() -> None:
+    assert _abort(COLO_RUN_1).key != _abort(OTHER_ASSERT).key
+
+
+def test_the_command_in_flight_is_part_of_the_key() -> None:
+    info = classify_exit(-signal.SIGABRT, COLO_RUN_1)
+    assert Signature.of_exit(info, "object-add").key != Signature.of_exit(info, "qom-set").key
+
+
+def test_signal_crash_uses_the_first_stable_stderr_line() -> None:
+    one = classify_exit(
+        -signal.SIGSEGV,
+        "qemu-system-x86_64: warning: host doesn't support requested feature\n"
+        "qemu: fatal: bad pointer 0x7ffd1234abcd in /tmp/qmpc-run-abc123/qemu-x/mem.bin\n",
+    )
+    two = classify_exit(
+        -signal.SIGSEGV, "qemu: fatal: bad pointer 0x55550000 in /home/ci/w/qemu-y/mem.bin\n"
+    )
+    assert one.kind is ExitKind.CRASH
+    first, second = Signature.of_exit(one, "pmemsave"), Signature.of_exit(two, "pmemsave")
+    assert first.key == second.key
+    assert first.detail == "SIGSEGV: fatal: bad pointer ADDR in PATH"
+
+
+def test_a_crash_with_no_stderr_is_the_signal() -> None:
+    sig = Signature.of_exit(classify_exit(-signal.SIGSEGV, ""), "calc-dirty-rate")
+    assert sig.key == "crash | calc-dirty-rate | SIGSEGV"
+
+
+@pytest.mark.parametrize(
+    ("returncode", "flags", "kind"),
+    [
+        (-signal.SIGSYS, {}, FindingKind.SANDBOX),
+        (-signal.SIGKILL, {"hung": True}, FindingKind.HANG),
+        (1, {}, FindingKind.DISCONNECT),
+    ],
+)
+def test_exit_kinds_are_kept_apart(
+    returncode: int, flags: dict[str, bool], kind: FindingKind
+) -> None:
+    assert Signature.of_exit(classify_exit(returncode, "", **flags), "x").kind is kind
+
+
+def test_a_hang_ignores_what_qemu_printed_before() -> None:
+    a = classify_exit(-signal.SIGKILL, "qemu: warning: 12 things\n", hung=True)
+    b = classify_exit(-signal.SIGKILL, "something else entirely\n", hung=True)
+    assert Signature.of_exit(a, "migrate").key == Signature.of_exit(b, "migrate").key
+
+
+def test_violation_paths_are_normalised_but_checks_are_not() -> None:
+    def key(check: str, path: str) -> str:
+        return Signature.of_violation(FindingKind.SCHEMA, check, "query-block", path).key
+
+    third = key("schema.reply", "$.return[3].inserted")
+    assert third == key("schema.reply", "$.return[0].inserted")
+    assert third != key("schema.event", "$.return[3].inserted")
+    assert third != key("schema.reply", "$.return[3].image")
+
+
+def test_key_round_trips_and_slug_is_a_safe_unique_name() -> None:
+    sig = _abort(COLO_RUN_1)
+    assert Signature.from_key(sig.key) == sig
+    no_command = Signature.of_violation(FindingKind.PROTOCOL, "wire.resync", None, None)
+    assert Signature.from_key(no_command.key) == no_command
+    assert re.fullmatch(r"[a-z0-9-]+", sig.slug)
+    assert sig.slug.startswith("crash-object-add-")
+    assert sig.slug != _abort(OTHER_ASSERT).slug
+
+
+def test_normalise_replaces_run_specific_parts() -> None:
+    assert (
+        normalise("qemu-system-x86_64:  at 0xdeadBEEF pid 4242 file /var/tmp/x-1/y.img  ")
+        == "at ADDR pid N file PATH"
+    )
