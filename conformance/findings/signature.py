@@ -64,6 +64,10 @@ def crash_detail(info: ExitInfo) -> str:
     """The stable part of an exit: the assertion, or the signal and first stable line."""
     if info.assertion:
         return normalise(info.assertion)
+    if info.kind is ExitKind.HANG:
+        # The harness's own SIGKILL and what QEMU printed before it stopped answering
+        # say nothing about the hang; the command in flight (in the key) does.
+        return "no reply before the deadline"
     how = info.kind.value
     if info.signal is not None:
         import signal as _signal
@@ -79,8 +83,6 @@ def crash_detail(info: ExitInfo) -> str:
         for line in info.stderr.splitlines()
         if line.strip() and not _NOISE_LINE.match(line.strip())
     ]
-    if info.kind is ExitKind.HANG:
-        return how  # what QEMU printed before it stopped answering isn't the hang
     first = stable[0] if stable else normalise(last_line(info.stderr))
     return f"{how}: {first}" if first else how
 

@@ -87,6 +87,8 @@ def test_a_hang_ignores_what_qemu_printed_before() -> None:
     a = classify_exit(-signal.SIGKILL, "qemu: warning: 12 things\n", hung=True)
     b = classify_exit(-signal.SIGKILL, "something else entirely\n", hung=True)
     assert Signature.of_exit(a, "migrate").key == Signature.of_exit(b, "migrate").key
+    # The harness's own kill is not the hang either.
+    assert "SIGKILL" not in Signature.of_exit(a, "migrate").detail
 
 
 def test_violation_paths_are_normalised_but_checks_are_not() -> None:
