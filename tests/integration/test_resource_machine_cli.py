@@ -31,7 +31,8 @@ def _properties(junit: Path, test: str) -> dict[str, str]:
 
 def test_resource_machine_runs_at_least_200_steps(qemu_binary: str, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    # Shrinking the crash 7.2 has takes a minute here, and more on a loaded machine.
+    # Shrinking the crash 7.2 has stops at Hypothesis's five-minute limit: about 5.5
+    # minutes in all here (seconds when nothing fails).
     done = run_suite(qemu_binary, reports, "q35", "-k", "test_resource_machine", timeout=900)
     output = done.stdout[-3000:] + done.stderr
     # 1: the machine found something (QEMU 7.2 crashes on some transactions); 0: nothing.
