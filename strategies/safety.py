@@ -194,6 +194,14 @@ REACHES: tuple[Reach, ...] = (
         "writes `size` bytes to disk: capped at 1 MiB",
     ),
     Reach(
+        ("blockdev-add",),
+        "size (null-co, null-aio)",
+        "resource",
+        "confine",
+        "a null node reads as `size` bytes that a job may copy into a workdir file: "
+        "capped at 1 MiB",
+    ),
+    Reach(
         ("*",),
         "preallocation / prealloc",
         "resource",
@@ -307,6 +315,10 @@ def skip_reason(command: str) -> str | None:
 # -- confinement ---------------------------------------------------------------------------
 
 
+#: Block drivers that read as zeroes of any `size` without a host file behind them.
+NULL_DRIVERS = ("null-co", "null-aio")
+
+
 def confine(command: str, arguments: object, workdir: str) -> object:
     """Rewrite `arguments` so that running `command` stays inside `workdir`.
 
@@ -328,6 +340,12 @@ def confine(command: str, arguments: object, workdir: str) -> object:
     if command == "dump-guest-memory" and isinstance(arguments, dict):
         arguments = _confine_dump(arguments, workdir)
     if command in ("pmemsave", "memsave") and isinstance(arguments, dict):
+        arguments = _clamp(arguments, "size")
+    if (
+        command == "blockdev-add"
+        and isinstance(arguments, dict)
+        and arguments.get("driver") in NULL_DRIVERS
+    ):
         arguments = _clamp(arguments, "size")
     if command == "netdev_add" and isinstance(arguments, dict):
         if arguments.get("type") == "socket":

@@ -88,6 +88,15 @@ def test_hmp_is_mapped_onto_the_allowlist_deterministically() -> None:
         assert out == confine("human-monitor-command", {"command-line": line}, WD)
 
 
+def test_null_node_sizes_are_capped_and_other_drivers_left_alone() -> None:
+    null = {"driver": "null-co", "node-name": "n", "size": 2**62}
+    assert confine("blockdev-add", null, WD)["size"] == safety.MAX_WRITTEN  # type: ignore[index]
+    small = {"driver": "null-aio", "node-name": "n", "size": 4096}
+    assert confine("blockdev-add", small, WD) == small
+    qcow2 = {"driver": "qcow2", "node-name": "q", "file": "f0", "size": 2**62}
+    assert confine("blockdev-add", qcow2, WD)["size"] == 2**62  # type: ignore[index]
+
+
 def test_resource_clamps() -> None:
     for size in (2**63, -1, -(2**63)):
         assert (
