@@ -92,9 +92,14 @@ def test_npm_dir_needs_package_and_lock_files(tmp_path: Path) -> None:
     assert html.find_npm_dir(tmp_path, None) == tmp_path
 
 
+# The checkout's reports/, not html.PROJECT_NPM_DIR: tox runs the tests against the
+# installed package, which has no reports/ beside it.
+CHECKOUT_REPORTS = Path(__file__).resolve().parents[2] / "reports"
+
+
 def test_the_project_pins_allure_3_exactly() -> None:
-    package = json.loads((html.PROJECT_NPM_DIR / "package.json").read_text())
-    lock = json.loads((html.PROJECT_NPM_DIR / "package-lock.json").read_text())
+    package = json.loads((CHECKOUT_REPORTS / "package.json").read_text())
+    lock = json.loads((CHECKOUT_REPORTS / "package-lock.json").read_text())
     pinned = package["devDependencies"]
     assert pinned["allure"].startswith("3.")
     assert all(v[0].isdigit() for v in pinned.values())  # exact versions, no ranges
