@@ -21,13 +21,23 @@ from conformance.spec import Command
 
 
 def label(
-    *, epic: str, feature: str, story: str, tags: tuple[str, ...] = (), citation: str = ""
+    *,
+    epic: str,
+    feature: str,
+    story: str,
+    tags: tuple[str, ...] = (),
+    citation: str = "",
+    commands: tuple[str, ...] = (),
 ) -> None:
+    """Label the current result; `commands` names every command a result speaks for
+    beyond its feature (a state machine drives many), for the matrix."""
     allure.dynamic.epic(epic)
     allure.dynamic.feature(feature)
     allure.dynamic.story(story)
     for tag in tags:
         allure.dynamic.tag(tag)
+    for command in commands:
+        allure.dynamic.label("command", command)
     if citation:
         allure.dynamic.description(f"Cites: {citation}")
 

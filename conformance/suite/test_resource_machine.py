@@ -1404,6 +1404,8 @@ def test_resource_state_machine(
         citation="; ".join(
             str(c) for c in (OPEN, INSERT, DEL, ATOMIC, OBJECT_ADD, DELETED, VERB_DOES["dismiss"])
         ),
+        # The matrix's "sequences" column: this result speaks for every command it drives.
+        commands=COMMANDS,
     )
     if PROFILE not in qmp_run.profiles:
         pytest.skip(f"needs the {PROFILE} profile")
