@@ -72,10 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", default="reports", help="report directory (default ./reports)")
     run.add_argument("--keep-workdir", action="store_true", help="keep QEMU workdirs")
     run.add_argument(
+        "--profile",
+        default="full",
+        choices=("full", "ci"),
+        help="full (default): the whole suite; ci: every command, protocol area and "
+        "behaviour rule with fewer examples, QEMUs shared while their state allows "
+        "(README, 'The CI profile'); run it with -- -n 2",
+    )
+    run.add_argument(
         "--hypothesis-profile",
-        default="ci",
-        choices=("dev", "ci", "nightly"),
-        help="Hypothesis profile (default ci: derandomised, 20 examples per test)",
+        default=None,
+        choices=("dev", "ci", "ci-fast", "nightly"),
+        help="Hypothesis profile (default: ci with --profile full, derandomised, 20 "
+        "examples per test; ci-fast with --profile ci, 5 examples and no shrinking)",
     )
     run.add_argument(
         "--baseline",
@@ -211,6 +220,16 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         # The CLI imported the plugin before pytest could rewrite its asserts; it has none.
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
+        # Checks raise Failure, never a bare assert, so rewriting buys nothing; it would
+        # re-parse every module of the plugin's and Hypothesis's distributions in every
+        # xdist worker (seconds per process).
+        "--assert=plain",
+        # Its cleanup runs five full garbage collections over a heap of strategies,
+        # schema and docs at the end of every process (seconds, in each xdist worker).
+        "-p",
+        "no:unraisableexception",
+        f"--qmp-cache={reports / '.cache'}",
+        f"--suite-profile={ns.profile}",
         "-rsx",  # skip reasons, and the known findings (reported like xfails)
     ]
     for m in ns.machine or ():
@@ -223,7 +242,8 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
     if ns.baseline_update:
         pytest_args.append("--baseline-update")
     if not any(a.startswith("--hypothesis-profile") for a in passthrough):
-        pytest_args.append(f"--hypothesis-profile={ns.hypothesis_profile}")
+        hypothesis_profile = ns.hypothesis_profile or ("ci-fast" if ns.profile == "ci" else "ci")
+        pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
     rc = int(pytest.main([*pytest_args, *passthrough]))
     if rc == 5:
         print("qmp-conformance: the selection collected no conformance tests", file=sys.stderr)

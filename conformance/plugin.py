@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from conformance.behaviour.rules import RULES
 from conformance.docs.conditions import conditions
@@ -37,6 +37,7 @@ from conformance.findings import baseline as baselines
 from conformance.findings.record import Finding, findings_from, leaves
 from conformance.findings.signature import exit_finding_kind
 from conformance.findings.store import FindingStore, load_minimiser
+from conformance.machine.cache import BinaryCache
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
@@ -52,7 +53,7 @@ from conformance.suite.harvest import harvest
 from conformance.suite.report import command_tags, label
 from strategies import safety
 from strategies.policy import GenerationPolicy
-from strategies.pools import Pools
+from strategies.pools import KINDS, Pools
 from strategies.wire import MAX_CASE_BYTES, MIN_MAX_SIZE
 
 # Labels, categories, environment and the matrix: what a finished run is read as.
@@ -76,6 +77,22 @@ settings.register_profile(
 settings.register_profile(
     "nightly", max_examples=2000, deadline=None, print_blob=True, suppress_health_check=_QUIET
 )
+#: Examples per test in the CI profile (`--suite-profile ci`; README, "The CI profile").
+CI_EXAMPLES = 5
+# The CI profile's Hypothesis settings: `ci` with fewer examples and no shrinking (a
+# crash or a hang costs a QEMU start or a whole reply deadline per shrink step); the
+# finding's reproducer is minimised from its transcript instead (findings/minimise.py).
+settings.register_profile(
+    "ci-fast",
+    derandomize=True,
+    max_examples=CI_EXAMPLES,
+    deadline=None,
+    print_blob=True,
+    database=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=_QUIET,
+)
+SUITE_PROFILES = ("full", "ci")
 
 
 @dataclass
@@ -90,6 +107,14 @@ class RunContext:
     own_workdir: bool
     info: BinaryInfo | None = None
     baseline: baselines.BaselineChoice | None = None
+    suite_profile: str = "full"
+    cache: BinaryCache | None = None
+
+    @property
+    def reuse(self) -> bool:
+        """Whether tests share a QEMU while its state allows (the CI profile): argument
+        tests, and the doc examples and error conditions that change nothing."""
+        return self.suite_profile == "ci"
 
     @property
     def argument_profile(self) -> str:
@@ -152,6 +177,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "which the monitor reads at about 130 KB/s)",
     )
     group.addoption(
+        "--suite-profile",
+        default="full",
+        choices=SUITE_PROFILES,
+        help="full (default): one QEMU per argument test and per doc example; ci: "
+        "argument tests and read-only doc examples share a QEMU until a command changes "
+        "its state, and cases are drawn from the harvest as it was at the start "
+        "(use with --hypothesis-profile=ci-fast)",
+    )
+    group.addoption(
+        "--qmp-cache",
+        default=None,
+        help="directory caching the binary's schema and harvest between processes and "
+        "runs, keyed by the binary's SHA-256 (default: no cache)",
+    )
+    group.addoption(
         "--findings-dir",
         default=None,
         help="write each unique finding's reproducer directory and an index here",
@@ -189,7 +229,11 @@ def pytest_configure(config: pytest.Config) -> None:
         workdir=workdir,
         keep_workdir=config.getoption("--keep-workdir"),
         own_workdir=own,
+        suite_profile=config.getoption("--suite-profile"),
     )
+    cache_dir = config.getoption("--qmp-cache")
+    if cache_dir is not None:
+        config.stash[_CTX].cache = BinaryCache(cache_dir)
     spec = config.getoption("--baseline")
     if spec is None and config.getoption("--baseline-update"):
         raise pytest.UsageError("--baseline-update needs --baseline FILE (or auto)")
@@ -228,11 +272,18 @@ def live_schema(config: pytest.Config) -> Schema:
     """The binary's schema, read once per process through `query-qmp-schema`."""
     ctx = run_context(config)
     if ctx.schema is None:
-        binary_info(config)
+        info = binary_info(config)
+        key = BinaryCache.key(info.path, "schema") if ctx.cache is not None else ""
+        cached = ctx.cache.load(key) if ctx.cache is not None else None
         try:
-            with QemuInstance(ctx.launch_config("none")) as inst:
-                reply = inst.execute("query-qmp-schema")
-                ctx.schema = schema_from_reply(reply.value)
+            if cached is not None:
+                ctx.schema = schema_from_reply(cached)
+            else:
+                with QemuInstance(ctx.launch_config("none")) as inst:
+                    reply = inst.execute("query-qmp-schema")
+                    ctx.schema = schema_from_reply(reply.value)
+                if ctx.cache is not None:
+                    ctx.cache.store(key, reply.value)
         except (SetupError, QemuGone, SchemaError) as exc:
             pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
     return ctx.schema
@@ -376,11 +427,36 @@ def generation_policy() -> GenerationPolicy:
 
 @pytest.fixture(scope="session")
 def pools(qmp_run: RunContext, schema: Schema) -> Pools:
-    """Strings harvested from the live binary, grown with every reply during the run."""
+    """Strings harvested from the live binary, grown with every reply during the run
+    (in the CI profile: as harvested, so that each test's cases are the same whatever
+    ran before it on its worker)."""
+    config = qmp_run.launch_config(qmp_run.argument_profile)
+    cache = qmp_run.cache
+    key = ""
+    if cache is not None and qmp_run.info is not None:
+        argv = PROFILES[qmp_run.argument_profile].args
+        key = BinaryCache.key(qmp_run.info.path, "harvest", argv)
+        cached = cache.load(key)
+        if isinstance(cached, dict):
+            return _pools_from_json(cached)
     found = Pools()
-    with QemuInstance(qmp_run.launch_config(qmp_run.argument_profile)) as inst:
+    with QemuInstance(config) as inst:
         harvest(inst, schema, found)
+    if cache is not None and key:
+        cache.store(key, _pools_json(found))
     return found
+
+
+def _pools_json(pools: Pools) -> dict[str, list[str]]:
+    return {kind: list(pools.values(kind)) for kind in KINDS}
+
+
+def _pools_from_json(value: dict[str, object]) -> Pools:
+    pools = Pools()
+    for kind, strings in value.items():
+        if kind in KINDS and isinstance(strings, list):
+            pools.extend(kind, [v for v in strings if isinstance(v, str)])
+    return pools
 
 
 @pytest.fixture
@@ -391,8 +467,10 @@ def argument_run(
     pools: Pools,
     generation_policy: GenerationPolicy,
     qmp_run: RunContext,
+    qemu_pool: InstancePool,
 ) -> Iterator[ArgumentRun]:
-    """One command's generated examples, on one QEMU restarted after crashes."""
+    """One command's generated examples, on one QEMU restarted after crashes (in the
+    CI profile: the worker's QEMU, while no earlier command changed its state)."""
     command = schema.commands[command_name]
     mode = "malformed" if "malformed" in request.function.__name__ else "valid"
     label(
@@ -405,15 +483,30 @@ def argument_run(
     reason = lifecycle_reason(command_name) or safety.skip_reason(command_name)
     if reason:
         pytest.skip(f"{command_name}: {reason}")
-    instances = InstancePool(qmp_run.launch_config)
+    shared = qmp_run.reuse
+    instances = qemu_pool if shared else InstancePool(qmp_run.launch_config)
     run = ArgumentRun(
-        command_name, schema, pools, generation_policy, instances, qmp_run.argument_profile
+        command_name,
+        schema,
+        pools,
+        generation_policy,
+        instances,
+        qmp_run.argument_profile,
+        frozen=shared,
     )
+    if shared:
+        # Events an earlier test left queued are not this command's to judge.
+        run.instance().session.drain_events()
     try:
         yield run
     finally:
-        instances.close()
+        if not shared:
+            instances.close()
+        elif run.spoiled:
+            instances.retire(qmp_run.argument_profile)
         request.node.user_properties.extend(run.properties())
+        if shared:
+            request.node.user_properties.append(("restarted", int(run.spoiled)))
 
 
 # -- reporting -----------------------------------------------------------------------------
@@ -662,6 +755,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for command, why in sorted(policy_skips.items()):
             tr.write_line(f"  skipped {command}: {why}")
     teardowns = [dict(r.user_properties) for r in reports if r.when == "teardown"]
+    if ctx.reuse:
+        _ci_profile_lines(tr, teardowns)
     for machine in ("wire", "resource"):
         counted = [p for p in teardowns if f"{machine}-steps" in p]
         if counted:
@@ -682,6 +777,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     outcome = tr.config.stash.get(_OUTCOME, None)
     if outcome is not None:
         _findings_summary(tr, outcome)
+
+
+def _ci_profile_lines(tr: pytest.TerminalReporter, teardowns: list[dict[str, object]]) -> None:
+    """What the CI profile leaves out of a full run, so that nothing is left out silently."""
+    shared = [p for p in teardowns if "restarted" in p]
+    restarts = sum(int(str(p["restarted"])) for p in shared)
+    name = str(tr.config.getoption("hypothesis_profile", None) or "default")
+    chosen = settings.get_profile(name)
+    shrinking = (
+        "shrinking"
+        if Phase.shrink in chosen.phases
+        else "no shrinking (reproducers are minimised from transcripts)"
+    )
+    tr.write_line(
+        f"ci profile: Hypothesis profile {name}, {chosen.max_examples} examples per test "
+        f"(full run: {settings.get_profile('ci').max_examples}); {shrinking}; cases drawn "
+        f"from the harvest only (not from replies)"
+    )
+    tr.write_line(
+        f"ci profile: {len(shared)} argument tests on shared QEMUs, restarted {restarts} "
+        f"times after a command changed the machine; read-only doc examples and refused "
+        f"error conditions share QEMUs too"
+    )
 
 
 def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> None:

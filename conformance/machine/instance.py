@@ -328,14 +328,21 @@ class QemuInstance:
         timeout: float | None = None,
     ) -> Reply:
         """`Session.execute`, but a dead or hung QEMU raises `QemuGone` with its exit."""
-        if name == "quit":
+        # Set before sending: QEMU may exit before its reply arrives, and that exit is
+        # the clean one. A refused quit (bad arguments, exec-oob) leaves QEMU running,
+        # and close() must still ask it to quit rather than wait for an exit.
+        quitting = name == "quit" and not self._quit_sent
+        if quitting:
             self._quit_sent = True
         try:
-            return self.session.execute(
+            reply = self.session.execute(
                 name, arguments, id=id, oob=oob, extra=extra, timeout=timeout
             )
         except (Disconnected, DeadlineExceeded) as exc:
             raise QemuGone(self.settle(exc), self.transcript) from exc
+        if quitting and not reply.ok:
+            self._quit_sent = False
+        return reply
 
     def wait(self, ticket: Ticket, timeout: float | None = None) -> Message:
         """`Session.wait` for a raw send's ticket, with `execute`'s handling of a dead

@@ -40,6 +40,22 @@ class InstancePool:
         self._instances.pop((profile, True))
         return inst
 
+    def give_back(self, inst: QemuInstance) -> None:
+        """Return an instance that `take` handed out and that is still as its profile
+        made it (`conformance.machine.reuse`): the next `get` or `take` of its profile
+        reuses it. A dead one, or one whose slot was filled meanwhile, is closed."""
+        key = (inst.profile.name, True)
+        if key in self._instances or not inst.alive() or inst.exit_info is not None:
+            inst.close()
+        else:
+            self._instances[key] = inst
+
+    def retire(self, profile: str, *, negotiated: bool = True) -> None:
+        """Close the pooled instance of `profile`, if any: the next `get` starts afresh."""
+        inst = self._instances.pop((profile, negotiated), None)
+        if inst is not None:
+            inst.close()
+
     def discard(self, inst: QemuInstance) -> None:
         """Close `inst` so the next `get` starts a fresh one."""
         for key, value in list(self._instances.items()):

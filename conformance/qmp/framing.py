@@ -33,6 +33,8 @@ class Framer:
         for the next call.
         """
         buffer = self._buffer
+        if not buffer and data and data.find(b"\n") == len(data) - 1:
+            return [data]  # the usual read: exactly one whole frame
         scan_from = len(buffer)
         buffer += data
         frames: list[bytes] = []

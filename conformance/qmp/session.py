@@ -63,7 +63,8 @@ class Ticket:
     events: list[Message] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (see Deadline): one is created per command. Never mutated.
+@dataclass(slots=True)
 class Reply:
     """A reply and the events that arrived while it was awaited."""
 
@@ -181,7 +182,8 @@ class Session:
         # must still leave the tickets visible to whoever diagnoses it.
         self._pending.extend(tickets)
         self.transcript.record_send(data, value, now)
-        self.transport.send(data, self._deadline(timeout))
+        seconds = self.timeout if timeout is None else timeout
+        self.transport.send(data, Deadline(now + seconds, seconds))
         return tickets
 
     # -- receiving ---------------------------------------------------------------------

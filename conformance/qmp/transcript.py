@@ -61,7 +61,8 @@ class Direction(enum.StrEnum):
 _DIRECTIONS = {d.value: d for d in Direction}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (as Message): two are created per command. Never mutated.
+@dataclass(slots=True)
 class Record:
     """One entry of a transcript.
 

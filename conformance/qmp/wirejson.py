@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import NoReturn
 
 __all__ = ["StrictJSONError", "dumps", "json_equal", "loads_strict"]
@@ -123,7 +124,14 @@ def loads_strict(data: bytes) -> object:
             f"invalid UTF-8 at byte {exc.start} (0x{bad:02x}): {exc.reason}"
         ) from None
     try:
-        value = _DECODER.decode(text)
+        if text[:1] not in _WHITESPACE:
+            # decode() runs two regex matches around raw_decode() to skip whitespace;
+            # a frame from QEMU starts with its value and ends in CRLF.
+            value, end = _DECODER.raw_decode(text)
+            if text[end:].strip(_WHITESPACE):
+                value = _DECODER.decode(text)  # raises "Extra data" with its offset
+        else:
+            value = _DECODER.decode(text)
     except StrictJSONError:
         raise
     except json.JSONDecodeError as exc:
@@ -149,6 +157,14 @@ def loads_strict(data: bytes) -> object:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# JSONEncoder.encode builds a C encoder on every call; this one is built once. Without
+# a markers dict it can't name a circular reference, which ends in RecursionError
+# ("nested too deeply") instead.
+_C_ENCODE = (
+    c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False)
+    if c_make_encoder is not None
+    else None
+)
 
 
 def dumps(value: object) -> bytes:
@@ -161,7 +177,9 @@ def dumps(value: object) -> bytes:
     each send, so callers pass str keys, as JSON values built from the QAPI schema have.
     """
     try:
-        return _ENCODER.encode(value).encode("utf-8")
+        if _C_ENCODE is None or isinstance(value, str):
+            return _ENCODER.encode(value).encode("utf-8")
+        return "".join(_C_ENCODE(value, 0)).encode("utf-8")
     except ValueError as exc:
         raise StrictJSONError(f"cannot encode as JSON: {str(exc).splitlines()[0]}") from None
     except RecursionError:
@@ -186,6 +204,8 @@ def json_equal(a: object, b: object, *, float_tolerance: float = 1e-9) -> bool:
     bits into doubles). Booleans never equal numbers, object key order is irrelevant, arrays (lists
     or tuples) compare in order. Values outside the JSON data model compare with ``==``.
     """
+    if a.__class__ is b.__class__ and (a.__class__ is int or a.__class__ is str):
+        return a == b  # the common case of ids, first: no bool, no float, no container
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, int | float) and isinstance(b, int | float):

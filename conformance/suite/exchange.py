@@ -16,6 +16,7 @@ from hypothesis import reject
 
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
+from conformance.machine.reuse import keeps_state
 from conformance.oracle.failure import Failure, FindingKind, spec
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.oracle.protocol import check_reply_shape
@@ -43,11 +44,26 @@ COVERAGE_PROPERTY = "coverage"
 REPLIES_PROPERTY = "replies"
 
 
+# The last snapshot of each pools object, with the sizes it was taken at. Pools only
+# grow, so equal sizes mean equal contents, and tests then share one snapshot: the
+# strategies built on it (cached per pools object by strategies.values.factory_for)
+# are built and validated once instead of once per test. The entry holds the source
+# object, so that its id isn't reused while cached.
+_SNAPSHOTS: dict[int, tuple[Pools, tuple[int, ...], Pools]] = {}
+
+
 def snapshot(pools: Pools) -> Pools:
     """A copy of `pools` that later harvesting doesn't change."""
+    sizes = tuple(len(pools.values(kind)) for kind in KINDS)
+    cached = _SNAPSHOTS.get(id(pools))
+    if cached is not None and cached[0] is pools and cached[1] == sizes:
+        return cached[2]
     copy = Pools()
     for kind in KINDS:
         copy.extend(kind, pools.values(kind))
+    if len(_SNAPSHOTS) >= 4:
+        _SNAPSHOTS.clear()
+    _SNAPSHOTS[id(pools)] = (pools, sizes, copy)
     return copy
 
 
@@ -64,6 +80,12 @@ class ArgumentRun:
     kinds: dict[str, int] = field(default_factory=dict)
     valid_examples: int = 0
     covered: set[str] = field(default_factory=set)  # coverage Item keys of valid examples
+    # Frozen: draw from `pools` as harvested at the start and add nothing to them, so
+    # that every test's cases are the same whatever ran before it (the CI profile).
+    frozen: bool = False
+    # Whether a command changed the machine (`conformance.machine.reuse`): then the
+    # instance can't serve a later test.
+    spoiled: bool = False
 
     draw_pools: Pools = field(default_factory=Pools)
 
@@ -72,7 +94,7 @@ class ArgumentRun:
         # so a test draws from a snapshot taken at its start: otherwise Hypothesis,
         # replaying a choice sequence, would draw different strings from it
         # (FlakyStrategyDefinition). Later tests see what this one harvested.
-        self.draw_pools = snapshot(self.pools)
+        self.draw_pools = self.pools if self.frozen else snapshot(self.pools)
 
     def instance(self) -> QemuInstance:
         return self.instances.get(self.profile)
@@ -110,8 +132,12 @@ class ArgumentRun:
             # JSON null as arguments must be sent as such, not left out.
             extra = {"arguments": None} if arguments is None and malformed else None
             reply = inst.execute(self.command, arguments, id=sent_id, extra=extra)
-            self.kinds[reply.message.kind.value] = self.kinds.get(reply.message.kind.value, 0) + 1
-            absorb(reply.value, self.pools)
+            kind = reply.message.kind
+            self.kinds[kind.value] = self.kinds.get(kind.value, 0) + 1
+            if not keeps_state(self.command, kind):
+                self.spoiled = True
+            if not self.frozen:
+                absorb(reply.value, self.pools)
             if malformed is not None:
                 check_reply_shape(reply.message)
                 if reply.message.kind is not Kind.ERROR:

@@ -17,6 +17,9 @@ from strategies.wire import json_ids
 
 # One QEMU per test function is the point: it is reused across examples.
 _REUSE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# Built once: a strategy made afresh for every draw is validated afresh for every draw,
+# which cost more than the exchange with QEMU.
+_IDS = json_ids()
 
 
 @_REUSE
@@ -27,7 +30,7 @@ def test_valid_arguments(argument_run: ArgumentRun, data: st.DataObject) -> None
         arguments(run.schema, run.command, pools=run.draw_pools, policy=run.policy),
         label="arguments",
     )
-    sent_id = data.draw(json_ids(), label="id")
+    sent_id = data.draw(_IDS, label="id")
     run.exchange(args, sent_id, malformed=None)
 
 
@@ -39,5 +42,5 @@ def test_malformed_arguments(argument_run: ArgumentRun, data: st.DataObject) -> 
         malformed_arguments(run.schema, run.command, pools=run.draw_pools, policy=run.policy),
         label="malformed",
     )
-    sent_id = data.draw(json_ids(), label="id")
+    sent_id = data.draw(_IDS, label="id")
     run.exchange(case.arguments, sent_id, malformed=case)

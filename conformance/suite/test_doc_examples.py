@@ -22,7 +22,9 @@ from conformance.docs.replay import (
 )
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
+from conformance.machine.reuse import unchanged
 from conformance.oracle.failure import Citation, Failure, FindingKind
+from conformance.plugin import RunContext
 from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind
 from conformance.spec import Schema
@@ -35,6 +37,7 @@ def test_doc_example(
     doc_set: DocSet,
     schema: Schema,
     qemu_pool: InstancePool,
+    qmp_run: RunContext,
 ) -> None:
     entry, index, example = doc_example
     where = f"{entry.source.rsplit(':', 1)[0]}:{example.line}"
@@ -49,12 +52,17 @@ def test_doc_example(
     if not how.replayable:
         pytest.skip(f"not replayable: {how.reason}")
     # Every replay may change the machine (a tray opened, a bitmap added), so each
-    # one has a QEMU of its own, as the profile's argv made it.
+    # one has a QEMU of its own, as the profile's argv made it; in the CI profile, one
+    # whose replay only read or was refused serves the next test.
     inst = qemu_pool.take(how.profile)
+    mark = len(inst.transcript)
     try:
         _replay(entry, example, how, inst, citation, schema)
     finally:
-        inst.close()
+        if qmp_run.reuse and not how.setup and unchanged(inst.transcript.records[mark:]):
+            qemu_pool.give_back(inst)
+        else:
+            inst.close()
 
 
 def _replay(

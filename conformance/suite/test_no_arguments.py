@@ -10,6 +10,7 @@ import pytest
 
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
+from conformance.machine.reuse import keeps_state
 from conformance.oracle.failure import qapi
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.spec import Schema
@@ -39,3 +40,6 @@ def test_no_arguments(
         alive = inst.execute("query-version")
         judge_reply(schema, "query-version", alive.message, alive.message.id)
         judge_events(schema, inst.session.drain_events())
+    if not keeps_state(no_arg_command, reply.message.kind):
+        # The pooled QEMU serves later tests, which assume the profile's machine.
+        qemu_pool.retire(profile_name)
