@@ -22,7 +22,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from conformance.machine.exits import ExitInfo, ExitKind, last_line
+from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.oracle.failure import FindingKind
 
 __all__ = ["Signature", "crash_detail", "exit_finding_kind", "normalise"]
@@ -83,7 +83,9 @@ def crash_detail(info: ExitInfo) -> str:
         for line in info.stderr.splitlines()
         if line.strip() and not _NOISE_LINE.match(line.strip())
     ]
-    first = stable[0] if stable else normalise(last_line(info.stderr))
+    # Only warnings (a backup's block-size notice, say) are the state before the crash,
+    # and which of them were printed depends on the examples before it: none is kept.
+    first = stable[0] if stable else ""
     return f"{how}: {first}" if first else how
 
 

@@ -116,3 +116,16 @@ def test_normalise_replaces_run_specific_parts() -> None:
         normalise("qemu-system-x86_64:  at 0xdeadBEEF pid 4242 file /var/tmp/x-1/y.img  ")
         == "at ADDR pid N file PATH"
     )
+
+
+def test_a_crash_after_only_warnings_is_the_signal_alone() -> None:
+    warned = classify_exit(
+        -signal.SIGSEGV,
+        "warning: The target block device doesn't provide information about the block "
+        "size and it doesn't have a backing file. The default block size of 65536 bytes "
+        "is used.\n",
+    )
+    silent = classify_exit(-signal.SIGSEGV, "")
+    key = Signature.of_exit(warned, "transaction").key
+    assert key == Signature.of_exit(silent, "transaction").key
+    assert key == "crash | transaction | SIGSEGV"
