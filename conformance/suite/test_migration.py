@@ -97,6 +97,20 @@ def _ok(inst: QemuInstance, command: str, arguments: dict[str, object] | None = 
         )
 
 
+def _expect(src: QemuInstance, kind: Kind, check: str, given: str) -> None:
+    """`migrate-start-postcopy` on `src` must get a reply of `kind` (the doc's promise
+    for the state `given` describes)."""
+    reply = src.execute(COMMAND)
+    if reply.message.kind is not kind:
+        raise Failure(
+            check,
+            POSTCOPY,
+            f"{given}, yet {COMMAND} replied {reply.message.raw[:300]!r}",
+            kind=FindingKind.BEHAVIOUR,
+            command=COMMAND,
+        )
+
+
 def _capabilities(inst: QemuInstance, postcopy: bool) -> None:
     caps: list[dict[str, object]] = [{"capability": "events", "state": True}]
     if postcopy:
@@ -145,16 +159,7 @@ def test_postcopy_during_migration(qmp_run: RunContext, schema: Schema) -> None:
         _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
         _ok(src, "migrate", {"uri": uri})
         _wait_status(src, "active", "source", STATUSES)
-        reply = src.execute(COMMAND)
-        if reply.message.kind is not Kind.RETURN:
-            raise Failure(
-                "migration.postcopy",
-                POSTCOPY,
-                f"postcopy-ram was set on both sides before migrate, yet {COMMAND} "
-                f"replied {reply.message.raw[:300]!r}",
-                kind=FindingKind.BEHAVIOUR,
-                command=COMMAND,
-            )
+        _expect(src, Kind.RETURN, "migration.postcopy", "postcopy-ram was set on both sides")
         _wait_status(src, "completed", "source", STATUSES)
         _wait_status(dst, "completed", "destination", STATUSES)
         seen = [s for s in _statuses(src) if s in POSTCOPY_PATH]
@@ -183,20 +188,16 @@ def test_postcopy_refused_without_capability(qmp_run: RunContext, schema: Schema
     with _pair(qmp_run) as (src, dst, uri):
         _capabilities(dst, postcopy=False)
         _capabilities(src, postcopy=False)
-        # One byte per second keeps the migration active until it is cancelled.
+        # Throttled, the migration stays active until it is cancelled.
         _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
         _ok(src, "migrate", {"uri": uri})
         _wait_status(src, "active", "source", STATUSES)
-        reply = src.execute(COMMAND)
-        if reply.message.kind is not Kind.ERROR:
-            raise Failure(
-                "migration.postcopy-needs-capability",
-                POSTCOPY,
-                f"postcopy-ram was not set, yet {COMMAND} during an active migration "
-                f"replied {reply.message.raw[:300]!r}",
-                kind=FindingKind.BEHAVIOUR,
-                command=COMMAND,
-            )
+        _expect(
+            src,
+            Kind.ERROR,
+            "migration.postcopy-needs-capability",
+            "postcopy-ram was not set, during an active migration",
+        )
         _ok(src, "migrate_cancel")
         _wait_status(src, "cancelled", "source", CANCEL)
         _judge_all(schema, src, dst)
