@@ -26,6 +26,7 @@ from conformance.findings.reproducer import (
 from conformance.findings.signature import Signature, crash_detail
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.machine.instance import QemuGone, QemuInstance
+from conformance.machine.reuse import reads_only
 from conformance.oracle.failure import Failure, FindingKind
 from conformance.qmp.transcript import Direction, Record, Transcript
 from conformance.qmp.wirejson import json_equal
@@ -173,7 +174,7 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
             evidence = Evidence.of_transcript(exc.transcript, exc.exit_info.stderr)
         sends = _sends(evidence.transcript)
         trigger = len(sends) - 1
-        command = _command(sends[trigger]) if sends else None
+        command = _culprit(sends)
         signature = Signature.of_exit(exc.exit_info, command)
         expected = _exit_outcome(exc.exit_info, max(trigger, 0))
         text = exc.exit_info.assertion or exc.exit_info.describe()
@@ -252,6 +253,25 @@ def _command(record: Record) -> str | None:
         return None
     name = value.get("execute", value.get("exec-oob"))
     return name if isinstance(name, str) else None
+
+
+def _culprit(sends: list[Record]) -> str | None:
+    """The command an exit is signed with: the one in flight, unless that only reads
+    (a liveness probe, a query) and a command that doesn't came before it. announce-self
+    is answered and then stalls the main loop, so the probe after it is what hangs; the
+    finding is announce-self's, whichever probe noticed it."""
+    names = [_command(r) for r in sends]
+    if not names:
+        return None
+    last = names[-1]
+    if last is None or not reads_only(last):
+        return last
+    for name in reversed(names[:-1]):
+        if name is None or name == "qmp_capabilities":
+            break  # raw bytes or the session's start: nothing to blame before them
+        if not reads_only(name):
+            return name
+    return last
 
 
 def _trigger(sends: list[Record], command: str | None) -> int:

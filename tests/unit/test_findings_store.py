@@ -293,3 +293,28 @@ def test_minimiser_trouble_keeps_the_full_reproducer(budget: float, note: str) -
     store.minimise(broken, workdir_base="unused", budget_s=budget)
     assert entry.minimised is None
     assert note in entry.minimise_note
+
+
+def _hang_after(*commands: str) -> BaseException:
+    records: list[tuple[object, object]] = [
+        ({"execute": "qmp_capabilities", "id": 1}, {"return": {}, "id": 1})
+    ]
+    records += [
+        ({"execute": c, "id": i}, {"return": {}, "id": i}) for i, c in enumerate(commands, 2)
+    ]
+    t = _conversation(*records)
+    info = classify_exit(-signal.SIGKILL, "", hung=True)
+    return _with(QemuGone(info, t), t)
+
+
+def test_a_hang_noticed_by_a_probe_is_signed_with_the_command_before_it() -> None:
+    (finding,) = findings_from(_hang_after("announce-self", "query-version"), "t::x")
+    assert finding.key == "hang | announce-self | no reply before the deadline"
+    assert finding.reproducer is not None
+    # The reproducer still ends at the probe: that is where the hang shows.
+    assert json.loads(finding.reproducer.messages[-1])["execute"] == "query-version"
+
+
+def test_a_query_that_hangs_on_its_own_keeps_its_name() -> None:
+    (finding,) = findings_from(_hang_after("query-status", "query-version"), "t::x")
+    assert finding.key == "hang | query-version | no reply before the deadline"
