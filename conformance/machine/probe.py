@@ -11,11 +11,11 @@ import functools
 import os
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from conformance.errors import SetupError
+from conformance.tool import run_tool
 
 SANDBOX_ARG = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 PROBE_TIMEOUT = 10.0
@@ -95,16 +95,4 @@ def _probe_cached(path: str, _mtime: int, _size: int) -> BinaryInfo:
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=PROBE_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise SetupError(f"{argv[0]} did not answer {argv[-1]} within {PROBE_TIMEOUT:g}s") from exc
-    except OSError as exc:
-        raise SetupError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
-    return done.returncode, (done.stdout + done.stderr).decode("utf-8", "replace")
+    return run_tool(argv, timeout=PROBE_TIMEOUT)

@@ -19,13 +19,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from conformance.errors import SetupError
 from conformance.reporting.categories import categories, write_categories
 from conformance.reporting.output import write_report
+from conformance.tool import run_tool
 
 #: The project's npm directory in a source checkout: reports/ beside conformance/.
 PROJECT_NPM_DIR = Path(__file__).resolve().parents[2] / "reports"
@@ -122,25 +122,11 @@ def install(npm_dir: Path) -> bool:
 
 
 def _run(argv: list[str], cwd: Path, timeout: float, env: Mapping[str, str] | None = None) -> None:
-    try:
-        done = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise SetupError(f"{' '.join(argv[:2])} did not finish within {timeout:g}s") from exc
-    except OSError as exc:
-        raise SetupError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
-    if done.returncode != 0:
-        said = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
-        last = said[-1].strip() if said else "no output"
-        raise SetupError(f"{' '.join(argv[:2])} failed (exit {done.returncode}): {last}")
+    status, said = run_tool(argv, timeout=timeout, cwd=cwd, env=env)
+    if status != 0:
+        lines = [ln for ln in said.splitlines() if ln.strip()]
+        last = lines[-1].strip() if lines else "no output"
+        raise SetupError(f"{' '.join(argv[:2])} failed (exit {status}): {last}")
 
 
 def report_name(results: Path) -> str:

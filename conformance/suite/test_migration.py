@@ -118,6 +118,16 @@ def _capabilities(inst: QemuInstance, postcopy: bool) -> None:
     _ok(inst, "migrate-set-capabilities", {"capabilities": caps})
 
 
+def _migrate_throttled(src: QemuInstance, dst: QemuInstance, uri: str, *, postcopy: bool) -> None:
+    """Start a migration held in precopy (active) until it is switched or cancelled:
+    unthrottled, 64 MiB of zero pages could converge before the next command arrives."""
+    _capabilities(dst, postcopy=postcopy)
+    _capabilities(src, postcopy=postcopy)
+    _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
+    _ok(src, "migrate", {"uri": uri})
+    _wait_status(src, "active", "source", STATUSES)
+
+
 def _wait_status(inst: QemuInstance, status: str, side: str, citation: Citation) -> None:
     try:
         inst.session.wait_event("MIGRATION", {"status": status}, timeout=MIGRATION_DEADLINE)
@@ -152,13 +162,7 @@ def test_postcopy_during_migration(qmp_run: RunContext, schema: Schema) -> None:
     label(epic="behaviour", feature=COMMAND, story="postcopy migration", citation=str(POSTCOPY))
     _needs(qmp_run, schema, ("migrate", COMMAND, "migrate-set-parameters"))
     with _pair(qmp_run) as (src, dst, uri):
-        _capabilities(dst, postcopy=True)
-        _capabilities(src, postcopy=True)
-        # Held in precopy until the switch: unthrottled, 64 MiB of zero pages could
-        # converge before the command arrives, leaving nothing to switch.
-        _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
-        _ok(src, "migrate", {"uri": uri})
-        _wait_status(src, "active", "source", STATUSES)
+        _migrate_throttled(src, dst, uri, postcopy=True)
         _expect(src, Kind.RETURN, "migration.postcopy", "postcopy-ram was set on both sides")
         _wait_status(src, "completed", "source", STATUSES)
         _wait_status(dst, "completed", "destination", STATUSES)
@@ -186,12 +190,7 @@ def test_postcopy_refused_without_capability(qmp_run: RunContext, schema: Schema
     )
     _needs(qmp_run, schema, ("migrate", COMMAND, "migrate_cancel", "migrate-set-parameters"))
     with _pair(qmp_run) as (src, dst, uri):
-        _capabilities(dst, postcopy=False)
-        _capabilities(src, postcopy=False)
-        # Throttled, the migration stays active until it is cancelled.
-        _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
-        _ok(src, "migrate", {"uri": uri})
-        _wait_status(src, "active", "source", STATUSES)
+        _migrate_throttled(src, dst, uri, postcopy=False)
         _expect(
             src,
             Kind.ERROR,
