@@ -46,7 +46,7 @@ def qapi(definition: str, quote: str = "") -> Citation:
 
 
 class Failure(AssertionError):
-    """A check failed. Carries the check id, the citation and the JSON path."""
+    """A check failed. Carries the check id, the citation, the JSON path and details."""
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class Failure(AssertionError):
         kind: FindingKind,
         path: str | None = None,
         command: str | None = None,
+        details: tuple[str, ...] = (),
     ) -> None:
         self.check = check
         self.citation = citation
@@ -64,6 +65,9 @@ class Failure(AssertionError):
         self.kind = kind
         self.path = path
         self.command = command
+        # Everything else the check saw (a validator's other violations, one per line):
+        # the message names the first, a report attaches them all.
+        self.details = details
         where = f" at {path}" if path else ""
         subject = f"{command}: " if command else ""
         super().__init__(f"[{check}] {subject}{message}{where} — {citation}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.qmp.message import Kind, Message
-from conformance.spec import Schema, validate_event, validate_return
+from conformance.spec import Schema, Violation, validate_event, validate_return
 
 
 def check_return(schema: Schema, command: str, reply: Message) -> None:
@@ -26,6 +26,7 @@ def check_return(schema: Schema, command: str, reply: Message) -> None:
             kind=FindingKind.SCHEMA,
             path=v.path.replace("$", "$.return", 1),
             command=command,
+            details=_details(violations, "$.return"),
         )
 
 
@@ -54,4 +55,12 @@ def check_event(schema: Schema, event: Message) -> None:
             kind=FindingKind.SCHEMA,
             path=v.path.replace("$", "$.data", 1),
             command=name,
+            details=_details(violations, "$.data"),
         )
+
+
+def _details(violations: list[Violation], root: str) -> tuple[str, ...]:
+    """Every violation, its path rooted in the message (``$.return…``, ``$.data…``)."""
+    return tuple(
+        str(Violation(v.path.replace("$", root, 1), v.rule, v.message)) for v in violations
+    )

@@ -56,6 +56,13 @@ def add_parameters(parameters: Mapping[str, str]) -> None:
         _DYNAMIC.parameter(name, value, excluded=True)
 
 
+def add_target(target: str) -> None:
+    """File the current result under its target (allure's parent suite): a report built
+    from several binaries' runs (``run --all-installed``, ``report --merge``) groups by
+    target first, then by module and test."""
+    _DYNAMIC.parent_suite(target)
+
+
 _REPO = "https://gitlab.com/qemu-project/qemu/-/blob"
 _SOURCE_FILE = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.(?:json|c|h|hx|txt|rst))\b")
 
@@ -78,7 +85,8 @@ def citation_links(citation: str, version: tuple[int, int, int]) -> list[tuple[s
             links.append((section, f"{_REPO}/{tag}/{found.group(1)}"))
         elif source == "qmp-spec":
             links.append((f"qmp-spec: {section}", f"{_REPO}/{tag}/{_qmp_spec(version)}"))
-        elif source == "qapi":
+        elif source in ("qapi", "man"):
+            # The man page is generated from the same QAPI doc comments as the reference.
             reference = f"https://qemu.readthedocs.io/en/{tag}/interop/qemu-qmp-ref.html"
             links.append((f"QMP reference: {section}", reference))
     return links

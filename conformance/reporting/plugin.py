@@ -1,9 +1,11 @@
 """pytest hooks of the reports, for conformance tests only (the project's own are left be).
 
 - Every conformance result gets the run's parameters (binary, version, target, machine
-  profiles, Hypothesis profile and seed); a failed one its finding kind as a label, a
-  severity and the ``finding kind:`` line the allure categories match; an argument test
-  a short summary attachment (examples, replies, coverage), so that a passing result
+  profiles, Hypothesis profile and seed), its target as parent suite, and links to the
+  sources its citations name; a failed one its finding kind as a label, a severity, the
+  ``finding kind:`` line the allure categories match, each finding's reproducer with
+  its replay commands, and a schema check's list of violations; an argument test a
+  short summary attachment (examples, replies, coverage), so that a passing result
   says what it did without carrying a transcript.
 - At the end of the run (on the controller): ``categories.json`` and
   ``environment.properties`` go to ``--alluredir``; the conformance matrix is built
@@ -17,6 +19,7 @@ It is loaded by conformance.plugin (``pytest_plugins``) and reads that plugin's 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Generator
 from pathlib import Path
 
@@ -25,15 +28,19 @@ import pytest
 from hypothesis import settings
 
 from conformance.errors import EXIT_USAGE, SetupError
+from conformance.findings.record import Finding, leaves
+from conformance.findings.reproducer import one_liner
 from conformance.machine.instance import QemuGone, QemuInstance
-from conformance.plugin import SUITE_MARK, binary_info, live_schema, run_context
+from conformance.oracle.failure import Failure
+from conformance.plugin import FINDING_PROPERTY, SUITE_MARK, binary_info, live_schema, run_context
 from conformance.reporting import chart, matrix
 from conformance.reporting.categories import HARNESS_ERROR, write_categories
 from conformance.reporting.environment import environment, write_environment
-from conformance.reporting.labels import add_parameters, file_failure
+from conformance.reporting.labels import add_links, add_parameters, add_target, file_failure
 from conformance.reporting.results import coverage_items, read_allure
 from conformance.spec.coverage import KINDS, command_items, summarise
 from conformance.suite.exchange import REPLIES_PROPERTY
+from conformance.suite.report import take_citations
 
 _PARAMETERS = pytest.StashKey[dict[str, str]]()
 _MATRIX = pytest.StashKey[matrix.Matrix]()
@@ -59,16 +66,71 @@ def pytest_runtest_makereport(
     if SUITE_MARK not in report.user_properties:
         return report
     props = dict(report.user_properties)
+    version = binary_info(item.config).version
     if report.when == "setup":
         add_parameters({**_short_parameters(item), **run_parameters(item.config)})
+        add_target(binary_info(item.config).target)
+    for citation in take_citations():
+        add_links(citation, version)
     kind = HARNESS_ERROR if props.get("harness-error") == "true" else props.get("finding-kind")
     if call.excinfo is not None and kind is not None:
         file_failure(call.excinfo.value, str(kind))
+        for leaf in leaves(call.excinfo.value):
+            if isinstance(leaf, Failure):
+                add_links(str(leaf.citation), version)
+        attach_finding_evidence(item.config, call.excinfo.value, report.user_properties)
     if report.when == "teardown" and REPLIES_PROPERTY in props:
         allure.attach(
             argument_summary(item.config, props), "summary.txt", allure.attachment_type.TEXT
         )
     return report
+
+
+def attach_finding_evidence(
+    config: pytest.Config, exc: BaseException, properties: list[tuple[str, object]]
+) -> None:
+    """Attach what a failed result needs to be acted on: each finding's reproducer with
+    the commands that replay it, and a schema check's whole list of violations.
+
+    The reproducer is the unminimised one of this occurrence; the findings directory
+    (written at the end of the run) holds the minimised one, which the replay command
+    names.
+    """
+    binary = binary_info(config).path
+    findings_dir = config.getoption("--findings-dir")
+    for name, value in properties:
+        if name != FINDING_PROPERTY:
+            continue
+        finding = Finding.from_json(json.loads(str(value)))
+        if finding.reproducer is None:
+            continue
+        allure.attach(
+            finding.reproducer.to_jsonl(), "reproducer.jsonl", allure.attachment_type.JSON
+        )
+        allure.attach(
+            replay_text(finding, binary, findings_dir), "replay.txt", allure.attachment_type.TEXT
+        )
+    details = [d for leaf in leaves(exc) if isinstance(leaf, Failure) for d in leaf.details]
+    if details:
+        allure.attach(
+            json.dumps(details, indent=1), "schema-violations.json", allure.attachment_type.JSON
+        )
+
+
+def replay_text(finding: Finding, binary: str, findings_dir: str | None) -> str:
+    """How to bring a finding about again: ``qmp-conformance replay`` (exit 1 when it
+    reproduces, also under ``git bisect run``) and a shell one-liner needing only QEMU."""
+    assert finding.reproducer is not None
+    where = (
+        str(Path(findings_dir) / finding.signature.slug)
+        if findings_dir is not None
+        else "reproducer.jsonl  # this result's reproducer.jsonl attachment, saved"
+    )
+    return (
+        f"signature: {finding.key}\n\n"
+        f"qmp-conformance replay --qemu {shlex.quote(binary)} {where}\n\n"
+        f"{one_liner(finding.reproducer, binary)}\n"
+    )
 
 
 def run_parameters(config: pytest.Config) -> dict[str, str]:

@@ -40,6 +40,19 @@ def label(
         allure.dynamic.label("command", command)
     if citation:
         allure.dynamic.description(f"Cites: {citation}")
+        # Linked by the report plugin, which knows the binary's version (the tag the
+        # links point at); this module runs before the binary is asked.
+        _CITED.append(citation)
+
+
+_CITED: list[str] = []
+
+
+def take_citations() -> list[str]:
+    """The citations labelled since the last call (the current result's), cleared."""
+    taken = list(_CITED)
+    _CITED.clear()
+    return taken
 
 
 def command_tags(command: Command) -> tuple[str, ...]:

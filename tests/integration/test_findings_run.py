@@ -72,6 +72,7 @@ def test_finding_directory_baseline_update_and_known_findings(
     assert rep.expected.reply == "error:GenericError"
     assert json.loads(rep.messages[rep.expected.trigger])["execute"] == "block_resize"
     assert "-qmp stdio" in (directory / "reproduce.sh").read_text()
+    _check_allure_result(tmp_path / "new" / "allure-results", directory, qemu_binary)
 
     rc, out = _run(qemu_binary, tmp_path, "known", "--baseline", str(file))
     assert rc == EXIT_OK, out
@@ -89,6 +90,26 @@ def test_finding_directory_baseline_update_and_known_findings(
     assert "findings: 1 unique (0 known, 1 new)" in out
     assert f"new {row['slug']}: doc-mismatch: block_resize" in out
     assert "1 known signatures not seen" in out
+
+
+def _check_allure_result(results: Path, finding_dir: Path, qemu: str) -> None:
+    """The failed result carries the reproducer, how to replay it, and links to its
+    citations; it is filed under its target."""
+    (result,) = [
+        r
+        for r in (json.loads(p.read_text()) for p in results.glob("*-result.json"))
+        if "block_resize" in r["name"] and r["status"] != "passed"
+    ]
+    files = {a["name"]: results / a["source"] for a in result["attachments"]}
+    assert {"reproducer.jsonl", "replay.txt", "transcript.jsonl"} <= set(files)
+    replay = files["replay.txt"].read_text()
+    assert "qmp-conformance replay --qemu " in replay
+    assert str(finding_dir) in replay
+    assert "-qmp stdio" in replay  # the one-liner
+    sent = Reproducer.from_jsonl(files["reproducer.jsonl"].read_text())
+    assert any(b"block_resize" in message for message in sent.messages)
+    assert any("qemu-qmp-ref" in link["url"] for link in result["links"])
+    assert {"name": "parentSuite", "value": probe(qemu).target} in result["labels"]
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,25 @@ def test_schema_return(schema: Schema) -> None:
     )
 
 
+def test_schema_failure_lists_every_violation(schema: Schema) -> None:
+    # Three wrong members: the message names the first, the details (attached to the
+    # allure result) every one, each with its path from the reply's root.
+    bad = m(
+        STATUS.replace(b'"prelaunch"', b'"flying"')
+        .replace(b'"singlestep": false', b'"singlestep": 1')
+        .replace(b'"running": false', b'"running": "no"')
+    )
+    failure = fails(lambda: check_return(schema, "query-status", bad), "schema.return.")
+    assert "(+2 more)" in failure.message
+    paths = sorted(d.split(":")[0] for d in failure.details)
+    assert paths == ["$.return.running", "$.return.singlestep", "$.return.status"]
+    one = fails(
+        lambda: check_event(schema, m(SHUTDOWN.replace(b'"guest": false', b'"guest": 0'))),
+        "schema.event.wrong-type",
+    )
+    assert [d.split(":")[0] for d in one.details] == ["$.data.guest"]
+
+
 def test_schema_event(schema: Schema) -> None:
     check_event(schema, m(SHUTDOWN))
     check_event(schema, m(POWERDOWN))
