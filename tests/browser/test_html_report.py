@@ -140,7 +140,9 @@ def test_per_command_report_in_chromium(served: str, tmp_path: Path) -> None:
     # Filed under its finding kind, not allure's default "Product errors".
     assert seen["category"] == "Category: doc mismatch"
     names = [a.split("\n")[1] for a in seen["attachments"]]
-    assert {"transcript.jsonl", "transcript.txt"} <= set(names), names
+    assert {"transcript.jsonl", "transcript.txt", "reproducer.jsonl", "replay.txt"} <= set(names), (
+        names
+    )
     for shot in ("report-tree.png", "failing-result.png"):
         assert (shots / shot).stat().st_size > 10_000, shot
 
