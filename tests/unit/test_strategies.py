@@ -6,7 +6,6 @@ example must fail it for exactly the rule it is tagged with, at its path.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -579,14 +578,15 @@ def test_open_ended_commands_get_no_top_level_unknown_member(schema: Schema) -> 
     assert found(malformed_arguments(schema, "qom-get"), unknown_at_top)
 
 
-# -- cost -------------------------------------------------------------------------------------
+# -- building ---------------------------------------------------------------------------------
 
 
-def test_building_strategies_for_every_command_is_fast(schema_72_x86: Path) -> None:
-    # A schema of its own, so no cache from the other tests helps.
+def test_strategies_for_every_command_build_from_one_cached_factory(schema_72_x86: Path) -> None:
+    # A schema of its own, so no cache from the other tests helps. What building costs
+    # is measured in bench/ (fuzz_throughput.py), not asserted here.
     fresh = load_schema_file(schema_72_x86)
-    start = time.monotonic()
     for command in fresh.commands:
         arguments(fresh, command).validate()
         malformed_arguments(fresh, command).validate()
-    assert time.monotonic() - start < 3.0
+    # Every command's strategies share one factory, so a type's strategy is built once.
+    assert factory_for(fresh) is factory_for(fresh)
