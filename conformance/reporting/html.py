@@ -144,14 +144,32 @@ def report_name(results: Path) -> str:
     return "QMP conformance"
 
 
-def config(name: str, output: Path) -> dict[str, object]:
-    """The Allure 3 config: the per-command tree and the finding-kind categories."""
+def targets(results: Path) -> set[str]:
+    """The targets (allure parent suites) of the results in ``results``."""
+    found: set[str] = set()
+    for path in results.glob("*-result.json"):
+        try:
+            labels = json.loads(path.read_text(encoding="utf-8")).get("labels", [])
+        except (OSError, ValueError, AttributeError):
+            continue  # not ours to judge: allure reports what it can't read
+        found.update(
+            str(label.get("value"))
+            for label in labels
+            if isinstance(label, dict) and label.get("name") == "parentSuite"
+        )
+    return found
+
+
+def config(name: str, output: Path, *, by_target: bool = False) -> dict[str, object]:
+    """The Allure 3 config: the per-command tree (under each target first when the
+    results come from several binaries) and the finding-kind categories."""
+    group_by = ("parentSuite", *GROUP_BY) if by_target else GROUP_BY
     return {
         "name": name,
         "output": str(output),
         "categories": [{**c, "groupBy": [{"label": "feature"}]} for c in categories()],
         "plugins": {
-            "awesome": {"options": {"reportName": name, "groupBy": list(GROUP_BY)}},
+            "awesome": {"options": {"reportName": name, "groupBy": list(group_by)}},
         },
     }
 
@@ -166,7 +184,11 @@ def generate(npm_dir: Path, results: Path, output: Path) -> Path:
         write_categories(results / "categories.json")
     rc = write_report(
         output.parent / "allurerc.json",
-        json.dumps(config(report_name(results), output), indent=1) + "\n",
+        json.dumps(
+            config(report_name(results), output, by_target=len(targets(results)) > 1),
+            indent=1,
+        )
+        + "\n",
     )
     if output.exists():
         shutil.rmtree(output)

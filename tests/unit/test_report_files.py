@@ -138,6 +138,17 @@ def test_config_groups_by_command_and_files_by_kind(tmp_path: Path) -> None:
     assert cfg["output"] == str(tmp_path / "html")
 
 
+def test_results_of_several_targets_group_by_target_first(tmp_path: Path) -> None:
+    for number, target in enumerate(("x86_64", "aarch64", "x86_64")):
+        result = {"labels": [{"name": "parentSuite", "value": target}, {"name": "epic"}]}
+        (tmp_path / f"{number}-result.json").write_text(json.dumps(result))
+    (tmp_path / "broken-result.json").write_text("{")  # skipped, not fatal
+    assert html.targets(tmp_path) == {"x86_64", "aarch64"}
+    cfg = html.config("merged", tmp_path / "html", by_target=True)
+    awesome = cfg["plugins"]["awesome"]["options"]  # type: ignore[index]
+    assert awesome["groupBy"] == ["parentSuite", "epic", "feature", "story"]
+
+
 def test_report_name_from_the_environment(tmp_path: Path) -> None:
     assert html.report_name(tmp_path) == "QMP conformance"
     write_environment(tmp_path / "environment.properties", environment(INFO, ("q35",), "tcg"))
