@@ -1,4 +1,5 @@
-"""`qmp-conformance`: run the suite, inspect the spec model.
+"""`qmp-conformance`: run the suite (on one binary, or on every installed one), inspect the
+spec model, build and merge reports.
 
 Exit codes: 0 nothing new found, 1 findings, 2 usage or configuration error, 3 harness
 error (see README, "Exit codes").
@@ -60,14 +61,32 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the conformance suite (pytest) against a binary")
-    run.add_argument(
+    binaries = run.add_mutually_exclusive_group()
+    binaries.add_argument(
         "--qemu", default=DEFAULT_QEMU, help=f"binary under test (default {DEFAULT_QEMU})"
+    )
+    binaries.add_argument(
+        "--all-installed",
+        action="store_true",
+        help="run once per qemu-system-* on PATH and qemu-storage-daemon, each into "
+        "REPORTS/targets/<target>/, then merge (README, 'For packagers')",
+    )
+    run.add_argument(
+        "--targets",
+        help="with --all-installed: only these targets, comma-separated (x86_64,aarch64,"
+        "qemu-storage-daemon)",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run shard K of N (1-based): tests split by command, balanced by expected cost",
     )
     run.add_argument(
         "--machine",
         action="append",
         choices=sorted(PROFILES),
-        help="machine profile (repeatable; default none and q35)",
+        help="machine profile (repeatable; default: the binary's target's profiles, e.g. "
+        "none, q35 and pc for x86_64, none and virt for aarch64)",
     )
     run.add_argument("--reports", default="reports", help="report directory (default ./reports)")
     run.add_argument("--keep-workdir", action="store_true", help="keep QEMU workdirs")
@@ -102,7 +121,17 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="build the HTML report of a run with Allure 3 (npm, in reports/)"
     )
     add_report_arguments(report)
-    report.set_defaults(func=_lazy("conformance.reporting.html", "cmd_report"))
+    report.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="DIR",
+        help="first merge these runs' allure results and matrices into REPORTS (report "
+        "directories of CI jobs or shards, or allure-results directories)",
+    )
+    report.add_argument(
+        "--no-html", action="store_true", help="with --merge: merge only, build no HTML"
+    )
+    report.set_defaults(func=_lazy("conformance.reporting.merge", "cmd_report"))
 
     replay = sub.add_parser(
         "replay",
@@ -197,7 +226,19 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
 
     from conformance.findings.baseline import choose
     from conformance.machine.probe import probe
+    from conformance.sharding import parse_shard
 
+    if ns.shard is not None:
+        try:
+            parse_shard(ns.shard)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
+    if ns.all_installed:
+        from conformance.all_installed import cmd_run_all
+
+        return cmd_run_all(ns, passthrough)
+    if ns.targets is not None:
+        raise SetupError("--targets goes with --all-installed")
     preflight(ns.qemu)
     if ns.baseline_update and ns.baseline is None:
         raise SetupError("--baseline-update needs --baseline FILE (or auto)")
@@ -241,6 +282,8 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args.append(f"--baseline={ns.baseline}")
     if ns.baseline_update:
         pytest_args.append("--baseline-update")
+    if ns.shard is not None:
+        pytest_args.append(f"--shard={ns.shard}")
     if not any(a.startswith("--hypothesis-profile") for a in passthrough):
         hypothesis_profile = ns.hypothesis_profile or ("ci-fast" if ns.profile == "ci" else "ci")
         pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
@@ -282,10 +325,13 @@ def cmd_spec(ns: argparse.Namespace, _passthrough: list[str]) -> int:
 def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
     from conformance.docs.drift import drift, summary
     from conformance.docs.load import load_docs
+    from conformance.machine.probe import probe
 
-    docset = load_docs(ns.docs)
+    info = probe(ns.qemu or DEFAULT_QEMU) if ns.schema is None else None
+    docset = load_docs(ns.docs, daemon=info is not None and info.storage_daemon)
     schema = load_model(ns.qemu, ns.schema)
-    items = drift(docset, schema)
+    # A saved schema doesn't say its target: then target-conditional definitions count.
+    items = drift(docset, schema, info.target if info is not None else None)
     counts = summary(items)
     messages = [m for _, x in docset.examples() for m in x.messages]
     statuses = {

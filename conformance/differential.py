@@ -381,6 +381,9 @@ def sides_from(ns: argparse.Namespace) -> tuple[Side, Side]:
         Side(name, binaries[i], chosen[1][i], chosen[2][i].strip())
         for i, name in enumerate(("A", "B"))
     )
+    for side in (a, b):
+        if side.compat and probe(side.binary).storage_daemon:
+            raise SetupError(f"side {side.name}: qemu-storage-daemon has no -compat option")
     if (a.binary, a.profile, a.compat) == (b.binary, b.profile, b.compat):
         raise SetupError(
             "both sides are the same set-up: give a second --qemu, --machine or --compat"

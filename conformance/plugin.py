@@ -42,7 +42,8 @@ from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
 from conformance.machine.probe import BinaryInfo, probe
-from conformance.machine.profiles import PROFILES
+from conformance.machine.profiles import PROFILES, block_profile
+from conformance.machine.targets import binary_profiles
 from conformance.oracle.conversation import messages
 from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.oracle.jobs import check_job_events
@@ -56,11 +57,11 @@ from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools
 from strategies.wire import MAX_CASE_BYTES, MIN_MAX_SIZE
 
-# Labels, categories, environment and the matrix: what a finished run is read as.
-pytest_plugins = ["conformance.reporting.plugin"]
+# Labels, categories, environment and the matrix: what a finished run is read as; and
+# --shard, which splits the run for CI jobs in parallel.
+pytest_plugins = ["conformance.reporting.plugin", "conformance.sharding"]
 
 DEFAULT_QEMU = "qemu-system-x86_64"
-DEFAULT_PROFILES = ("none", "q35")
 
 # Hypothesis profiles, chosen with --hypothesis-profile (README, "Hypothesis profiles").
 _QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
@@ -93,6 +94,8 @@ settings.register_profile(
     suppress_health_check=_QUIET,
 )
 SUITE_PROFILES = ("full", "ci")
+#: Why a check that needs a board or a device skips on qemu-storage-daemon.
+NO_MACHINE = "qemu-storage-daemon has no machine or devices"
 
 
 @dataclass
@@ -100,7 +103,7 @@ class RunContext:
     """Per-process state of a conformance run."""
 
     qemu: str
-    profiles: tuple[str, ...]
+    chosen: tuple[str, ...]  # --machine, in order; empty: the target's default profiles
     timeout: float
     workdir: Path
     keep_workdir: bool
@@ -109,6 +112,21 @@ class RunContext:
     baseline: baselines.BaselineChoice | None = None
     suite_profile: str = "full"
     cache: BinaryCache | None = None
+    _profiles: tuple[str, ...] = ()
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """The run's machine profiles: --machine's, or the default profiles of the
+        binary's target that its build has boards for (asked on first use, so that a
+        pytest run of anything but the suite starts no QEMU for it)."""
+        if not self._profiles:
+            try:
+                self._profiles = self.chosen or binary_profiles(
+                    self.qemu, str(self.workdir), self.cache, self.timeout
+                )
+            except (SetupError, QemuGone) as exc:
+                pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
+        return self._profiles
 
     @property
     def reuse(self) -> bool:
@@ -117,9 +135,28 @@ class RunContext:
         return self.suite_profile == "ci"
 
     @property
+    def block_profile(self) -> str | None:
+        """The first of the run's profiles with a CD-ROM tray (cd0 holding null0)."""
+        return block_profile(self.profiles)
+
+    def need_block_profile(self) -> str:
+        """The run's block profile; skips the calling test when the run has none."""
+        name = self.block_profile
+        if name is None:
+            if self.info is not None and self.info.storage_daemon:
+                pytest.skip(NO_MACHINE)
+            target = self.info.target if self.info is not None else self.qemu
+            pytest.skip(
+                f"target {target}: no machine profile with a CD-ROM tray "
+                f"(profiles: {', '.join(self.profiles)})"
+            )
+        return name
+
+    @property
     def argument_profile(self) -> str:
-        """Generated arguments run on q35 when selected: it has block devices to hit."""
-        return "q35" if "q35" in self.profiles else self.profiles[0]
+        """Generated arguments run on the block profile when there is one: it has block
+        devices to hit."""
+        return self.block_profile or self.profiles[0]
 
     schema: Schema | None = None
 
@@ -154,7 +191,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=None,
         choices=sorted(PROFILES),
-        help="machine profile(s) for per-profile checks (repeatable; default: none and q35)",
+        help="machine profile(s) for per-profile checks (repeatable; default: the "
+        "binary's target's, e.g. none, q35 and pc for x86_64)",
     )
     group.addoption("--qmp-timeout", type=float, default=5.0, help="deadline for each reply (s)")
     group.addoption(
@@ -224,7 +262,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config.stash[_CTX] = RunContext(
         qemu=config.getoption("--qemu"),
-        profiles=tuple(config.getoption("--machine") or DEFAULT_PROFILES),
+        chosen=tuple(config.getoption("--machine") or ()),
         timeout=config.getoption("--qmp-timeout"),
         workdir=workdir,
         keep_workdir=config.getoption("--keep-workdir"),
@@ -345,7 +383,7 @@ def _error_params(docs: DocSet, config: pytest.Config) -> list[tuple[str, object
 
 def _drift_params(docs: DocSet, config: pytest.Config) -> list[tuple[str, object]]:
     grouped: dict[str, list[Drift]] = {}
-    for item in drift(docs, live_schema(config)):
+    for item in drift(docs, live_schema(config), binary_info(config).target):
         grouped.setdefault(item.name, []).append(item)
     return [(n, (n, tuple(items))) for n, items in sorted(grouped.items())]
 
@@ -357,7 +395,8 @@ def _doc_set(config: pytest.Config) -> tuple[DocSet | None, str]:
     """The documentation under test, parsed once per process (or why there is none)."""
     if _DOCS not in config.stash:
         try:
-            config.stash[_DOCS] = (load_docs(config.getoption("--docs")), "")
+            daemon = binary_info(config).storage_daemon
+            config.stash[_DOCS] = (load_docs(config.getoption("--docs"), daemon=daemon), "")
         except DocError as exc:
             config.stash[_DOCS] = (None, str(exc))
     return config.stash[_DOCS]

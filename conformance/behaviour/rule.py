@@ -2,7 +2,9 @@
 
 A rule is a small declaration (see `conformance/behaviour/rules/`): an id and title,
 the doc sentence it enforces, the QEMU versions that sentence holds for, the machine
-profile and setup it needs, and steps. Each step sends one command and expects:
+profile (by default the run's block profile, whichever board the target has: the rules
+name cd0 and null0, never a board) and setup it needs, and steps. Each step sends one
+command and expects:
 
 - the reply kind, or an error class;
 - events, matched by name and a subset of their data, placed before the return, after
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from conformance.machine.profiles import Profile
 from conformance.oracle.failure import Citation
 from conformance.oracle.jobs import Version
 
@@ -81,12 +84,31 @@ class Rule:
     command: str  # the command the rule is about (its allure feature)
     citation: Citation
     steps: tuple[Step, ...]
-    profile: str = "q35"
+    profile: str | None = None  # None: the run's block profile (cd0 with a tray)
     # Requests, or steps whose expectations must hold, run before the rule's steps.
     setup: tuple[Step | tuple[str, Mapping[str, object]], ...] = ()
     since: Version = (0, 0, 0)  # the first version the cited doc sentence holds for
     until: Version | None = None  # the first version it no longer holds for
     extra_args: tuple[str, ...] = field(default=())  # devices beyond the profile's
+    # One more CD-ROM (device id, drive id), attached the way the profile's board takes
+    # one: the bus differs between boards, so the rule can't spell it out.
+    second_cd: tuple[str, str] | None = None
+    # Profile features (conformance.machine.profiles.FEATURES) the extra devices need.
+    needs: frozenset[str] = frozenset()
 
     def applies_to(self, version: Version) -> bool:
         return self.since <= version and (self.until is None or version < self.until)
+
+    def launch_args(self, machine: Profile) -> tuple[str, ...]:
+        """The arguments added to `machine`'s argv for this rule."""
+        extra = self.extra_args
+        if self.second_cd is not None:
+            extra += machine.cd_args(*self.second_cd)
+        return extra
+
+    def lacks(self, machine: Profile) -> str:
+        """Why `machine` can't host this rule ("" when it can)."""
+        missing = sorted(self.needs - machine.features)
+        if self.second_cd is not None and not machine.cd_template:
+            missing.append("a second CD-ROM")
+        return ", ".join(missing)

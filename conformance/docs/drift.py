@@ -9,6 +9,7 @@ user following the docs gets surprised).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -59,15 +60,95 @@ KINDS = (
 )
 
 
-def drift(docs: DocSet, schema: Schema) -> list[Drift]:
-    """Every difference between `docs` and `schema`, in a stable order."""
-    items = list(_presence(docs, schema))
+def drift(docs: DocSet, schema: Schema, target: str | None = None) -> list[Drift]:
+    """Every difference between `docs` and `schema`, in a stable order.
+
+    With the binary's ``target`` (``x86_64``, ``aarch64``), a definition whose doc
+    condition excludes that target (``If: TARGET_I386`` on aarch64) is not expected in
+    the binary, so its absence is no drift.
+    """
+    items = [
+        i
+        for i in _presence(docs, schema)
+        if not (
+            i.kind == "documented-but-absent"
+            and target is not None
+            and excludes_target(docs.entries[i.name].condition, target)
+        )
+    ]
     for entry in docs.entries.values():
         if entry.kind == "command" and entry.name in schema.commands:
             items.extend(_arguments(entry, schema))
         for example in entry.examples:
             items.extend(_example(entry, example, schema))
     return items
+
+
+# The TARGET_* macros a qemu-system-<target> binary is built with, beyond TARGET_<TARGET>
+# (QEMU's configs/targets/*.mak: TARGET_BASE_ARCH, and the 64-bit builds' base).
+_TARGET_FAMILY = {
+    "x86_64": ("I386",),
+    "aarch64": ("ARM",),
+    "ppc64": ("PPC",),
+    "riscv32": ("RISCV",),
+    "riscv64": ("RISCV",),
+    "mips64": ("MIPS",),
+    "mips64el": ("MIPS",),
+    "mipsel": ("MIPS",),
+    "sparc64": ("SPARC",),
+    "microblazeel": ("MICROBLAZE",),
+    "sh4eb": ("SH4",),
+    "xtensaeb": ("XTENSA",),
+}
+_TOKEN = re.compile(r"\(|\)|[A-Za-z_][A-Za-z0-9_]*")
+
+
+def excludes_target(condition: str | None, target: str) -> bool:
+    """Whether a doc condition (``TARGET_S390X or TARGET_I386``, ``TARGET_S390X and
+    CONFIG_KVM``) is false for a binary of ``target`` whatever its CONFIG_* options,
+    which the binary doesn't tell. Anything unparsable excludes nothing."""
+    if not condition or "TARGET_" not in condition:
+        return False
+    base = target.removesuffix("-microvm")
+    macros = {f"TARGET_{base.upper()}", *(f"TARGET_{f}" for f in _TARGET_FAMILY.get(base, ()))}
+    tokens = _TOKEN.findall(condition)
+    try:
+        value, rest = _or(tokens, macros)
+    except (IndexError, ValueError):
+        return False
+    return value is False and not rest
+
+
+# Three-valued: None is a CONFIG_* (or other) option the binary doesn't reveal.
+def _or(tokens: list[str], macros: set[str]) -> tuple[bool | None, list[str]]:
+    value, tokens = _and(tokens, macros)
+    while tokens and tokens[0] == "or":
+        right, tokens = _and(tokens[1:], macros)
+        value = True if True in (value, right) else None if None in (value, right) else False
+    return value, tokens
+
+
+def _and(tokens: list[str], macros: set[str]) -> tuple[bool | None, list[str]]:
+    value, tokens = _not(tokens, macros)
+    while tokens and tokens[0] == "and":
+        right, tokens = _not(tokens[1:], macros)
+        value = False if False in (value, right) else None if None in (value, right) else True
+    return value, tokens
+
+
+def _not(tokens: list[str], macros: set[str]) -> tuple[bool | None, list[str]]:
+    head = tokens[0]
+    if head == "not":
+        value, rest = _not(tokens[1:], macros)
+        return (None if value is None else not value), rest
+    if head == "(":
+        value, rest = _or(tokens[1:], macros)
+        if rest[:1] != [")"]:
+            raise ValueError("unbalanced parenthesis")
+        return value, rest[1:]
+    if head in ("and", "or", ")"):
+        raise ValueError(f"unexpected {head!r}")
+    return (head in macros if head.startswith("TARGET_") else None), tokens[1:]
 
 
 def summary(items: list[Drift]) -> dict[str, int]:

@@ -1,8 +1,8 @@
 """Replaying documented examples against the binary.
 
 Each example is one of:
-- (a) replayable directly: its requests run as written on the q35 profile;
-- (b) replayable after a setup from the q35 profile: the example's names for devices and
+- (a) replayable directly: its requests run as written on the run's block profile;
+- (b) replayable after a setup from the block profile: the example's names for devices and
   nodes mapped onto the profile's, and objects it assumes created first
   (`conformance/docs/setup.py`);
 - (c) not replayable, with the reason: it needs a guest, another target, a migration
@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from conformance.docs.model import DocEntry, DocExample, DocMessage, Parse
 from conformance.docs.setup import created_names, map_arguments, setup_steps
 from conformance.machine.lifecycle import lifecycle_reason
-from conformance.machine.profiles import profile
+from conformance.machine.profiles import PROFILES, block_profile, profile
 from conformance.spec import ArrayType, ObjectType, Schema
 
-PROFILE = "q35"
+# The profile examples are planned for when the caller names none: every block profile
+# creates the same names (cd0, null0), so any of them plans an example the same way.
+BLOCK_PROFILE = block_profile(PROFILES) or "none"
 NEEDS = (
     (
         (
@@ -80,8 +82,11 @@ class Plan:
     setup: tuple[tuple[str, dict[str, object], str | None], ...] = ()
 
 
-def plan(entry: DocEntry, example: DocExample, schema: Schema) -> Plan:
-    """Classify one example: (a), (b) or (c) with the reason."""
+def plan(
+    entry: DocEntry, example: DocExample, schema: Schema, machine_name: str = BLOCK_PROFILE
+) -> Plan:
+    """Classify one example: (a), (b) or (c) with the reason, for a replay on the
+    profile `machine_name`."""
     if any(m.status is Parse.UNPARSABLE for m in example.messages):
         return _no("an example message is unparsable")
     messages = [m.value for m in example.messages if m.direction == "->"]
@@ -105,7 +110,7 @@ def plan(entry: DocEntry, example: DocExample, schema: Schema) -> Plan:
         for prefixes, why in NEEDS:
             if command.startswith(prefixes):
                 return _no(f"{command} {why}")
-    machine = profile(PROFILE)
+    machine = profile(machine_name)
     described = {a.name: a.description for a in entry.arguments}
     try:
         # What the setup creates keeps the example's names; then the setup is filled
@@ -130,10 +135,10 @@ def plan(entry: DocEntry, example: DocExample, schema: Schema) -> Plan:
         }
     )
     if not setup and not mapped:
-        return Plan(True, PROFILE, "(a) replayable directly", tuple(requests))
+        return Plan(True, machine_name, "(a) replayable directly", tuple(requests))
     how = [f"setup {', '.join(c for c, _, _ in setup)}"] if setup else []
     how += [f"names mapped {', '.join(mapped)}"] if mapped else []
-    return Plan(True, PROFILE, f"(b) {'; '.join(how)}", tuple(requests), setup)
+    return Plan(True, machine_name, f"(b) {'; '.join(how)}", tuple(requests), setup)
 
 
 def _no(reason: str) -> Plan:

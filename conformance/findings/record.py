@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from conformance.findings.rejudge import REJUDGED
 from conformance.findings.reproducer import (
     QEMU_TOKEN,
     Outcome,
@@ -189,7 +190,13 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
         trigger = _trigger(sends, command)
         reply = _reply_to(evidence.transcript, sends[trigger]) if sends else None
         violation = exc.path if exc.kind is FindingKind.SCHEMA else None
-        expected = Outcome("reply", max(trigger, 0), reply=reply_token(reply), violation=violation)
+        if exc.kind is FindingKind.PROTOCOL and exc.check in REJUDGED:
+            # The conversation, not the trigger's reply, is the finding (rejudge.py).
+            expected = Outcome("reply", max(trigger, 0), check=exc.check)
+        else:
+            expected = Outcome(
+                "reply", max(trigger, 0), reply=reply_token(reply), violation=violation
+            )
     else:
         return None
     title = _title(signature, text)

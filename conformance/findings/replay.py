@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SetupError
+from conformance.findings.rejudge import failed_checks
 from conformance.findings.reproducer import Outcome, Reproducer, ReproducerError, reply_token
 from conformance.findings.signature import crash_detail, normalise
 from conformance.machine.exits import ExitInfo, ExitKind
@@ -50,7 +51,7 @@ from conformance.oracle.failure import Failure
 from conformance.oracle.schema import check_event, check_return
 from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind, Message
-from conformance.qmp.transcript import Direction
+from conformance.qmp.transcript import Direction, Record
 from conformance.qmp.transport import Disconnected
 from conformance.qmp.wirejson import StrictJSONError, dumps, loads_strict
 from conformance.spec import Schema, SchemaError, schema_from_reply
@@ -117,6 +118,7 @@ class Trace:
     replies: dict[int, Message] = field(default_factory=dict)  # by message index
     after_trigger: list[Message] = field(default_factory=list)  # received since it was sent
     unpaired: list[Message] = field(default_factory=list)  # replies since then nobody awaited
+    records: list[Record] = field(default_factory=list)  # the whole replayed conversation
     ended: ExitInfo | None = None
     ended_at: int = -1  # the message being handled when QEMU ended; len(messages): after all
     trigger_sent: bool = False
@@ -195,6 +197,7 @@ class Replayer:
         session = inst.session
         trace = Trace()
         seen_records = seen_unpaired = 0
+        start = len(inst.transcript.records)  # after the start-up fence
         try:
             for index, raw in enumerate(messages):
                 trace.ended_at = index  # where an exit below is noticed
@@ -202,6 +205,14 @@ class Replayer:
                     seen_records = len(inst.transcript.records)
                     seen_unpaired = len(session.unexpected)
                     trace.trigger_sent = True
+                if expected.check is not None:
+                    # A protocol finding may be a mangled id: wait on a fence of ours
+                    # after each request, never on the request's own id. Wire input gets
+                    # no fence, which would land inside its broken bytes.
+                    _send(inst, raw, None, f"#{index}")
+                    if expected_reply(raw) is not None:
+                        _fence(inst, "fence")
+                    continue
                 reply = _send(inst, raw, expected_reply(raw), f"#{index}")
                 if reply is not None:
                     trace.replies[index] = reply
@@ -217,6 +228,7 @@ class Replayer:
             trace.ended_at = -1
         except QemuGone as gone:
             trace.ended = gone.exit_info
+        trace.records = list(inst.transcript.records[start:])
         received = inst.transcript.records[seen_records:] if trace.trigger_sent else []
         trace.after_trigger = [
             Message(r.raw, Kind(r.kind), r.value, r.problems)
@@ -240,9 +252,12 @@ def _send(
     return inst.wait(tickets[0]) if tickets else None
 
 
+FENCE_PREFIX = "qmpc-replay-"
+
+
 def _fence(inst: QemuInstance, name: str) -> None:
     """A query-status with a unique id, answered: QEMU has handled all that came before."""
-    ident = f"qmpc-replay-{name}-{uuid.uuid4().hex}"
+    ident = f"{FENCE_PREFIX}{name}-{uuid.uuid4().hex}"
     _send(inst, dumps({"execute": "query-status", "id": ident}), (True, ident), name)
 
 
@@ -286,6 +301,11 @@ def judge(rep: Reproducer, trace: Trace, schema: Callable[[], Schema]) -> Observ
         return Observation(hung, "hang: no reply, QEMU alive" if hung else _ending(ended))
     if ended is not None:
         return Observation(False, f"the trigger got {got}, then QEMU {_ending(ended)}")
+    if expected.check is not None:
+        failed = failed_checks(trace.records, FENCE_PREFIX)
+        again = expected.check in failed
+        what = ", ".join(sorted(failed)) or "no protocol check"
+        return Observation(again, f"the conversation fails {what}")
     if got != expected.reply:
         return Observation(False, f"the trigger got {got}")
     if expected.violation is None:

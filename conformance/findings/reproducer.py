@@ -6,7 +6,8 @@ A reproducer is what a QEMU developer gets with a finding, under
 - ``reproducer.jsonl``: the machine-readable form that ``qmp-conformance replay`` runs;
 - ``command-line.txt``: the QEMU command line, the workdir abstracted as ``$WORKDIR``;
 - ``reproduce.sh``: a shell one-liner with ``printf '…' | qemu-system-x86_64 … -qmp stdio``
-  that needs nothing of this project;
+  (qemu-storage-daemon: ``--chardev stdio,id=qmp --monitor chardev=qmp``) that needs
+  nothing of this project;
 - ``hypothesis.txt``: the test, the Hypothesis profile and the ``@reproduce_failure``
   blob, when the finding came from a Hypothesis test.
 
@@ -32,7 +33,11 @@ replay must observe for the finding to count as reproduced:
 - ``end: "hang"``: message ``trigger`` gets no reply before the deadline and QEMU is alive;
 - ``end: "reply"``: message ``trigger`` gets the reply ``reply`` (``return``,
   ``error:<class>``, or ``none`` for no reply while QEMU goes on answering), and, for a
-  schema violation, that reply still violates the binary's schema at ``violation``.
+  schema violation, that reply still violates the binary's schema at ``violation``;
+- ``end: "reply"`` with ``check``: a protocol violation. The messages are replayed with
+  a fence after each request instead of waiting on its id (a mangled id is what some
+  findings are), and the conversation must fail ``check`` again
+  (`conformance.findings.rejudge`).
 """
 
 from __future__ import annotations
@@ -64,8 +69,11 @@ FORMAT_VERSION = 1
 _HEADER_KEY = "qmp-reproducer"
 QEMU_TOKEN = "$QEMU"
 ENDS = ("exit", "hang", "reply")
-# The monitor arguments the harness adds; the one-liner replaces them with -qmp stdio.
+# The monitor arguments the harness adds; the one-liner replaces them with -qmp stdio
+# (qemu-storage-daemon: its own long options, and a stdio chardev for its monitor).
 _MONITOR_OPTIONS = ("-chardev", "-mon")
+_DAEMON_MONITOR_OPTIONS = ("--chardev", "--monitor")
+_DAEMON_STDIO = ("--chardev", "stdio,id=qmp", "--monitor", "chardev=qmp")
 
 
 class ReproducerError(ValueError):
@@ -82,6 +90,9 @@ class Outcome:
     detail: str | None = None  # for "exit": the signature detail (crash_detail)
     reply: str | None = None  # for "reply": reply_token() of the trigger's reply
     violation: str | None = None  # for "reply" of a schema violation: the JSON path
+    # For "reply" of a protocol violation: the check (`conformance.findings.rejudge`)
+    # that must fail again on the replayed conversation.
+    check: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -94,7 +105,7 @@ class Outcome:
         if not isinstance(trigger, int) or isinstance(trigger, bool) or trigger < 0:
             raise ReproducerError(f"expected.trigger must be a message index: {trigger!r}")
         strings = {}
-        for key in ("exit_kind", "detail", "reply", "violation"):
+        for key in ("exit_kind", "detail", "reply", "violation", "check"):
             item = value.get(key)
             if item is not None and not isinstance(item, str):
                 raise ReproducerError(f"expected.{key} must be a string: {item!r}")
@@ -278,17 +289,20 @@ def one_liner(rep: Reproducer, binary: str = "qemu-system-x86_64") -> str:
 
 def _stdio_args(argv: Sequence[str]) -> list[str]:
     """`argv` without the harness's monitor options, with ``-qmp stdio`` instead."""
+    # Only the harness gives the daemon a --monitor, so it tells the syntax apart.
+    daemon = "--monitor" in argv
+    monitor = _DAEMON_MONITOR_OPTIONS if daemon else _MONITOR_OPTIONS
     out: list[str] = []
     skip = False
     for arg in argv:
         if skip:
             skip = False
             continue
-        if arg in _MONITOR_OPTIONS:
+        if arg in monitor:
             skip = True
             continue
         out.append(arg)
-    return [*out, "-qmp", "stdio"]
+    return [*out, *(_DAEMON_STDIO if daemon else ("-qmp", "stdio"))]
 
 
 def _printf_format(data: bytes) -> str:

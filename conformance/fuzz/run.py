@@ -264,7 +264,9 @@ def _stop_on_signals(run: FuzzRun) -> Iterator[None]:
 
 
 def _schema(binary: str, workdir_base: Path) -> Schema:
-    config = LaunchConfig(binary, worker.ARGUMENT_PROFILE, workdir_base=str(workdir_base))
+    # The schema is the binary's whatever the board: the board-less machine starts on
+    # every target.
+    config = LaunchConfig(binary, worker.WIRE_PROFILE, workdir_base=str(workdir_base))
     try:
         with QemuInstance(config) as inst:
             return schema_from_reply(inst.execute("query-qmp-schema").value)

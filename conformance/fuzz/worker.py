@@ -49,6 +49,9 @@ from conformance.behaviour.rules.device import XHCI
 from conformance.findings.record import findings_from, leaves
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
+from conformance.machine.probe import probe
+from conformance.machine.profiles import Profile, block_profile, profile
+from conformance.machine.targets import binary_profiles
 from conformance.oracle.failure import Failure
 from conformance.spec import Schema, schema_from_reply
 from conformance.suite import test_resource_machine, test_wire_machine
@@ -58,7 +61,6 @@ from conformance.suite.test_arguments import test_malformed_arguments, test_vali
 from strategies import safety
 from strategies.pools import Pools
 
-ARGUMENT_PROFILE = "q35"  # as in the suite: it has block devices to hit
 WIRE_PROFILE = "none"
 CHUNK_EXAMPLES = 20
 MACHINE_EVERY = 10
@@ -217,6 +219,23 @@ class Worker:
         self.policy = safety.generation_policy()
         self.pools = Pools()
         self.schema: Schema | None = None
+        # Chosen from the binary's target when the loop starts (`choose_profiles`).
+        self.argument_profile = WIRE_PROFILE
+        self.resource_profile: Profile | None = None
+        self.with_machine = True  # False: the resource machine without tray and devices
+
+    def choose_profiles(self) -> None:
+        """As in the suite: arguments on the target's block profile (it has block devices
+        to hit), and the resource machine only where that profile has all it drives."""
+        profiles = binary_profiles(
+            self.config.binary, self.config.workdir_base, timeout=self.config.timeout
+        )
+        self.argument_profile = block_profile(profiles) or profiles[0]
+        self.resource_profile = test_resource_machine.resource_profile(profiles)
+        if self.resource_profile is None and probe(self.config.binary).storage_daemon:
+            # As in the suite: no machine, so nodes, chardevs, objects and jobs only.
+            self.resource_profile = profile(self.argument_profile)
+            self.with_machine = False
 
     def launch_config(self, profile: str) -> LaunchConfig:
         return LaunchConfig(
@@ -230,7 +249,8 @@ class Worker:
         self.instances.close()
 
     def loop(self) -> None:
-        with QemuInstance(self.launch_config(ARGUMENT_PROFILE)) as inst:
+        self.choose_profiles()
+        with QemuInstance(self.launch_config(self.argument_profile)) as inst:
             self.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
             harvest(inst, self.schema, self.pools)
         argument_chunks = 0
@@ -254,7 +274,7 @@ class Worker:
         mode = MODES[(position // len(commands)) % len(MODES)]
         assert self.schema is not None
         run = ArgumentRun(
-            command, self.schema, self.pools, self.policy, self.instances, ARGUMENT_PROFILE
+            command, self.schema, self.pools, self.policy, self.instances, self.argument_profile
         )
         body = _BODIES[mode]
         attempt = _Attempt(self.stop)
@@ -284,16 +304,25 @@ class Worker:
         assert self.schema is not None
         schema = self.schema
         wire = machine == WIRE
-        if not wire and any(c not in schema.commands for c in test_resource_machine.COMMANDS):
+        driven = (
+            test_resource_machine.COMMANDS
+            if self.with_machine
+            else test_resource_machine.daemon_commands()
+        )
+        if not wire and any(c not in schema.commands for c in driven):
             return
+        if not wire and self.resource_profile is None:
+            return  # no profile of this target has what the resource machine drives
         test_wire_machine.WireMachine.steps = test_resource_machine.ResourceMachine.steps = 0
         attempt = _Attempt(self.stop)
         # Launched as test_wire_state_machine / test_resource_state_machine launch theirs.
         if wire:
             config = self.launch_config(WIRE_PROFILE)
         else:
-            config = self.launch_config(test_resource_machine.PROFILE)
-            config.extra_args = XHCI  # the USB controller its device rules plug into
+            assert self.resource_profile is not None
+            config = self.launch_config(self.resource_profile.name)
+            # The USB controller its device rules plug into.
+            config.extra_args = XHCI if self.with_machine else ()
             generated = test_resource_machine.referencing_commands(schema)
 
         def make() -> QemuInstance:
@@ -304,7 +333,9 @@ class Worker:
             found: _Watched = (
                 _WatchedWire(make)
                 if wire
-                else _WatchedResource(make, schema, self.policy, generated)
+                else _WatchedResource(
+                    make, schema, self.policy, generated, machine=self.with_machine
+                )
             )
             found.attempt = attempt
             return found

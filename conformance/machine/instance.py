@@ -11,6 +11,11 @@ the workdir). The first is the instance's `session`; the others are `extra_sessi
 each with its own transcript, so the suite can check what every monitor receives (events
 are broadcast to all monitors in command mode).
 
+qemu-storage-daemon takes the same channels in its own syntax (`--chardev …
+--monitor chardev=…`), and none of qemu-system's machine options: no board, no display,
+no -S, no -sandbox. A machine profile can't run on it, except `none`, the smallest QMP
+surface, which for the daemon is no option at all.
+
 Whatever ends a session (a crash, a hang, the harness) ends up as an `ExitInfo`, and is
 also written into the transcript as a note, because the transcript is what reproducers
 and reports are made from.
@@ -123,6 +128,7 @@ class QemuInstance:
     def start(self, *, negotiate: bool = True, capabilities: Sequence[str] = ()) -> Session:
         """Launch QEMU and read its greeting (and negotiate unless told not to)."""
         self.info = probe(self.config.binary)
+        self.profile = fit_profile(self.profile, self.info)
         QemuInstance.started.add(self)
         base = self.config.workdir_base
         if base is not None:
@@ -165,15 +171,17 @@ class QemuInstance:
         count = self.config.monitors
         if count < 1:
             raise SetupError(f"monitors must be at least 1, not {count}")
-        argv = [self.info.path, *BASE_ARGS, *self.profile.args]
-        if self.config.sandbox if self.config.sandbox is not None else self.info.sandbox:
+        daemon = self.info.storage_daemon
+        argv = [self.info.path, *(() if daemon else BASE_ARGS), *self.profile.args]
+        sandbox = self.config.sandbox if self.config.sandbox is not None else self.info.sandbox
+        if sandbox and not daemon:
             argv += ["-sandbox", SANDBOX_ARG]
         env = {**os.environ, "TMPDIR": str(self.workdir), **self.config.env}
         if channel == "fd":
             pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
             try:
                 for number, (_, theirs) in enumerate(pairs):
-                    argv += _monitor_args(number, f"fd={theirs.fileno()}")
+                    argv += _monitor_args(number, f"fd={theirs.fileno()}", daemon=daemon)
                 argv += self.config.extra_args
                 self._spawn(argv, env, pass_fds=[theirs.fileno() for _, theirs in pairs])
             except BaseException:
@@ -198,7 +206,7 @@ class QemuInstance:
                     listeners.append(listener)
                     listener.bind(f"/proc/self/fd/{dirfd}/{name}")
                     listener.listen(1)
-                    argv += _monitor_args(number, f"path={name},server=off")
+                    argv += _monitor_args(number, f"path={name},server=off", daemon=daemon)
                 argv += self.config.extra_args
                 self._spawn(argv, env)
                 # QEMU connects to each socket as it creates the chardevs: one deadline.
@@ -455,10 +463,35 @@ class QemuInstance:
         return info
 
 
-def _monitor_args(number: int, backend: str) -> list[str]:
+def _monitor_args(number: int, backend: str, *, daemon: bool = False) -> list[str]:
     """The options of QMP monitor `number` (0 is the primary) on a socket `backend`."""
     chardev = _chardev_id(number)
+    if daemon:
+        # The daemon's monitors are QMP only, and its options are long ones.
+        return ["--chardev", f"socket,id={chardev},{backend}", "--monitor", f"chardev={chardev}"]
     return ["-chardev", f"socket,id={chardev},{backend}", "-mon", f"chardev={chardev},mode=control"]
+
+
+#: The options qemu-storage-daemon has besides --daemonize and --pidfile, which a
+#: profile never uses: the harness supervises QEMU, and writes nothing outside the workdir.
+DAEMON_OPTIONS = frozenset({"--blockdev", "--chardev", "--export", "--nbd-server", "--object"})
+
+
+def fit_profile(prof: Profile, info: BinaryInfo) -> Profile:
+    """`prof` as it runs on `info`'s binary, or SetupError when it can't run there."""
+    if not info.storage_daemon:
+        return prof
+    foreign = [a for a in prof.args if a.startswith("-") and a not in DAEMON_OPTIONS]
+    if not foreign:
+        return prof
+    if prof.name == "none":
+        # Generic callers (the CLI's preflight and schema reads, wire checks) ask for
+        # "none" to get the smallest QMP surface; on the daemon that is no option at all.
+        return Profile("none", (), "qemu-storage-daemon with nothing configured")
+    raise SetupError(
+        f"machine profile {prof.name!r} needs {' '.join(foreign)}: "
+        "qemu-storage-daemon has no machine or devices (use its daemon profile)"
+    )
 
 
 def _chardev_id(number: int) -> str:
@@ -479,4 +512,12 @@ def _stderr_line(stderr: str) -> str:
     return last_line(stderr) or "(nothing on stderr)"
 
 
-__all__ = ["DiedAtStart", "ExitInfo", "ExitKind", "LaunchConfig", "QemuGone", "QemuInstance"]
+__all__ = [
+    "DiedAtStart",
+    "ExitInfo",
+    "ExitKind",
+    "LaunchConfig",
+    "QemuGone",
+    "QemuInstance",
+    "fit_profile",
+]

@@ -187,8 +187,11 @@ def argument_summary(config: pytest.Config, props: dict[str, object]) -> str:
 
 
 def accelerator(config: pytest.Config) -> str:
-    """The accelerator the run's QEMUs use (none of them asks for one): KVM or TCG."""
+    """The accelerator the run's QEMUs use (none of them asks for one): KVM or TCG, or
+    none for qemu-storage-daemon, which runs no guest."""
     ctx = run_context(config)
+    if binary_info(config).storage_daemon:
+        return "none"
     try:
         with QemuInstance(ctx.launch_config(ctx.profiles[0])) as inst:
             value = inst.execute("query-kvm").value

@@ -48,7 +48,8 @@ def test_doc_example(
         story=f"example {index + 1}",
         citation=str(citation),
     )
-    how = plan(entry, example, schema)
+    # On the block profile when the run has one: examples name devices and nodes.
+    how = plan(entry, example, schema, qmp_run.block_profile or qmp_run.profiles[0])
     if not how.replayable:
         pytest.skip(f"not replayable: {how.reason}")
     # Every replay may change the machine (a tray opened, a bitmap added), so each

@@ -1,7 +1,8 @@
 """migrate-start-postcopy during a real migration between two QEMUs of the binary.
 
 The behaviour rules (`conformance/behaviour/rules/migration.py`) check the command
-without a migration. Here a q35 source migrates to a q35 destination started with
+without a migration. Here a source on the run's block profile migrates to a
+destination of the same profile started with
 ``-incoming unix:…`` (the socket in the destination's workdir: host safety), so the
 command meets the state its doc is about:
 
@@ -24,6 +25,7 @@ from contextlib import ExitStack, contextmanager
 import pytest
 
 from conformance.machine.instance import QemuInstance
+from conformance.machine.profiles import Profile, profile
 from conformance.oracle.conversation import messages
 from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
 from conformance.oracle.judge import judge_events
@@ -33,9 +35,9 @@ from conformance.qmp.message import Kind
 from conformance.spec import Schema
 from conformance.suite.report import evidence, label
 
-PROFILE = "q35"
-MEMORY = ("-m", "64")
-MIGRATION_DEADLINE = 60.0  # 64 MiB of zero pages over a unix socket take well under 1 s
+# The board's smallest RAM (64 MiB on most): zero pages over a unix socket take well
+# under 1 s.
+MIGRATION_DEADLINE = 60.0
 COMMAND = "migrate-start-postcopy"
 SOCKET = "migrate.sock"
 # Bytes per second that keep a precopy migration active for about half a minute (64 MiB
@@ -61,24 +63,31 @@ CANCEL = qapi(
 POSTCOPY_PATH = ("setup", "active", "postcopy-active", "completed")
 
 
-def _needs(qmp_run: RunContext, schema: Schema, commands: Sequence[str]) -> None:
-    if PROFILE not in qmp_run.profiles:
-        pytest.skip(f"needs the {PROFILE} profile")
+def _needs(qmp_run: RunContext, schema: Schema, commands: Sequence[str]) -> Profile:
+    """The profile both sides run (the run's block profile); skips when the run has none,
+    when the board doesn't migrate while stopped, or when the binary lacks a command."""
+    machine = profile(qmp_run.need_block_profile())
+    if not machine.migrates:
+        pytest.skip(f"profile {machine.name}: its board doesn't migrate while stopped (-S)")
     missing = [c for c in commands if c not in schema.commands]
     if missing:
         pytest.skip(f"not in this binary: {', '.join(missing)}")
+    return machine
 
 
 @contextmanager
-def _pair(qmp_run: RunContext) -> Iterator[tuple[QemuInstance, QemuInstance, str]]:
+def _pair(
+    qmp_run: RunContext, machine: Profile
+) -> Iterator[tuple[QemuInstance, QemuInstance, str]]:
     """A source and a destination waiting on a unix socket in its own workdir."""
     with ExitStack() as stack:
-        dst_config = qmp_run.launch_config(PROFILE)
+        memory = ("-m", str(machine.small_memory))
+        dst_config = qmp_run.launch_config(machine.name)
         # QEMU's cwd is its workdir, so the bare socket name lands there.
-        dst_config.extra_args = (*MEMORY, "-incoming", f"unix:{SOCKET}")
+        dst_config.extra_args = (*memory, "-incoming", f"unix:{SOCKET}")
         dst = stack.enter_context(QemuInstance(dst_config))
-        src_config = qmp_run.launch_config(PROFILE)
-        src_config.extra_args = MEMORY
+        src_config = qmp_run.launch_config(machine.name)
+        src_config.extra_args = memory
         src = stack.enter_context(QemuInstance(src_config))
         stack.enter_context(evidence(src))
         assert dst.workdir is not None
@@ -160,8 +169,8 @@ def _judge_all(schema: Schema, *instances: QemuInstance) -> None:
 
 def test_postcopy_during_migration(qmp_run: RunContext, schema: Schema) -> None:
     label(epic="behaviour", feature=COMMAND, story="postcopy migration", citation=str(POSTCOPY))
-    _needs(qmp_run, schema, ("migrate", COMMAND, "migrate-set-parameters"))
-    with _pair(qmp_run) as (src, dst, uri):
+    machine = _needs(qmp_run, schema, ("migrate", COMMAND, "migrate-set-parameters"))
+    with _pair(qmp_run, machine) as (src, dst, uri):
         _migrate_throttled(src, dst, uri, postcopy=True)
         _expect(src, Kind.RETURN, "migration.postcopy", "postcopy-ram was set on both sides")
         _wait_status(src, "completed", "source", STATUSES)
@@ -188,8 +197,10 @@ def test_postcopy_refused_without_capability(qmp_run: RunContext, schema: Schema
         story="postcopy without capability",
         citation=str(POSTCOPY),
     )
-    _needs(qmp_run, schema, ("migrate", COMMAND, "migrate_cancel", "migrate-set-parameters"))
-    with _pair(qmp_run) as (src, dst, uri):
+    machine = _needs(
+        qmp_run, schema, ("migrate", COMMAND, "migrate_cancel", "migrate-set-parameters")
+    )
+    with _pair(qmp_run, machine) as (src, dst, uri):
         _migrate_throttled(src, dst, uri, postcopy=False)
         _expect(
             src,

@@ -1,9 +1,10 @@
-"""A Hypothesis state machine over the resources a run creates on one q35 QEMU.
+"""A Hypothesis state machine over the resources a run creates on one QEMU of the run's
+block profile.
 
 The behaviour rules (`conformance/behaviour/rules`) check one documented sentence each,
 from a fresh machine. Resources break on sequences: a node deleted while a job copies it,
 a bitmap re-added after a transaction that aborted, a tray closed on an empty drive and
-opened again, an id reused after its device went away. The machine drives the q35
+opened again, an id reused after its device went away. The machine drives the block
 profile's CD-ROM (``cd0``, holding the null-co node ``null0``) and, on the same QEMU, a
 ``qemu-xhci`` controller (``-device qemu-xhci,id=xhci``, as the device_del rules use).
 Its bundles hold what the run creates: node names, dirty bitmaps, chardev ids, object ids
@@ -37,6 +38,9 @@ every step:
   with their statuses (``query-jobs``), every listed status being the last one the job's
   JOB_STATUS_CHANGE events announced before that reply, and that QEMU is alive. A run
   queries chardevs, objects, devices and jobs only once it has touched that kind.
+
+On qemu-storage-daemon (no machine, no devices) the machine runs on the daemon's null0,
+held by nothing, without the tray and device rules, and fences with ``query-version``.
 
 A transaction succeeds when each action would succeed in order and no ``abort`` is
 among them; when it fails nothing changes. One case the doc leaves open: an action that
@@ -95,6 +99,7 @@ from conformance.behaviour.rules.transaction import ABORT, ATOMIC
 from conformance.behaviour.rules.tray import CLOSE, CLOSE_NOOP, MOVED, OPEN, OPEN_NOOP
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
+from conformance.machine.profiles import TRAY, USB, Profile, block_profile, profile
 from conformance.oracle.conversation import messages
 from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
 from conformance.oracle.jobs import CHANGE_EVENT, ENDS, EVENT, Version, verbs
@@ -117,7 +122,6 @@ from strategies.pools import MEMBER_POOLS, Pools
 #: A run adds at most one USB device a step, so 30 steps can't fill xhci.0 (QEMU 7.2
 #: attaches 39 there, adding hubs as ports run out).
 STEPS = 30
-PROFILE = "q35"
 NULL0 = "null0"  # the profile's node, in cd0
 CD0 = {"id": "cd0"}
 CD0_IDS = ("cd0", "/machine/peripheral/cd0")  # DEVICE_TRAY_MOVED id: "name or QOM path"
@@ -255,21 +259,25 @@ JOB_MISSING = {
 }
 DISMISSED = qapi("qapi/job.json: job-dismiss", "Deletes a job that is in the CONCLUDED state.")
 JOBS_LISTED = qapi("qapi/job.json: query-jobs", "a list with a JobInfo for each active job")
-COMMANDS = (
-    "blockdev-add",
-    "blockdev-del",
-    *(f"block-dirty-bitmap-{op}" for op in BITMAP_OPS),
+# What only a machine has: qemu-storage-daemon runs the machine without these rules.
+TRAY_COMMANDS = (
     "blockdev-open-tray",
     "blockdev-close-tray",
     "blockdev-remove-medium",
     "blockdev-insert-medium",
+)
+DEVICE_COMMANDS = ("device_add", "device_del")
+COMMANDS = (
+    "blockdev-add",
+    "blockdev-del",
+    *(f"block-dirty-bitmap-{op}" for op in BITMAP_OPS),
+    *TRAY_COMMANDS,
     "transaction",
     "chardev-add",
     "chardev-remove",
     "object-add",
     "object-del",
-    "device_add",
-    "device_del",
+    *DEVICE_COMMANDS,
     "blockdev-backup",
     *(f"job-{verb}" for verb in JOB_VERBS),
     "query-jobs",
@@ -316,6 +324,25 @@ class Expect:
     tray: bool | None = None  # the tray-open of the one DEVICE_TRAY_MOVED, None: no event
     event_citation: Citation = TRAY_MOVED
     either: bool = False  # the doc doesn't decide: success or error both conform
+
+
+def missing_features(machine: Profile) -> str:
+    """What the machine lacks of what it drives: cd0's tray and a qemu-xhci controller
+    ("" when it has both)."""
+    return ", ".join(f for f in (TRAY, USB) if f not in machine.features)
+
+
+def daemon_commands() -> tuple[str, ...]:
+    """The commands the machine drives on qemu-storage-daemon: no tray, no devices."""
+    return tuple(c for c in COMMANDS if c not in (*TRAY_COMMANDS, *DEVICE_COMMANDS))
+
+
+def resource_profile(names: Iterable[str]) -> Profile | None:
+    """The profile the state machine runs on among `names`: the block profile, when it
+    has everything the machine drives."""
+    found = block_profile(names)
+    machine = None if found is None else profile(found)
+    return machine if machine is not None and not missing_features(machine) else None
 
 
 def hedged(expect: Expect, why: str | None) -> Expect:
@@ -623,7 +650,7 @@ job_modes = st.sampled_from(sorted(JOB_MODES))
 
 
 class ResourceMachine(RuleBasedStateMachine):
-    """cd0, nodes, bitmaps, chardevs, objects, USB devices and backup jobs of one q35 QEMU,
+    """cd0, nodes, bitmaps, chardevs, objects, USB devices and backup jobs of one QEMU,
     and generated commands aimed at them; `steps` counts rules (all runs)."""
 
     steps = 0
@@ -641,8 +668,14 @@ class ResourceMachine(RuleBasedStateMachine):
         schema: Schema,
         policy: GenerationPolicy,
         generated: tuple[str, ...],
+        *,
+        machine: bool = True,
     ) -> None:
         super().__init__()
+        # Without a machine (qemu-storage-daemon) there is no cd0 and no device: null0
+        # is held by nothing, and the tray and device rules don't run.
+        self.machine = machine
+        self.fence = "query-status" if "query-status" in schema.commands else "query-version"
         self.schema = schema
         self.policy = policy
         self.generated = generated
@@ -650,6 +683,13 @@ class ResourceMachine(RuleBasedStateMachine):
         self.inst = make()
         self.inst.start()
         self.model = Model()
+        # The board's devices besides cd0 (the SCSI controller cd0 sits on, where it has
+        # one) are the profile's, not the run's: known from the start.
+        self.model.devices |= self.inst.profile.device_ids
+        self.model.known_devices |= self.inst.profile.device_ids
+        if not machine:
+            self.model.inserted = None
+            self.model.devices, self.model.known_devices = set(), set()
         self.created = 0
         self.last = "the profile's initial state"
         self.cite = CLOSE  # the sentence behind the model's latest change
@@ -666,7 +706,7 @@ class ResourceMachine(RuleBasedStateMachine):
             assert self.inst.info is not None
             self.version: Version = self.inst.info.version
             with evidence(self.inst):
-                # Read, not predicted: the board's own objects (q35's RAM backend) and the
+                # Read, not predicted: the board's own objects (its RAM backend) and the
                 # harness's monitor chardevs are named by no QMP doc.
                 self.model.objects = self._children(OBJECTS)
                 self.harness_chardevs = self._chardevs()
@@ -691,7 +731,7 @@ class ResourceMachine(RuleBasedStateMachine):
             # This step's events only: a wait in it must not take an older one.
             self.inst.session.drain_events()
             reply = self.inst.execute(command, dict(arguments))
-            fence = self.inst.execute("query-status")
+            fence = self.inst.execute(self.fence)
             message = reply.message
             ok = message.kind is Kind.RETURN
             predicted = "success" if expect.ok else "an error"
@@ -805,6 +845,11 @@ class ResourceMachine(RuleBasedStateMachine):
 
     def _children(self, path: str) -> set[str]:
         """The names of `path`'s child<...> properties: the objects or devices under it."""
+        if not self.machine and path == OBJECTS:
+            # qemu-storage-daemon makes /objects with its first object: until then, none.
+            missing = self.inst.execute("qom-list", {"path": path}).message
+            if missing.error_class == "DeviceNotFound":
+                return set()
         listed = _records(self._query("qom-list", {"path": path}))
         return {str(p.get("name")) for p in listed if str(p.get("type")).startswith("child<")}
 
@@ -836,8 +881,9 @@ class ResourceMachine(RuleBasedStateMachine):
     def _reread(self) -> None:
         """Take QEMU's state as the model's, from the invariants' queries."""
         model = self.model
-        tray, model.inserted = self._cd0()
-        model.tray_open = tray is True
+        if self.machine:
+            tray, model.inserted = self._cd0()
+            model.tray_open = tray is True
         listed = self._named_nodes()
         model.nodes = {
             name: {b: recording is True for b, recording in listed[name].items()}
@@ -848,8 +894,9 @@ class ResourceMachine(RuleBasedStateMachine):
         model.known_chardevs |= model.chardevs
         model.objects = self._children(OBJECTS)
         model.known_objects |= model.objects
-        model.devices = self._children(PERIPHERAL)
-        model.known_devices |= model.devices
+        if self.machine:
+            model.devices = self._children(PERIPHERAL)
+            model.known_devices |= model.devices
         jobs = self._jobs()
         self._follow_jobs(jobs, set(jobs) | set(model.jobs))
         model.known_jobs |= set(jobs)
@@ -976,6 +1023,7 @@ class ResourceMachine(RuleBasedStateMachine):
 
     # -- rules: tray and medium --------------------------------------------------------
 
+    @precondition(lambda self: self.machine)
     @rule(force=st.one_of(st.none(), st.booleans()))
     def open_tray(self, force: bool | None) -> None:
         model = self.model
@@ -989,6 +1037,7 @@ class ResourceMachine(RuleBasedStateMachine):
         if self._step("blockdev-open-tray", arguments, expect):
             model.tray_open = True
 
+    @precondition(lambda self: self.machine)
     @rule()
     def close_tray(self) -> None:
         model = self.model
@@ -999,6 +1048,7 @@ class ResourceMachine(RuleBasedStateMachine):
         if self._step("blockdev-close-tray", CD0, expect):
             model.tray_open = False
 
+    @precondition(lambda self: self.machine)
     @rule()
     def remove_medium(self) -> None:
         model = self.model
@@ -1011,6 +1061,7 @@ class ResourceMachine(RuleBasedStateMachine):
         if self._step("blockdev-remove-medium", CD0, expect):
             model.inserted = None
 
+    @precondition(lambda self: self.machine)
     @rule(name=node_names)
     def insert_medium(self, name: str) -> None:
         model = self.model
@@ -1111,6 +1162,7 @@ class ResourceMachine(RuleBasedStateMachine):
         arguments = {"driver": driver, "id": name, "bus": USB_BUS}
         self._add_named("device", name, model.devices, "device_add", arguments, cite)
 
+    @precondition(lambda self: self.machine)
     @rule(target=devices, driver=usb_devices)
     def add_device(self, driver: str) -> str:
         name = self._fresh("dev")
@@ -1227,7 +1279,7 @@ class ResourceMachine(RuleBasedStateMachine):
         self.cite = qapi(command, "arguments as introspected by query-qmp-schema")
         with evidence(self.inst):
             reply = self.inst.execute(command, sent, id=sent_id)
-            fence = self.inst.execute("query-status")
+            fence = self.inst.execute(self.fence)
             judge_reply(self.schema, command, reply.message, sent_id)
             judge_events(self.schema, [*reply.events, *fence.events])
             if reply.ok:
@@ -1247,13 +1299,14 @@ class ResourceMachine(RuleBasedStateMachine):
                     f"after {self.last}: QEMU is gone: {info.describe()}",
                     kind=FindingKind.CRASH,
                 )
-            self._check_cd0()
+            if self.machine:
+                self._check_cd0()
             self._check_nodes()
             if "chardev" in self.touched:
                 self._check_chardevs()
             if "object" in self.touched:
                 self._check_children("objects", OBJECTS, self.model.objects)
-            if "device" in self.touched:
+            if "device" in self.touched and self.machine:
                 self._check_children("devices", PERIPHERAL, self.model.devices)
             if "job" in self.touched:
                 self._check_jobs()
@@ -1407,9 +1460,19 @@ def test_resource_state_machine(
         # The matrix's "sequences" column: this result speaks for every command it drives.
         commands=COMMANDS,
     )
-    if PROFILE not in qmp_run.profiles:
-        pytest.skip(f"needs the {PROFILE} profile")
-    missing = [c for c in COMMANDS if c not in schema.commands]
+    daemon = qmp_run.info is not None and qmp_run.info.storage_daemon
+    if daemon and qmp_run.block_profile is None:
+        # Nodes, bitmaps, chardevs, objects and jobs, on the daemon's null0.
+        machine, driven = profile(qmp_run.argument_profile), daemon_commands()
+    else:
+        machine, driven = profile(qmp_run.need_block_profile()), COMMANDS
+        lacks = missing_features(machine)
+        if lacks:
+            pytest.skip(
+                f"profile {machine.name} lacks {lacks}: the machine drives cd0's tray and "
+                "USB devices on a qemu-xhci"
+            )
+    missing = [c for c in driven if c not in schema.commands]
     if missing:
         pytest.skip(f"not in this binary: {', '.join(missing)}")
     generated = referencing_commands(schema)
@@ -1420,11 +1483,12 @@ def test_resource_state_machine(
         nonlocal runs
         runs += 1
         # The xhci controller the USB device rules plug into.
-        return QemuInstance(qmp_run.launch_config(PROFILE), extra_args=XHCI)
+        extra = () if daemon else XHCI
+        return QemuInstance(qmp_run.launch_config(machine.name), extra_args=extra)
 
     try:
         _run(
-            lambda: ResourceMachine(make, schema, generation_policy, generated),
+            lambda: ResourceMachine(make, schema, generation_policy, generated, machine=not daemon),
             settings=settings(
                 settings.default,
                 stateful_step_count=STEPS,

@@ -206,6 +206,33 @@ def test_another_reply_is_not_the_finding(argv: tuple[str, ...], replay: Replay)
 
 
 @pytest.mark.parametrize(
+    ("ident", "check"),
+    [
+        # QEMU 7.2 answers a noncharacter id with another id, and prints an id that
+        # overflows a double as a bare `inf`.
+        (b'"\\uffff"', "ids.echo"),
+        (b"1e400", "output.strict-json"),
+    ],
+)
+def test_a_protocol_finding_is_judged_on_the_conversation(
+    argv: tuple[str, ...], replay: Replay, ident: bytes, check: str
+) -> None:
+    trigger = b'{"execute":"query-version","id":' + ident + b"}"
+    expected = Outcome("reply", 1, check=check)
+    rep = _rep(FindingKind.PROTOCOL, "-", [CAPS, trigger], expected, argv)
+    done = replay(replay.write(rep), "--runs", "2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "reproduced 2/2 (stable)" in done.stdout
+    assert f"the conversation fails {check}" in done.stdout
+    # The same request with an ordinary id: the reply is fine, so no finding, although
+    # the trigger's reply kind (return) is the same.
+    plain = _rep(FindingKind.PROTOCOL, "-", [CAPS, _send("query-version")], expected, argv)
+    done = replay(replay.write(plain, "plain.jsonl"), "--runs", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the conversation fails no protocol check" in done.stdout
+
+
+@pytest.mark.parametrize(
     ("binary", "message"),
     [
         ("/nonexistent/qemu", "not found"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.docs.drift import KINDS, Drift, drift, summary
+from conformance.docs.drift import KINDS, Drift, drift, excludes_target, summary
 from conformance.docs.examples import parse_example
 from conformance.docs.model import DocArgument, DocEntry, DocSet
 from conformance.spec import Schema, load_schema_file
@@ -64,6 +64,33 @@ def test_presence(schema: Schema) -> None:
     assert [(i.name, "CONFIG_GHOST" in i.detail) for i in absent] == [("x-no-such-command", True)]
     undocumented = {i.name for i in items if i.kind == "present-but-undocumented"}
     assert undocumented == set(schema.commands) | set(schema.events)
+
+
+@pytest.mark.parametrize(
+    ("condition", "target", "expected_absent"),
+    [
+        ("TARGET_S390X", "x86_64", True),
+        ("TARGET_I386", "x86_64", False),  # x86_64 is built with TARGET_I386 too
+        ("TARGET_ARM", "aarch64", False),
+        ("TARGET_S390X or TARGET_I386 or TARGET_ARM", "riscv64", True),
+        ("TARGET_S390X or TARGET_I386 or TARGET_ARM", "s390x", False),
+        ("TARGET_S390X and CONFIG_KVM", "x86_64", True),  # false whatever CONFIG_KVM is
+        ("TARGET_S390X and CONFIG_KVM", "s390x", False),  # depends on CONFIG_KVM: drift
+        ("TARGET_I386 or CONFIG_X", "arm", False),
+        ("not (TARGET_ARM)", "arm", True),
+        ("CONFIG_SPICE", "x86_64", False),  # the binary doesn't say: still drift
+        ("TARGET_S390X and (", "x86_64", False),  # unparsable: excludes nothing
+        ("TARGET_I386", "qemu-storage-daemon", True),
+    ],
+)
+def test_a_definition_for_other_targets_is_not_expected(
+    schema: Schema, condition: str, target: str, expected_absent: bool
+) -> None:
+    ghost = DocEntry("x-no-such-command", "command", "doc:9", condition=condition)
+    items = drift(everything(schema, ghost), schema, target)
+    drifted = [i.name for i in items if i.kind == "documented-but-absent"]
+    assert drifted == ([] if expected_absent else ["x-no-such-command"])
+    assert excludes_target(condition, target) is expected_absent
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,20 @@ def test_schema_violation_expects_the_violation_at_its_path() -> None:
     assert finding.reproducer.expected.violation == "$.return[0]"
 
 
+@pytest.mark.parametrize(("check", "rejudged"), [("ids.echo", True), ("pipelining.order", False)])
+def test_a_protocol_violation_expects_its_check_to_fail_again(check: str, rejudged: bool) -> None:
+    # A conversation finding: the probe's reply kind says nothing about it, so replay
+    # judges the check again where it can (conformance.findings.rejudge).
+    t = _conversation(NEGOTIATE, PROBE)
+    failure = Failure(check, spec("s"), "m", kind=FindingKind.PROTOCOL, path="$.id")
+    (finding,) = findings_from(_with(failure, t), "t")
+    assert finding.reproducer is not None
+    expected = finding.reproducer.expected
+    assert expected.trigger == 1
+    assert expected.check == (check if rejudged else None)
+    assert (expected.reply is None) == rejudged
+
+
 def test_reply_is_paired_by_id_not_by_position() -> None:
     # Replies come in issue order; an event and another id's reply come first here.
     t = _conversation(NEGOTIATE)

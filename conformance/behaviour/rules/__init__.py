@@ -9,6 +9,7 @@ from conformance.behaviour.rules import (
     blockstats,
     change,
     device,
+    export,
     lifecycle,
     medium,
     migration,
@@ -27,6 +28,7 @@ RULES: tuple[Rule, ...] = tuple(
         blockstats,
         transaction,
         backup,
+        export,
         lifecycle,
         migration,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conformance.behaviour.rule import EITHER, Event, Rule, State, Step
+from conformance.machine.profiles import TRAY
 from conformance.oracle.failure import qapi
 
 DEL = qapi(
@@ -73,6 +74,7 @@ RULES: tuple[Rule, ...] = (
             ),
         ),
         since=(2, 9, 0),
+        needs=frozenset({TRAY}),  # null0 is attached to the block profile's CD-ROM
     ),
     Rule(
         "blockdev-add.unique-names",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from conformance.behaviour.rule import EITHER, Event, Rule, Step
+from conformance.machine.profiles import FIXED_CD, USB
 from conformance.oracle.failure import Citation, qapi
 from conformance.oracle.jobs import Version
 
@@ -35,7 +36,15 @@ def _usb(
 ) -> Rule:
     """A rule about a USB keyboard added to the xhci controller before its steps."""
     return Rule(
-        rule_id, title, "device_del", citation, steps, setup=(setup,), extra_args=XHCI, since=since
+        rule_id,
+        title,
+        "device_del",
+        citation,
+        steps,
+        setup=(setup,),
+        extra_args=XHCI,
+        needs=frozenset({USB}),
+        since=since,
     )
 
 
@@ -84,6 +93,8 @@ RULES: tuple[Rule, ...] = (
         "device_del",
         DELETED,
         (Step("device_del", {"id": "cd0"}, reply="error"),),
+        # A SCSI bus takes hot-unplug: there cd0 goes away as any device would.
+        needs=frozenset({FIXED_CD}),
         since=(0, 14, 0),
     ),
 )

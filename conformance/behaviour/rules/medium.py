@@ -1,9 +1,9 @@
-"""blockdev-remove-medium and blockdev-insert-medium on the q35 profile's CD-ROM."""
+"""blockdev-remove-medium and blockdev-insert-medium on the block profile's CD-ROM."""
 
 from __future__ import annotations
 
 from conformance.behaviour.rule import Event, Quiet, Rule, State, Step
-from conformance.behaviour.rules.tray import NAMED_DRIVE
+from conformance.behaviour.rules.tray import NAMED_DRIVE, SECOND_CD
 from conformance.oracle.failure import qapi
 
 REMOVE = qapi(
@@ -62,6 +62,7 @@ RULES: tuple[Rule, ...] = (
         setup=(NEW_NODE,),
         # A second CD-ROM, to hold a node the first one already uses.
         extra_args=NAMED_DRIVE,
+        second_cd=SECOND_CD,
         since=(2, 12, 0),
     ),
     Rule(

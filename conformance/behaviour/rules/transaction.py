@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from conformance.behaviour.rule import EITHER, Event, Rule, State, Step
 from conformance.behaviour.rules.block import OVERLAY_SETUP
+from conformance.machine.profiles import TRAY
 from conformance.oracle.failure import Citation, qapi
 
 ATOMIC = qapi(
@@ -66,6 +67,7 @@ class Action:
     unchanged: tuple[State, ...]
     setup: Setup = ()
     events: tuple[Event, ...] = ()
+    needs: frozenset[str] = frozenset()  # profile features (Rule.needs)
 
 
 ACTIONS: Mapping[str, Action] = {
@@ -132,6 +134,9 @@ ACTIONS: Mapping[str, Action] = {
         (State(NODES, {"node-name": "s1"}, "image.snapshots", has={"name": "snap1"}),),
         (State(NODES, {"node-name": "s1"}, "image.snapshots", absent=True),),
         setup=(("blockdev-snapshot-sync", SNAPSHOT_SYNC),),
+        # Only a parent of null0 (the CD-ROM) keeps the overlay s1 once the setup's
+        # snapshot is done; without one, s1 is released at once.
+        needs=frozenset({TRAY}),
     ),
 }
 
@@ -147,6 +152,7 @@ def _action_rules(name: str, action: Action) -> tuple[Rule, Rule]:
             (Step("transaction", {"actions": [one]}, events=action.events, state=action.effect),),
             setup=action.setup,
             since=(2, 5, 0),
+            needs=action.needs,
         ),
         Rule(
             f"transaction.{name}.with-abort",
@@ -163,6 +169,7 @@ def _action_rules(name: str, action: Action) -> tuple[Rule, Rule]:
             ),
             setup=action.setup,
             since=(2, 5, 0),
+            needs=action.needs,
         ),
     )
 

@@ -1,4 +1,4 @@
-"""blockdev-open-tray and blockdev-close-tray on the q35 profile's CD-ROM (cd0)."""
+"""blockdev-open-tray and blockdev-close-tray on the block profile's CD-ROM (cd0)."""
 
 from __future__ import annotations
 
@@ -129,14 +129,10 @@ _ANONYMOUS: tuple[Rule, ...] = (
     ),
 )
 
-# A second CD-ROM whose medium is a -drive, so it has a BlockBackend name (drv0): the
-# deprecated `device` argument names that.
-NAMED_DRIVE = (
-    "-drive",
-    "if=none,id=drv0,driver=null-co,read-zeroes=on",
-    "-device",
-    "ide-cd,id=cd1,drive=drv0,bus=ide.1",
-)
+# A second CD-ROM (cd1) whose medium is a -drive, so it has a BlockBackend name (drv0):
+# the deprecated `device` argument names that. The profile attaches cd1 to its CD bus.
+NAMED_DRIVE = ("-drive", "if=none,id=drv0,driver=null-co,read-zeroes=on")
+SECOND_CD = ("cd1", "drv0")
 RULES: tuple[Rule, ...] = (
     *_ANONYMOUS,
     Rule(
@@ -152,6 +148,7 @@ RULES: tuple[Rule, ...] = (
             ),
         ),
         extra_args=NAMED_DRIVE,
+        second_cd=SECOND_CD,
         since=(2, 5, 0),
     ),
     Rule(

@@ -1,0 +1,85 @@
+"""Protocol checks judged again on a replayed conversation.
+
+A protocol finding is not a reply of one command: a reply with a mangled id, a frame
+that isn't strict JSON, a command hidden in rejected input that ran anyway. Replaying
+its trigger and comparing the reply kind would say "reproduced" on any QEMU that
+answers the probe, and minimising against that would throw the broken input away. So
+such a reproducer names its check (`Outcome.check`), and replay runs the same oracle
+functions over the whole replayed conversation: reproduced means that check fails
+again.
+
+Only checks that need nothing but the transcript are judged again (`REJUDGED`); the
+others keep the reply comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from conformance.oracle.conversation import check_nothing_hidden_ran, check_output, messages
+from conformance.oracle.failure import Failure
+from conformance.oracle.protocol import check_id_echo
+from conformance.qmp.message import Kind
+from conformance.qmp.transcript import Direction, Record
+from conformance.qmp.wirejson import StrictJSONError, loads_strict
+from strategies.wire import MUST_NOT_RUN_PREFIX
+
+__all__ = ["REJUDGED", "failed_checks"]
+
+#: The protocol checks a replay judges again, by check id.
+REJUDGED = frozenset(
+    {"output.kind", "output.strict-json", "malformed.executed", "malformed.parsed", "ids.echo"}
+)
+
+
+def failed_checks(records: Sequence[Record], fence_prefix: str) -> set[str]:
+    """The `REJUDGED` checks that `records` (a replayed conversation) fail.
+
+    Ids starting with ``fence_prefix`` are the replayer's own fence commands: their
+    replies answer the replayer, not a message of the reproducer.
+    """
+    failed: set[str] = set()
+    checks: list[Callable[[], None]] = [
+        lambda: check_output(records),
+        lambda: check_nothing_hidden_ran(records, MUST_NOT_RUN_PREFIX),
+        lambda: _check_ids(records, fence_prefix),
+    ]
+    for check in checks:
+        try:
+            check()
+        except Failure as failure:
+            failed.add(failure.check)
+    return failed & REJUDGED
+
+
+def _check_ids(records: Sequence[Record], fence_prefix: str) -> None:
+    """Each reply carries the id of the request it follows. Requests are fenced one by
+    one, so a reply before the next fence's reply answers the last request sent."""
+    sent_id: tuple[object] | None = None  # the last request's id, if it had one
+    for record in records:
+        if record.direction is Direction.SEND:
+            value = _sent_value(record.raw)
+            ident = value.get("id") if isinstance(value, dict) else None
+            if not _is_fence(ident, fence_prefix):
+                sent_id = (ident,) if isinstance(value, dict) and "id" in value else None
+            continue
+        if record.direction is not Direction.RECV:
+            continue
+        (reply,) = messages([record])
+        if reply.kind not in (Kind.RETURN, Kind.ERROR):
+            continue
+        if reply.has_id and _is_fence(reply.id, fence_prefix):
+            sent_id = None  # everything the last request had to say is in
+        elif sent_id is not None:
+            check_id_echo(reply, sent_id[0])
+
+
+def _sent_value(raw: bytes) -> object:
+    try:
+        return loads_strict(raw)
+    except StrictJSONError:
+        return None  # wire input: no request, no id
+
+
+def _is_fence(ident: object, fence_prefix: str) -> bool:
+    return isinstance(ident, str) and ident.startswith(fence_prefix)

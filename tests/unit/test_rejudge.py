@@ -1,0 +1,58 @@
+"""Protocol checks judged again on a replayed conversation (conformance.findings.rejudge)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.findings.rejudge import REJUDGED, failed_checks
+from conformance.qmp.message import parse_message
+from conformance.qmp.transcript import Transcript
+
+FENCE = "qmpc-replay-"
+
+
+def conversation(*steps: tuple[str, bytes]) -> Transcript:
+    transcript = Transcript()
+    for direction, raw in steps:
+        if direction == "send":
+            transcript.record_send(raw)
+        else:
+            transcript.record_recv(parse_message(raw + b"\r\n"))
+    return transcript
+
+
+def fenced(request: bytes, *replies: bytes) -> list[tuple[str, bytes]]:
+    """A request, the fence the replayer sends after it, the replies, the fence's reply."""
+    fence = b'"' + FENCE.encode() + b'fence-1"'
+    return [
+        ("send", request),
+        ("send", b'{"execute":"query-status","id":' + fence + b"}"),
+        *(("recv", r) for r in replies),
+        ("recv", b'{"return": {"status": "running"}, "id": ' + fence + b"}"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("steps", "failed"),
+    [
+        (fenced(b'{"execute":"query-version","id":"a"}', b'{"return": {}, "id": "a"}'), set()),
+        (
+            fenced(b'{"execute":"query-version","id":"a"}', b'{"return": {}, "id": "b"}'),
+            {"ids.echo"},
+        ),
+        (fenced(b'{"execute":"query-version","id":"a"}', b'{"return": {}}'), {"ids.echo"}),
+        # Wire input carries no id to echo; an id-less error is its proper answer.
+        (fenced(b'{"execute":', b'{"error": {"class": "GenericError", "desc": "x"}}'), set()),
+        (
+            fenced(b'{"execute":"query-version","id":1e400}', b'{"return": {}, "id": inf}'),
+            {"output.strict-json"},
+        ),
+        (
+            fenced(b"[[[[", b'{"return": {}, "id": "MUST-NOT-RUN-0"}'),
+            {"malformed.executed"},
+        ),
+    ],
+)
+def test_failed_checks(steps: list[tuple[str, bytes]], failed: set[str]) -> None:
+    assert failed_checks(conversation(*steps).records, FENCE) == failed
+    assert failed <= REJUDGED
