@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,10 +111,26 @@ def _first_line(server: subprocess.Popen[str]) -> str:
     return line
 
 
-def test_per_command_report_in_chromium(served: str, tmp_path: Path) -> None:
+@pytest.fixture
+def chromium_tmp(tmp_path: Path) -> Iterator[Path]:
+    """Chromium's TMPDIR: tmp_path, unless its singleton socket path
+    (``TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket``) would pass the 107 bytes
+    of a unix socket path, which Chromium dies on; then a short directory in /tmp,
+    removed afterwards."""
+    if len(str(tmp_path)) + len("/org.chromium.Chromium.XXXXXX/SingletonSocket") < 100:
+        yield tmp_path
+        return
+    short = Path(tempfile.mkdtemp(prefix="qmpc-chromium-", dir="/tmp"))
+    try:
+        yield short
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_per_command_report_in_chromium(served: str, tmp_path: Path, chromium_tmp: Path) -> None:
     shots = Path(os.environ.get("QMPC_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
-    home = tmp_path / "home"  # Chromium and node write nothing outside tmp_path
+    home = tmp_path / "home"  # Chromium and node write nothing outside their temp dirs
     home.mkdir()
     done = subprocess.run(
         [
@@ -128,7 +145,7 @@ def test_per_command_report_in_chromium(served: str, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=BROWSER_DEADLINE,
-        env={**os.environ, "HOME": str(home), "TMPDIR": str(tmp_path), "CHROMIUM": CHROMIUM},
+        env={**os.environ, "HOME": str(home), "TMPDIR": str(chromium_tmp), "CHROMIUM": CHROMIUM},
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
