@@ -19,7 +19,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,10 +81,17 @@ def report(qemu_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def served(report: Path) -> Iterator[str]:
-    """The report's URL, served by `python -m http.server` on a free loopback port."""
+    """The tiny run's report URL."""
+    with _serve(report / "html") as url:
+        yield url
+
+
+@contextmanager
+def _serve(html: Path) -> Iterator[str]:
+    """``html`` served by `python -m http.server` on a free loopback port: its URL."""
     server = subprocess.Popen(
         [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
-        cwd=report / "html",
+        cwd=html,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -127,20 +136,24 @@ def chromium_tmp(tmp_path: Path) -> Iterator[Path]:
         shutil.rmtree(short, ignore_errors=True)
 
 
-def test_per_command_report_in_chromium(served: str, tmp_path: Path, chromium_tmp: Path) -> None:
-    shots = Path(os.environ.get("QMPC_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+def _browse(
+    url: str, tmp_path: Path, chromium_tmp: Path, failing: str = FAILING, prefix: str = ""
+) -> dict[str, Any]:
+    """What report_check.mjs sees at ``url`` (the tree, and the result ``failing``
+    unless it is "-"); its screenshots are named ``prefix…``."""
+    shots = _shots(tmp_path)
     home = tmp_path / "home"  # Chromium and node write nothing outside their temp dirs
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     done = subprocess.run(
         [
             "node",
             str(HERE / "report_check.mjs"),
             str(NPM_DIR),
-            served,
-            FAILING,
+            url,
+            failing,
             str(shots),
             str(tmp_path / "chromium-profile"),
+            prefix,
         ],
         capture_output=True,
         text=True,
@@ -149,19 +162,52 @@ def test_per_command_report_in_chromium(served: str, tmp_path: Path, chromium_tm
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    for shot in ("report-tree.png", "failing-result.png")[: 1 if failing == "-" else 2]:
+        assert (shots / f"{prefix}{shot}").stat().st_size > 10_000, shot
+    seen["attachments"] = [a.split("\n")[1] for a in seen["attachments"]]
+    return seen
+
+
+def _shots(tmp_path: Path) -> Path:
+    shots = Path(os.environ.get("QMPC_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
+def test_per_command_report_in_chromium(served: str, tmp_path: Path, chromium_tmp: Path) -> None:
+    seen = _browse(served, tmp_path, chromium_tmp)
     # The per-command tree: epic, then the command as feature, then the check.
     assert {"commands", "documentation", "block_resize", "error condition 1"} <= set(
         seen["sections"]
     ), seen["sections"]
     # Filed under its finding kind, not allure's default "Product errors".
     assert seen["category"] == "Category: doc mismatch"
-    names = [a.split("\n")[1] for a in seen["attachments"]]
+    names = seen["attachments"]
     assert {"transcript.jsonl", "transcript.txt", "reproducer.jsonl", "replay.txt"} <= set(names), (
         names
     )
-    for shot in ("report-tree.png", "failing-result.png"):
-        assert (shots / shot).stat().st_size > 10_000, shot
+
+
+def test_the_conformance_runs_report_in_chromium(tmp_path: Path, chromium_tmp: Path) -> None:
+    """The report `tox -e conformance` then `tox -e report` built in reports/html: every
+    command with argument tests is a feature of the tree (a failing result's evidence
+    is the tiny run's test above: here its group is collapsed among hundreds)."""
+    html = NPM_DIR / "html"
+    if not (html / "index.html").is_file():
+        pytest.skip(f"no report in {html}: run tox -e conformance, then tox -e report")
+    _needs_browser()
+    with _serve(html) as url:
+        seen = _browse(url, tmp_path, chromium_tmp, failing="-", prefix="run-")
+    matrix = json.loads((NPM_DIR / "matrix.json").read_text())
+    tested = {
+        r["command"]
+        for r in matrix["commands"]
+        if r["areas"]["valid arguments"]["status"] not in ("n/a", "skip")
+    }
+    sections = set(seen["sections"])
+    assert {"commands", "documentation", "protocol"} <= sections, sorted(sections)
+    assert tested <= sections, sorted(tested - sections)[:20]
 
 
 def test_matrix_and_allure_files_of_a_real_run(report: Path) -> None:
