@@ -235,7 +235,8 @@ def _exit_outcome(info: ExitInfo, trigger: int) -> Outcome:
 
 
 def _title(signature: Signature, text: str) -> str:
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    # GLib's g_assert prints a line of "**" before the message: not a title.
+    first = next((line.strip() for line in text.splitlines() if any(map(str.isalnum, line))), "")
     title = f"{signature.kind.value}: {signature.command or '-'}: {first}"
     return title if len(title) <= _TITLE_MAX else title[: _TITLE_MAX - 1] + "…"
 

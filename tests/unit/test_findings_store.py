@@ -156,6 +156,13 @@ def test_recorded_transcript_trigger_is_the_last_message_of_the_command() -> Non
     assert rep.expected.reply == "return"
 
 
+def test_a_glib_assertion_is_titled_by_its_message_not_its_stars() -> None:
+    t = _conversation(NEGOTIATE, ({"execute": "qom-list-properties", "arguments": {}}, None))
+    stderr = "**\nERROR:../../target/s390x/cpu_models.c:754:s390_set_qemu_cpu_model: failed\n"
+    (finding,) = findings_from(QemuGone(classify_exit(-signal.SIGABRT, stderr), t), "t")
+    assert finding.title.startswith("crash: qom-list-properties: ERROR:../../target/s390x/")
+
+
 def test_crash_expects_the_exit_and_names_the_command_in_flight() -> None:
     t = _conversation(NEGOTIATE, ({"execute": "calc-dirty-rate", "arguments": {}}, None))
     info = classify_exit(-signal.SIGSEGV, "")
