@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.errors import SetupError
+from conformance.jsonfile import read_json
 from conformance.machine.probe import BinaryInfo
 
 __all__ = [
@@ -106,12 +107,7 @@ def choose(spec: str, info: BinaryInfo | None, *, update: bool = False) -> Basel
 def load(path: str | os.PathLike[str]) -> Baseline:
     """Read a baseline file; SetupError (one line) when it is missing or corrupt."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SetupError(f"baseline {p}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SetupError(f"baseline {p}: not JSON: {exc}") from None
+    data = read_json(p, "baseline")
     if not isinstance(data, dict) or data.get(_HEADER_KEY) != FORMAT_VERSION:
         raise SetupError(f"baseline {p}: not a qmp-baseline version {FORMAT_VERSION} file")
     findings = data.get("findings")

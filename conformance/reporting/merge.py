@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.errors import SetupError
+from conformance.jsonfile import read_json
 from conformance.reporting import chart
 from conformance.reporting.categories import write_categories
 from conformance.reporting.environment import properties_text
@@ -226,12 +227,7 @@ class MatrixFile:
 
 def load_json(path: Path) -> dict[str, object]:
     """A JSON object from ``path``; SetupError (one line) when it can't be read."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SetupError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SetupError(f"{path}: not JSON: {exc}") from exc
+    data = read_json(path)
     if not isinstance(data, dict):
         raise SetupError(f"{path}: not a matrix (a JSON object expected)")
     return data
