@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from conformance.docs.model import DocError
@@ -287,10 +291,51 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
     if not any(a.startswith("--hypothesis-profile") for a in passthrough):
         hypothesis_profile = ns.hypothesis_profile or ("ci-fast" if ns.profile == "ci" else "ci")
         pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
-    rc = int(pytest.main([*pytest_args, *passthrough]))
+    with _run_workdir(ns.keep_workdir, passthrough) as workdir_args, _interrupts() as stopped:
+        rc = int(pytest.main([*pytest_args, *workdir_args, *passthrough]))
+    if stopped:
+        # pytest ends an interrupted session in order and says 2, as for a usage error.
+        raise KeyboardInterrupt
     if rc == 5:
         print("qmp-conformance: the selection collected no conformance tests", file=sys.stderr)
     return _PYTEST_EXIT.get(rc, EXIT_HARNESS)
+
+
+@contextmanager
+def _run_workdir(keep: bool, passthrough: Sequence[str]) -> Iterator[list[str]]:
+    """One workdir for the whole run, the xdist workers' QEMUs included, removed here
+    (unless kept) however the run ends: a worker killed with its controller can't remove
+    a workdir of its own. A --qmp-workdir of the caller's is theirs to manage."""
+    if any(a.startswith("--qmp-workdir") for a in passthrough):
+        yield []
+        return
+    workdir = tempfile.mkdtemp(prefix="qmpc-run-")
+    try:
+        yield [f"--qmp-workdir={workdir}"]
+    finally:
+        if keep:
+            print(f"qmp-conformance: QEMU workdirs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def _interrupts() -> Iterator[list[int]]:
+    """SIGTERM (a CI job cancelled, a timeout) stops the run as Ctrl-C does: pytest ends
+    the session in order, so QEMUs are closed and the workdir removed. The list it
+    gives fills with the signals that stopped the run."""
+    seen: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield seen
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def preflight(binary: str) -> None:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +17,7 @@ import pytest
 
 from conformance.machine.instance import LaunchConfig, QemuInstance
 from tests.integration.clirun import cli, run_suite
+from tests.integration.test_fuzz import qemus_under
 
 pytestmark = pytest.mark.qemu
 
@@ -105,3 +112,54 @@ def test_harness_error_exits_3(qemu_binary: str, tmp_path: Path) -> None:
     assert done.returncode == 3, done.stdout[-3000:]
     assert "harness errors: 1" in done.stdout
     assert "simulated harness bug" in done.stdout
+
+
+SIGTERM_DEADLINE = 60.0
+
+
+def test_sigterm_stops_the_run_and_leaves_nothing(qemu_binary: str, tmp_path: Path) -> None:
+    """A cancelled CI job: SIGTERM to `qmp-conformance run` with xdist workers ends it as
+    Ctrl-C does (exit 130), its QEMUs gone and its workdir, workers' included, removed."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "conformance.cli", "run", "--qemu", qemu_binary),
+            *("--machine", "q35", "--profile", "ci", "--reports", str(tmp_path / "reports")),
+            *("--", "-n", "2", "-k", "arguments"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    try:
+        # The first progress line: the workers are up and testing on their QEMUs.
+        _read_until(proc, "%]", SIGTERM_DEADLINE)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=SIGTERM_DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert "qmp-conformance: interrupted" in err
+    assert "Traceback" not in err
+    assert not qemus_under(tmp), "QEMU processes outlived the run"
+    # pytest's own basetemp (pytest-of-USER) is left as by any run (test_host_safety).
+    left = [p.name for p in tmp.iterdir() if not p.name.startswith("pytest-of-")]
+    assert not left, left
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> None:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                pytest.fail(f"no {marker!r} in the run's output within {timeout:g}s")
+            line = proc.stdout.readline()
+            assert line, "the run ended before it got going"
+            if marker in line:
+                return
