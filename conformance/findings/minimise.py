@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from conformance.findings.replay import Replayer, command_of, envelope
-from conformance.findings.reproducer import Reproducer
+from conformance.findings.replay import Replayer, command_of
+from conformance.findings.reproducer import Reproducer, envelope
 from conformance.machine.instance import WORKDIR_TOKEN
 from conformance.qmp.wirejson import dumps
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from conformance.findings.reproducer import envelope
 from conformance.oracle.conversation import check_nothing_hidden_ran, check_output, messages
 from conformance.oracle.failure import Failure
 from conformance.oracle.protocol import check_id_echo
 from conformance.qmp.message import Kind
 from conformance.qmp.transcript import Direction, Record
-from conformance.qmp.wirejson import StrictJSONError, loads_strict
 from strategies.wire import MUST_NOT_RUN_PREFIX
 
 __all__ = ["REJUDGED", "failed_checks"]
@@ -58,10 +58,10 @@ def _check_ids(records: Sequence[Record], fence_prefix: str) -> None:
     sent_id: tuple[object] | None = None  # the last request's id, if it had one
     for record in records:
         if record.direction is Direction.SEND:
-            value = _sent_value(record.raw)
-            ident = value.get("id") if isinstance(value, dict) else None
+            value = envelope(record.raw)
+            ident = value.get("id") if value is not None else None
             if not _is_fence(ident, fence_prefix):
-                sent_id = (ident,) if isinstance(value, dict) and "id" in value else None
+                sent_id = (ident,) if value is not None and "id" in value else None
             continue
         if record.direction is not Direction.RECV:
             continue
@@ -72,13 +72,6 @@ def _check_ids(records: Sequence[Record], fence_prefix: str) -> None:
             sent_id = None  # everything the last request had to say is in
         elif sent_id is not None:
             check_id_echo(reply, sent_id[0])
-
-
-def _sent_value(raw: bytes) -> object:
-    try:
-        return loads_strict(raw)
-    except StrictJSONError:
-        return None  # wire input: no request, no id
 
 
 def _is_fence(ident: object, fence_prefix: str) -> bool:

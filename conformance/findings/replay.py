@@ -42,7 +42,13 @@ from dataclasses import dataclass, field
 
 from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SetupError
 from conformance.findings.rejudge import failed_checks
-from conformance.findings.reproducer import Outcome, Reproducer, ReproducerError, reply_token
+from conformance.findings.reproducer import (
+    Outcome,
+    Reproducer,
+    ReproducerError,
+    envelope,
+    reply_token,
+)
 from conformance.findings.signature import crash_detail, normalise
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
@@ -53,7 +59,7 @@ from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind, Message
 from conformance.qmp.transcript import Direction, Record
 from conformance.qmp.transport import Disconnected
-from conformance.qmp.wirejson import StrictJSONError, dumps, loads_strict
+from conformance.qmp.wirejson import dumps
 from conformance.spec import Schema, SchemaError, schema_from_reply
 
 __all__ = [
@@ -77,15 +83,6 @@ EXIT_CANNOT_TEST = 125
 EXIT_REPLAY_HARNESS = 128
 # "qmpc-run-": the prefix of a run's own temporary directory (see the host-safety test).
 _WORKDIR_PREFIX = "qmpc-run-replay-"
-
-
-def envelope(raw: bytes) -> dict[str, object] | None:
-    """A written message as the JSON object it encodes, or None (wire input)."""
-    try:
-        value = loads_strict(raw)
-    except StrictJSONError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def command_of(raw: bytes) -> str | None:

@@ -55,6 +55,7 @@ from conformance.machine.instance import WORKDIR_TOKEN
 from conformance.machine.profiles import PROFILES
 from conformance.oracle.failure import FindingKind
 from conformance.qmp.transcript import Direction, Transcript
+from conformance.qmp.wirejson import StrictJSONError, loads_strict
 
 __all__ = [
     "FORMAT_VERSION",
@@ -245,6 +246,15 @@ def sent_messages(transcript: Transcript, workdir: str | None) -> list[bytes]:
     if workdir:
         sent = [raw.replace(workdir.encode(), token) for raw in sent]
     return sent
+
+
+def envelope(raw: bytes) -> dict[str, object] | None:
+    """A written message as the JSON object it encodes, or None (wire input)."""
+    try:
+        value = loads_strict(raw)
+    except StrictJSONError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def reply_token(value: object) -> str:
