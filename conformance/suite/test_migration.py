@@ -126,14 +126,14 @@ def _capabilities(inst: QemuInstance, postcopy: bool) -> None:
     caps: list[dict[str, object]] = [{"capability": "events", "state": True}]
     if postcopy:
         caps.append({"capability": "postcopy-ram", "state": True})
-        why = _no_userfaultfd()
+        why = no_userfaultfd()
         if why:
             # QEMU probes userfaultfd and refuses postcopy-ram: right, on this host.
             pytest.skip(f"postcopy needs userfaultfd: {why}")
     _ok(inst, "migrate-set-capabilities", {"capabilities": caps})
 
 
-def _no_userfaultfd() -> str:
+def no_userfaultfd() -> str:
     """Why this process's QEMUs can't have userfaultfd, or "" when nothing says so: a
     user without CAP_SYS_PTRACE gets it only with vm.unprivileged_userfaultfd=1."""
     if os.geteuid() == 0:

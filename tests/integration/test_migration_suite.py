@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from conformance.suite.test_migration import no_userfaultfd
 from tests.integration.clirun import run_suite
 
 pytestmark = pytest.mark.qemu
 
 
 def test_postcopy_tests_migrate_between_two_qemus(qemu_binary: str, tmp_path: Path) -> None:
+    why = no_userfaultfd()
+    if why:
+        pytest.skip(f"postcopy needs userfaultfd: {why}")
     reports = tmp_path / "reports"
     done = run_suite(qemu_binary, reports, "q35", "-k", "test_migration", "-rA")
     output = done.stdout[-4000:] + done.stderr
