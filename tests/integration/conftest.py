@@ -13,6 +13,8 @@ from conformance.machine import process
 from conformance.machine.instance import LaunchConfig
 
 QEMU = os.environ.get("QMPC_QEMU", "qemu-system-x86_64")
+#: A second QEMU of another version: the launcher `qmp-conformance fetch` printed.
+FETCHED = os.environ.get("QMPC_QEMU_FETCHED")
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +22,17 @@ def qemu_binary() -> str:
     path = shutil.which(QEMU)
     if path is None:
         pytest.skip(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fetched_qemu() -> str:
+    """The fetched QEMU of another version, for tests that compare two versions."""
+    if not FETCHED:
+        pytest.skip("QMPC_QEMU_FETCHED is not set: no second QEMU version (qmp-conformance fetch)")
+    path = shutil.which(FETCHED)
+    if path is None:
+        pytest.skip(f"QMPC_QEMU_FETCHED={FETCHED} is not an executable")
     return path
 
 
