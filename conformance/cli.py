@@ -173,6 +173,15 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--examples", type=int, default=10, help="examples per command")
     diff.add_argument("--seed", type=int, default=0, help="the generation seed (same on A and B)")
     diff.add_argument("--json", action="store_true", help="print the differences as JSON")
+    diff.add_argument(
+        "--schema-only", action="store_true", help="stop after the schema difference of A and B"
+    )
+    diff.add_argument(
+        "--schema",
+        action="append",
+        metavar="FILE",
+        help="a saved query-qmp-schema reply of A, then of B, instead of --qemu (schema only)",
+    )
     diff.set_defaults(func=_lazy("conformance.differential", "cmd_diff"))
 
     fuzz = sub.add_parser("fuzz", help="generate continuously; findings go to REPORTS/findings")

@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
+from conformance import compat_report
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, SetupError
 from conformance.findings.signature import crash_detail
 from conformance.machine.exits import ExitKind
@@ -416,28 +417,41 @@ def _commands(ns: argparse.Namespace, schema: Schema) -> list[str]:
 
 
 def cmd_diff(ns: argparse.Namespace, _passthrough: list[str]) -> int:
+    if ns.schema:
+        return compat_report.cmd_schema_files(ns)
     if ns.examples < 1:
         raise SetupError("--examples must be at least 1")
     sides = sides_from(ns)
     workdir = tempfile.mkdtemp(prefix="qmpc-diff-")
     try:
-        report = diff(ns, sides, workdir)
+        schemas = (_schema_of(sides[0], workdir), _schema_of(sides[1], workdir))
+        schema_diff = compat_report.SchemaDiff.of(_label(sides[0]), _label(sides[1]), *schemas)
+        if ns.schema_only:
+            compat_report.print_diff(schema_diff, ns.json)
+            return schema_diff.exit_code()
+        report = diff(ns, sides, workdir, schemas)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if ns.json:
-        json.dump(report.to_json(), sys.stdout, indent=1)
+        json.dump({"schema": schema_diff.to_json(), **report.to_json()}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
+        sys.stdout.write(compat_report.render(schema_diff))
         sys.stdout.write(render(report))
     if report.harness_errors:
         return EXIT_HARNESS
-    return EXIT_FINDINGS if report.differences else EXIT_OK
+    return EXIT_FINDINGS if report.differences or schema_diff.findings else EXIT_OK
 
 
-def diff(ns: argparse.Namespace, sides: tuple[Side, Side], workdir: str) -> Report:
+def _label(side: Side) -> str:
+    return f"QEMU {probe(side.binary).version_text} {side.binary}"
+
+
+def diff(
+    ns: argparse.Namespace, sides: tuple[Side, Side], workdir: str, schemas: tuple[Schema, Schema]
+) -> Report:
     """Run every chosen command's cases on both sides; the differences found."""
-    schema_a = _schema_of(sides[0], workdir)
-    schema_b = _schema_of(sides[1], workdir)
+    schema_a, schema_b = schemas
     report = Report(sides)
     commands = _commands(ns, schema_a)
     for command in commands:

@@ -20,6 +20,7 @@ class FindingKind(enum.StrEnum):
     SCHEMA = "schema-violation"
     BEHAVIOUR = "behaviour-mismatch"
     DOC = "doc-mismatch"
+    COMPAT = "incompatible-change"  # between two QEMU versions' schemas
 
 
 @dataclass(frozen=True, slots=True)

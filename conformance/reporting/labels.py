@@ -32,6 +32,7 @@ SEVERITY: Mapping[str, str] = {
     FindingKind.SCHEMA: "normal",
     FindingKind.BEHAVIOUR: "normal",
     FindingKind.DOC: "minor",
+    FindingKind.COMPAT: "normal",
     HARNESS_ERROR: "trivial",  # our bug: says nothing about QEMU
 }
 
