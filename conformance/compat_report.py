@@ -62,6 +62,8 @@ class SchemaDiff:
 
 def render(diff: SchemaDiff) -> str:
     """The changes grouped by kind, each line marked with its status; a summary line last."""
+    if not diff.changes:
+        return summary(diff) + "\n"
     lines = [f"schema A: {diff.a}", f"schema B: {diff.b}"]
     cited: dict[str, None] = {}
     for kind, group in by_kind(diff.changes):

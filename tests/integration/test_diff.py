@@ -26,8 +26,9 @@ def diff(tmp_path: Path, *args: str) -> tuple[int, str, str]:
 
 
 def rows(stdout: str) -> dict[str, str]:
-    """The table's rows by command (the first row of each)."""
-    table = stdout.splitlines()[2:-1]
+    """The table's rows by command (the first row of each), after the schema difference."""
+    lines = stdout.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("B: ")) + 1 : -1]
     return {line.split()[0]: line for line in reversed(table)}
 
 

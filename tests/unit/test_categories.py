@@ -32,6 +32,7 @@ ISSUE_NAMES = {
     "schema violation",
     "doc mismatch",
     "behaviour mismatch",
+    "incompatible change",
     "harness error",
 }
 
