@@ -30,7 +30,9 @@ from conformance.spec.model import (
     AlternateType,
     ArrayType,
     Builtin,
+    Command,
     EnumType,
+    Event,
     Features,
     Member,
     ObjectType,
@@ -311,24 +313,9 @@ class _Comparison:
 
     def _command(self, name: str) -> None:
         ca, cb = self.a.commands.get(name), self.b.commands.get(name)
-        if ca is None or cb is None:
-            present = cb or ca
-            assert present is not None
-            ctx = _Context().within(name, ca.features if ca else (), present.features)
-            added = ca is None
-            self.emit(
-                "added" if added else "removed",
-                "command",
-                name,
-                "",
-                None,
-                "send-added" if added else "send-removed",
-                ctx,
-                compatible=added,
-            )
+        ctx = self._definition("command", name, ca, cb, ("send-added", "send-removed"))
+        if ca is None or cb is None or ctx is None:
             return
-        ctx = _Context().within(name, ca.features, cb.features)
-        self._features("command", name, ca.features, cb.features, None, ctx)
         if ca.allow_oob != cb.allow_oob:
             self.emit(
                 "changed",
@@ -345,25 +332,39 @@ class _Comparison:
 
     def _event(self, name: str) -> None:
         ea, eb = self.a.events.get(name), self.b.events.get(name)
-        if ea is None or eb is None:
-            present = eb or ea
-            assert present is not None
-            ctx = _Context().within(name, ea.features if ea else (), present.features)
-            added = ea is None
-            self.emit(
-                "added" if added else "removed",
-                "event",
-                name,
-                "",
-                None,
-                "receive-added" if added else "event-removed",
-                ctx,
-                compatible=added,
-            )
+        ctx = self._definition("event", name, ea, eb, ("receive-added", "event-removed"))
+        if ea is None or eb is None or ctx is None:
             return
-        ctx = _Context().within(name, ea.features, eb.features)
-        self._features("event", name, ea.features, eb.features, None, ctx)
         self._type(ea.arg_type, eb.arg_type, f"{name}.data", Direction.OUTPUT, ctx)
+
+    def _definition(
+        self,
+        what: str,
+        name: str,
+        da: Command | Event | None,
+        db: Command | Event | None,
+        rules: tuple[str, str],
+    ) -> _Context | None:
+        """A command or event on one side only is added or removed; on both, its features
+        are compared and the context of what it holds returned."""
+        if da is not None and db is not None:
+            ctx = _Context().within(name, da.features, db.features)
+            self._features(what, name, da.features, db.features, None, ctx)
+            return ctx
+        present = db or da
+        assert present is not None
+        added = da is None
+        self.emit(
+            "added" if added else "removed",
+            what,
+            name,
+            "",
+            None,
+            rules[0] if added else rules[1],
+            _Context().within(name, da.features if da else (), present.features),
+            compatible=added,
+        )
+        return None
 
     def _features(
         self,
@@ -626,6 +627,18 @@ class _Comparison:
                         ctx,
                         detail=f"({where} branches {', '.join(cases)})",
                     )
+        if oa.tag is not None and ob.tag is not None and oa.tag != ob.tag:
+            # Another member picks the branch: the same JSON now means another branch.
+            self.emit(
+                "changed",
+                "union tag",
+                path,
+                f"{oa.tag} → {ob.tag}",
+                direction,
+                "send-removed" if direction is Direction.INPUT else "receive-type",
+                ctx,
+                compatible=False,
+            )
         values_a, values_b = set(self._tag_values(self.a, oa)), set(self._tag_values(self.b, ob))
         variants_a = {v.case: v.type for v in oa.variants}
         variants_b = {v.case: v.type for v in ob.variants}

@@ -462,6 +462,20 @@ def test_a_member_moved_into_some_branches_is_removed_from_the_others() -> None:
     )
 
 
+def test_another_tag_member_is_an_incompatible_change() -> None:
+    a = union_command(*union("file"), obj("3"))
+    b = union_command(
+        obj("1", member("driver", "2"), member("kind", "2"), tag="kind", variants={"file": "3"}),
+        enum("2", "file"),
+        obj("3"),
+    )
+    changes = {(c.what, c.detail): c.status for c in diff(a, b)}
+    assert changes == {
+        ("union tag", "driver → kind"): Status.FINDING,
+        ("member", "required"): Status.FINDING,  # `kind` is a new mandatory argument
+    }
+
+
 # -- recursion ------------------------------------------------------------------------------------
 
 
