@@ -141,3 +141,22 @@ def test_two_versions_schema_difference(
             for line in lines
         ), (what, path, wanted)
     assert not list((tmp_path / "tmp").iterdir()), "the run directory was left behind"
+
+
+def test_without_schema_only_the_case_diff_follows(
+    qemu_binary: str, fetched_qemu: str, tmp_path: Path
+) -> None:
+    (tmp_path / "tmp").mkdir()
+    done = cli(
+        *("diff", "--qemu", qemu_binary, "--qemu", fetched_qemu, "--json"),
+        *("--commands", "query-version", "--examples", "2"),
+        env={"TMPDIR": str(tmp_path / "tmp")},
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert report["commands"] == 1, report
+    assert report["examples"] == 2, report
+    schema = report["schema"]
+    assert schema["counts"]["finding"] > 0, schema["counts"]
+    assert done.returncode == 1, done.stderr
+    assert not list((tmp_path / "tmp").iterdir()), "the run directory was left behind"
