@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -382,6 +382,19 @@ def _request_args(rest: str) -> list[str]:
     return args
 
 
+# docutils (QEMU ≥ 8 pages) sometimes writes an indent request straight after text with no
+# newline ("\fBCONFIG_TPM\fP.INDENT 7.0", "type (TpmType) \-\- .INDENT 2.0"): groff would
+# print it, but the .UNINDENT that closes it is a real request, so it is read as one too.
+_GLUED_REQUEST = re.compile(r"(?<=.)(?=\.(?:INDENT(?:[ \t]+[\d.]+)?|UNINDENT)[ \t]*$)")
+
+
+def _unglue(number: int, line: str) -> list[tuple[int, str]]:
+    if line[:1] in ".'":
+        return [(number, line)]
+    parts = _GLUED_REQUEST.split(line, maxsplit=1)
+    return [(number, part) for part in parts]
+
+
 def _logical_lines(text: str) -> list[tuple[int, str]]:
     """Physical lines, with escaped newlines (a trailing odd backslash) joined up."""
     lines: list[tuple[int, str]] = []
@@ -395,7 +408,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
         if trailing % 2 == 1:
             pending = (number, line[:-1])
             continue
-        lines.append((number, line))
+        lines.extend(_unglue(number, line))
     if pending is not None:
         lines.append(pending)
     return lines
@@ -740,12 +753,37 @@ def _section_kind(title: str) -> tuple[str, str] | None:
     return None
 
 
+# QEMU ≥ 8 (its own Sphinx QAPI domain) writes each definition as a tagged paragraph,
+# `.TP` / `.B Command  query\-status  (Since: 0.14)`, inside `.INDENT 0.0`; its body is
+# indented under it and ends where the indentation goes back out.
+_DEFINITION = re.compile(
+    r"(?P<kind>Command|Event|Object|Enum|Alternate|Union|Struct|Built-in)\s+"
+    r"(?P<name>[A-Za-z_][\w.+-]*)(?:\s+\(Since:\s*(?P<since>[^()]*?)\s*\))?"
+)
+# "Availability: CONFIG_SPICE" opens the description; a generated sentence may come first
+# on the same line ("This command is unstable/experimental.Availability: …").
+_AVAILABILITY = re.compile(r"(?P<before>(?:.*[.!?])?)\s*Availability:\s*(?P<condition>.+)")
+
+
 @dataclass
 class _Entity:
     name: str
     kind: str  # "command", "event", or a type kind ("object"…), which is skipped
     line: int
     tokens: list[_Tok] = field(default_factory=list)
+    since: str | None = None  # from the definition's own line (QEMU ≥ 8)
+    depth: int = -1  # the definition line's indentation (QEMU ≥ 8); -1 for a heading
+
+
+def _definition(tok: _Tok) -> _Entity | None:
+    """A QEMU ≥ 8 definition line (`Command  name  (Since: X)`), as an entity."""
+    if tok.kind != "item" or tok.item != "term" or not tok.bold:
+        return None
+    match = _DEFINITION.fullmatch(tok.text)
+    if match is None:
+        return None
+    kind = match.group("kind").lower()
+    return _Entity(match.group("name"), kind, tok.line, since=match.group("since"), depth=tok.depth)
 
 
 def _entities(tokens: Sequence[_Tok], source: str, problems: list[str]) -> list[_Entity]:
@@ -754,6 +792,13 @@ def _entities(tokens: Sequence[_Tok], source: str, problems: list[str]) -> list[
     current: _Entity | None = None
     after_unknown: str | None = None
     for index, tok in enumerate(tokens):
+        if current is not None and tok.depth < current.depth:
+            current = None  # a QEMU ≥ 8 definition's body ends where its indent does
+        definition = _definition(tok)
+        if definition is not None:
+            current, after_unknown = definition, None
+            found.append(current)
+            continue
         if tok.kind == "h2":
             match = _ENTITY.fullmatch(tok.text)
             kind = match.group("kind").lower() if match else ""
@@ -808,6 +853,13 @@ def _sections(entity: _Entity) -> list[_Section]:
         header = _header(tok, tokens, index)
         if header is not None:
             sections.append(_Section(header[0], header[1], tok.line))
+            if header[0] == "if" and header[1]:
+                # "Availability: CONFIG_X" is one line; the description goes on after it.
+                sections.append(_Section("body", "", tok.line))
+                available = _AVAILABILITY.fullmatch(tok.text)
+                if available is not None and available.group("before"):
+                    before = replace(tok, text=available.group("before"))
+                    sections[-1].tokens.extend([before, replace(tok, kind="para")])
         elif tok.kind == "h2":
             sections.append(_Section("other", tok.text, tok.line))
         else:
@@ -827,6 +879,8 @@ def _header(tok: _Tok, tokens: Sequence[_Tok], index: int) -> tuple[str, str] | 
         return _section_kind(tok.text)
     if tok.kind != "text":
         return None
+    if (available := _AVAILABILITY.fullmatch(tok.text)) is not None:
+        return "if", available.group("condition")
     alone = _alone_in_paragraph(tokens, index)
     if tok.bold and alone:
         return _section_kind(tok.text)
@@ -866,7 +920,7 @@ _TYPED_FIELD = re.compile(
 )
 _MARKER = re.compile(r"\(([^()]*)\)")
 _SINCE = re.compile(r"\bsince:?\s*v?(?P<version>\d+\.\d+(?:\.\d+)?)", re.I)
-_MEMBERS_OF = re.compile(r"The members of\s+(?P<rest>.+)")
+_MEMBERS_OF = re.compile(r"The members of\s+(?P<rest>.+?)\.?")
 
 
 def _arguments(
@@ -879,6 +933,10 @@ def _arguments(
         description = _text(block.children)
         if block.item == "bullet":
             match = _TYPED_FIELD.fullmatch(_squash(description))
+            members_of = _MEMBERS_OF.fullmatch(_squash(description))
+            if match is None and members_of is not None:
+                notes.append(f"Arguments: the members of {members_of.group('rest')}")
+                continue
             if match is None:
                 problems.append(f"{where}:{block.line}: argument bullet not understood")
                 continue
@@ -931,8 +989,23 @@ def _typed_field(match: re.Match[str]) -> DocArgument:
     )
 
 
+# QEMU ≥ 8 lists features as bullets: "deprecated -- Member device is deprecated."
+_FEATURE_BULLET = re.compile(r"(?P<name>[\w.+-]+)\s+(?:--|\u2013|\u2014)\s*(?P<desc>.*)", re.S)
+
+
 def _features(blocks: Sequence[_Block]) -> list[tuple[str, str]]:
-    return [(b.tag, _text(b.children)) for b in blocks if b.kind == "item" and b.tag]
+    features: list[tuple[str, str]] = []
+    for block in blocks:
+        if block.kind != "item":
+            continue
+        if block.item != "bullet":
+            if block.tag:
+                features.append((block.tag, _text(block.children)))
+            continue
+        match = _FEATURE_BULLET.fullmatch(_squash(_text(block.children)))
+        if match is not None:
+            features.append((match.group("name"), match.group("desc")))
+    return features
 
 
 # Error conditions in the 7.2 era are phrases under Returns, e.g. "If @device is not a
@@ -1099,7 +1172,7 @@ def _build_entry(entity: _Entity, source: str, problems: list[str]) -> DocEntry:
             if text:
                 notes.append(text)
         elif section.kind == "if":
-            condition = _squash(text) or None
+            condition = _squash(section.title or text) or None
         elif section.kind == "other":
             problems.append(f"{where}:{section.line}: unknown section {section.title!r}")
             if text:
@@ -1113,7 +1186,7 @@ def _build_entry(entity: _Entity, source: str, problems: list[str]) -> DocEntry:
         arguments=tuple(arguments),
         returns="\n\n".join(returns),
         errors=tuple(errors),
-        since=since,
+        since=since or entity.since,
         features=tuple(features),
         notes=tuple(notes),
         examples=tuple(examples),
