@@ -52,10 +52,11 @@ from conformance.docs.roff import (
     build_blocks,
     decode_escapes,
     squash,
+    title_fields,
     walk_lines,
 )
 
-__all__ = ["decode_escapes", "find_man_page", "parse_man", "parse_man_text"]
+__all__ = ["decode_escapes", "find_man_page", "man_page_version", "parse_man", "parse_man_text"]
 
 # ---------------------------------------------------------------------------------------
 # Finding and reading the file
@@ -115,6 +116,25 @@ def parse_man(path: str | os.PathLike[str]) -> DocSet:
     docs = parse_man_text(text, source=source)
     docs.problems[:0] = problems
     return docs
+
+
+def man_page_version(path: str | os.PathLike[str]) -> str | None:
+    """The QEMU version a man page documents, from its `.TH` line (None when it has none)."""
+    source = os.fspath(path)
+    text, _ = _decode(_read_bytes(source), source)
+    return _title_version(text)
+
+
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+
+
+def _title_version(text: str) -> str | None:
+    """Sphinx's man writer puts the project version in the `.TH` line's fourth field
+    (`.TH "QEMU-QMP-REF" "7" "Sep 05, 2025" "10.0.2" "QEMU"`); QEMU's build sets it to
+    its own version, and distributions keep it."""
+    fields = title_fields(text)
+    found = _VERSION.search(fields[3]) if len(fields) > 3 else None
+    return found.group() if found else None
 
 
 def _read_bytes(source: str) -> bytes:
@@ -642,7 +662,7 @@ def parse_man_text(text: str, *, source: str = "<string>") -> DocSet:
     entities = _entities(tokens, source, problems)
     if not entities:
         raise DocError(f"{source}: no '.SS name (Command|Event|…)' entries: not a QMP reference")
-    docs = DocSet(source=source, format="man", problems=problems)
+    docs = DocSet(source=source, format="man", problems=problems, version=_title_version(text))
     for entity in entities:
         if entity.kind not in _ENTRY_KINDS:
             continue

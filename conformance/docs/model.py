@@ -76,6 +76,7 @@ class DocSet:
     format: str  # "hx", "qapi" or "man"
     entries: dict[str, DocEntry] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # "path:line: what" for odd input
+    version: str | None = None  # the QEMU version documented ("10.0.2"), when the source says
 
     def commands(self) -> list[DocEntry]:
         return [e for e in self.entries.values() if e.kind == "command"]

@@ -27,6 +27,7 @@ __all__ = [
     "build_blocks",
     "decode_escapes",
     "squash",
+    "title_fields",
     "walk_lines",
 ]
 
@@ -296,6 +297,16 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     if pending is not None:
         lines.append(pending)
     return lines
+
+
+def title_fields(text: str) -> list[str]:
+    """The decoded fields of the page's first `.TH` request (title, section, date, source,
+    manual), or [] when it has none."""
+    for _, line in _logical_lines(text):
+        request = _split_request(line)
+        if request is not None and request[0] == "TH":
+            return [decode_escapes(arg)[0] for arg in _request_args(request[1])]
+    return []
 
 
 def _split_request(line: str) -> tuple[str, str] | None:
