@@ -121,7 +121,8 @@ def man_page_for(binary: str, version: Sequence[int], *, daemon: bool = False) -
     where = "; ".join(seen) if seen else f"no {page}.7 beside {given} or installed"
     raise DocError(
         f"no documentation of QEMU {text} found ({where}), so no drift is reported and the"
-        f" documentation tests don't run; pass --docs with QEMU {text}'s {page}.7 or its qapi/ directory"
+        f" documentation tests don't run; pass --docs with QEMU {text}'s {page}.7"
+        " or its qapi/ directory"
     )
 
 
