@@ -390,6 +390,7 @@ def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
         report = {
             "docs": docset.source,
             "format": docset.format,
+            "version": docset.version,
             "entries": len(docset.entries),
             "examples": len(docset.examples()),
             "messages": statuses,
@@ -401,7 +402,8 @@ def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
         sys.stdout.write("\n")
         return 0
     out = sys.stdout
-    out.write(f"docs {docset.source} ({docset.format}): {len(docset.entries)} entries, ")
+    version = f", QEMU {docset.version}" if docset.version else ""
+    out.write(f"docs {docset.source} ({docset.format}{version}): {len(docset.entries)} entries, ")
     out.write(f"{len(docset.examples())} examples, messages {statuses}\n")
     for item in items:
         out.write(

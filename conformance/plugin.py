@@ -810,11 +810,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 f"{sum(int(str(p[f'{machine}-steps'])) for p in counted)} steps in "
                 f"{sum(int(str(p[f'{machine}-runs'])) for p in counted)} runs"
             )
+    no_docs = tr.config.stash.get(_DOCS, (None, ""))[1]
+    if no_docs:  # one skipped placeholder per doc test is no example or condition
+        tr.write_line(f"documentation tests skipped: {no_docs}")
     for kind, nodeid, what in (
         ("documented examples", "test_doc_example[", ("match", "mismatch", "not replayable")),
         ("documented error conditions", "test_doc_error[", ("match", "mismatch", "not inducible")),
     ):
-        _outcome_line(tr, reports, kind, nodeid, what)
+        if not no_docs:
+            _outcome_line(tr, reports, kind, nodeid, what)
     errors = _harness_errors(reports)
     tr.write_line(f"harness errors: {len(errors)}")
     for line in errors[:20]:
