@@ -10,18 +10,15 @@ them look like drift, so the doc tests and `qmp-conformance docs` refuse that pa
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from conformance.docs.model import DocError, DocSet
+from conformance.docs.model import DocError, DocSet, qemu_version
 
 #: The QMP reference man page of each kind of binary: qemu-storage-daemon has a QMP of
 #: its own (block, jobs, exports; no machine), documented in its own page.
 MAN_PAGES = {False: "qemu-qmp-ref", True: "qemu-storage-daemon-qmp-ref"}
-
-_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
 
 
 def load_docs(source: str | os.PathLike[str] | None = None, *, daemon: bool = False) -> DocSet:
@@ -64,8 +61,7 @@ def _tree_version(inside: Path) -> str | None:
         text = (inside.resolve().parent / "VERSION").read_text(errors="replace")
     except OSError:
         return None
-    found = _VERSION.match(text.strip())
-    return found.group() if found else None
+    return qemu_version(text.strip().split("\n")[0])
 
 
 def _beside(binary: Path, page: str) -> list[Path]:
@@ -84,10 +80,10 @@ def _beside(binary: Path, page: str) -> list[Path]:
 def _major_minor(version: str | Sequence[int]) -> tuple[int, int] | None:
     if not isinstance(version, str):
         return (version[0], version[1]) if len(version) > 1 else None
-    found = _VERSION.match(version)
+    found = qemu_version(version)
     if found is None:
         return None
-    major, minor = found.group().split(".")[:2]
+    major, minor = found.split(".")[:2]
     return int(major), int(minor)
 
 

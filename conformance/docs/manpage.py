@@ -43,6 +43,7 @@ from conformance.docs.model import (
     DocError,
     DocExample,
     DocSet,
+    qemu_version,
 )
 from conformance.docs.roff import (
     Block,
@@ -125,16 +126,12 @@ def man_page_version(path: str | os.PathLike[str]) -> str | None:
     return _title_version(text)
 
 
-_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
-
-
 def _title_version(text: str) -> str | None:
     """Sphinx's man writer puts the project version in the `.TH` line's fourth field
     (`.TH "QEMU-QMP-REF" "7" "Sep 05, 2025" "10.0.2" "QEMU"`); QEMU's build sets it to
     its own version, and distributions keep it."""
     fields = title_fields(text)
-    found = _VERSION.search(fields[3]) if len(fields) > 3 else None
-    return found.group() if found else None
+    return qemu_version(fields[3]) if len(fields) > 3 else None
 
 
 def _read_bytes(source: str) -> bytes:

@@ -8,6 +8,7 @@ from. Every example message is kept and classified; nothing is dropped silently.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 
 
@@ -86,6 +87,15 @@ class DocSet:
 
     def examples(self) -> list[tuple[DocEntry, DocExample]]:
         return [(e, x) for e in self.entries.values() for x in e.examples]
+
+
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+
+
+def qemu_version(text: str) -> str | None:
+    """The first QEMU version ("10.0.2", "9.2.50") written in `text`, for `DocSet.version`."""
+    found = _VERSION.search(text)
+    return found.group() if found else None
 
 
 class DocError(Exception):

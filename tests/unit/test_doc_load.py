@@ -22,6 +22,19 @@ def page_of(version: str) -> bytes:
     return gzip.compress(text.encode(), mtime=0)
 
 
+def page_at(path: Path, version: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = page_of(version)
+    path.write_bytes(data if path.suffix == ".gz" else gzip.decompress(data))
+    return path
+
+
+def system_page_at(path: Path, version: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The page `man -w` would name."""
+    monkeypatch.setattr(manpage, "find_man_page", lambda _name="": page_at(path, version))
+    return path
+
+
 def binary_at(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("#!/bin/sh\n")
@@ -45,10 +58,7 @@ def no_system_page(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_the_page_beside_the_binary(tmp_path: Path, binary: str, page: str) -> None:
-    path = tmp_path / page
-    path.parent.mkdir(parents=True)
-    data = page_of("9.2.3")
-    path.write_bytes(data if path.suffix == ".gz" else gzip.decompress(data))
+    path = page_at(tmp_path / page, "9.2.3")
     daemon = "storage-daemon" in binary
     assert man_page_for(binary_at(tmp_path / binary), (9, 2, 0), daemon=daemon) == path
 
@@ -56,25 +66,17 @@ def test_the_page_beside_the_binary(tmp_path: Path, binary: str, page: str) -> N
 def test_beside_comes_before_the_system_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    system = tmp_path / "usr/share/man/man7/qemu-qmp-ref.7.gz"
-    system.parent.mkdir(parents=True)
-    system.write_bytes(page_of("9.2.1"))
-    monkeypatch.setattr(manpage, "find_man_page", lambda _name="": system)
+    system = system_page_at(tmp_path / "usr/share/man/man7/qemu-qmp-ref.7.gz", "9.2.1", monkeypatch)
     binary = binary_at(tmp_path / "cache/bin/qemu-system-x86_64")
     assert man_page_for(binary, (9, 2, 3)) == system  # nothing beside: the system's
-    beside = tmp_path / "cache/root/usr/share/man/man7/qemu-qmp-ref.7.gz"
-    beside.parent.mkdir(parents=True)
-    beside.write_bytes(page_of("9.2.3"))
+    beside = page_at(tmp_path / "cache/root/usr/share/man/man7/qemu-qmp-ref.7.gz", "9.2.3")
     assert man_page_for(binary, (9, 2, 3)) == beside
 
 
 def test_a_page_of_another_version_is_passed_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    system = tmp_path / "man7/qemu-qmp-ref.7.gz"
-    system.parent.mkdir(parents=True)
-    system.write_bytes(page_of("7.2.22"))
-    monkeypatch.setattr(manpage, "find_man_page", lambda _name="": system)
+    system = system_page_at(tmp_path / "man7/qemu-qmp-ref.7.gz", "7.2.22", monkeypatch)
     binary = binary_at(tmp_path / "cache/bin/qemu-system-x86_64")
     with pytest.raises(DocError) as raised:
         man_page_for(binary, (10, 0, 2))
@@ -87,11 +89,8 @@ def test_a_page_of_another_version_is_passed_over(
 
 def test_docs_of_another_version_are_refused_with_the_docs_to_pass(tmp_path: Path) -> None:
     binary = binary_at(tmp_path / "cache/bin/qemu-system-x86_64")
-    own = tmp_path / "cache/root/usr/share/man/man7/qemu-qmp-ref.7.gz"
-    own.parent.mkdir(parents=True)
-    own.write_bytes(page_of("10.0.2"))
-    other = tmp_path / "old.7.gz"
-    other.write_bytes(page_of("7.2.22"))
+    own = page_at(tmp_path / "cache/root/usr/share/man/man7/qemu-qmp-ref.7.gz", "10.0.2")
+    other = page_at(tmp_path / "old.7.gz", "7.2.22")
     with pytest.raises(DocError) as raised:
         docs_for_binary(other, binary, (10, 0, 2))
     assert str(raised.value) == (
