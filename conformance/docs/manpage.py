@@ -658,7 +658,10 @@ def parse_man_text(text: str, *, source: str = "<string>") -> DocSet:
     problems = roff.problems
     entities = _entities(tokens, source, problems)
     if not entities:
-        raise DocError(f"{source}: no '.SS name (Command|Event|…)' entries: not a QMP reference")
+        raise DocError(
+            f"{source}: no '.SS name (Command|Event|…)' or '.B Command  name' entries:"
+            " not a QMP reference"
+        )
     docs = DocSet(source=source, format="man", problems=problems, version=_title_version(text))
     for entity in entities:
         if entity.kind not in _ENTRY_KINDS:
