@@ -213,7 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument(
         "--docs",
         help="a QAPI directory or .json file, a qmp-commands.hx, or a man page "
-        "(default: the installed qemu-qmp-ref.7)",
+        "(default: the binary's own qemu-qmp-ref.7, beside it or installed)",
     )
     docs.add_argument("--json", action="store_true", help="print the report as JSON")
     docs.set_defaults(func=cmd_docs)
@@ -378,11 +378,15 @@ def cmd_spec(ns: argparse.Namespace, _passthrough: list[str]) -> int:
 
 def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
     from conformance.docs.drift import drift, summary
-    from conformance.docs.load import load_docs
+    from conformance.docs.load import docs_for_binary, load_docs
     from conformance.machine.probe import probe
 
-    info = probe(ns.qemu or DEFAULT_QEMU) if ns.schema is None else None
-    docset = load_docs(ns.docs, daemon=info is not None and info.storage_daemon)
+    binary = ns.qemu or DEFAULT_QEMU
+    info = probe(binary) if ns.schema is None else None
+    if info is None:
+        docset = load_docs(ns.docs)
+    else:  # docs of another QEMU version: DocError, exit 2, no drift reported
+        docset = docs_for_binary(ns.docs, binary, info.version, daemon=info.storage_daemon)
     schema = load_model(ns.qemu, ns.schema)
     # A saved schema doesn't say its target: then target-conditional definitions count.
     items = drift(docset, schema, info.target if info is not None else None)
@@ -395,6 +399,7 @@ def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
         report = {
             "docs": docset.source,
             "format": docset.format,
+            "version": docset.version,
             "entries": len(docset.entries),
             "examples": len(docset.examples()),
             "messages": statuses,
@@ -406,7 +411,8 @@ def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
         sys.stdout.write("\n")
         return 0
     out = sys.stdout
-    out.write(f"docs {docset.source} ({docset.format}): {len(docset.entries)} entries, ")
+    version = f", QEMU {docset.version}" if docset.version else ""
+    out.write(f"docs {docset.source} ({docset.format}{version}): {len(docset.entries)} entries, ")
     out.write(f"{len(docset.examples())} examples, messages {statuses}\n")
     for item in items:
         out.write(

@@ -8,6 +8,7 @@ from. Every example message is kept and classified; nothing is dropped silently.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 
 
@@ -76,6 +77,7 @@ class DocSet:
     format: str  # "hx", "qapi" or "man"
     entries: dict[str, DocEntry] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # "path:line: what" for odd input
+    version: str | None = None  # the QEMU version documented ("10.0.2"), when the source says
 
     def commands(self) -> list[DocEntry]:
         return [e for e in self.entries.values() if e.kind == "command"]
@@ -85,6 +87,15 @@ class DocSet:
 
     def examples(self) -> list[tuple[DocEntry, DocExample]]:
         return [(e, x) for e in self.entries.values() for x in e.examples]
+
+
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+
+
+def qemu_version(text: str) -> str | None:
+    """The first QEMU version ("10.0.2", "9.2.50") written in `text`, for `DocSet.version`."""
+    found = _VERSION.search(text)
+    return found.group() if found else None
 
 
 class DocError(Exception):
