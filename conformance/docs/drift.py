@@ -9,7 +9,9 @@ user following the docs gets surprised).
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -103,14 +105,27 @@ _TARGET_FAMILY = {
 _TOKEN = re.compile(r"\(|\)|[A-Za-z_][A-Za-z0-9_]*")
 
 
+#: The host-OS conditions QAPI uses. A binary the suite runs was built for the host it
+#: runs on, so these are known even though the binary doesn't report its CONFIG_* options.
+_HOST_OS = {
+    "CONFIG_LINUX": sys.platform.startswith("linux"),
+    "CONFIG_POSIX": os.name == "posix",
+    "CONFIG_WIN32": sys.platform == "win32",
+    "CONFIG_DARWIN": sys.platform == "darwin",
+    "CONFIG_BSD": "bsd" in sys.platform,
+}
+
+
 def excludes_target(condition: str | None, target: str) -> bool:
     """Whether a doc condition (``TARGET_S390X or TARGET_I386``, ``TARGET_S390X and
-    CONFIG_KVM``) is false for a binary of ``target`` whatever its CONFIG_* options,
-    which the binary doesn't tell. Anything unparsable excludes nothing."""
-    if not condition or "TARGET_" not in condition:
+    CONFIG_KVM``, ``CONFIG_WIN32``) is false for a binary of ``target`` running on this
+    host, whatever its other CONFIG_* options, which the binary doesn't tell. Anything
+    unparsable excludes nothing."""
+    if not condition or not ("TARGET_" in condition or any(m in condition for m in _HOST_OS)):
         return False
     base = target.removesuffix("-microvm")
     macros = {f"TARGET_{base.upper()}", *(f"TARGET_{f}" for f in _TARGET_FAMILY.get(base, ()))}
+    macros |= {m for m, true in _HOST_OS.items() if true}
     tokens = _TOKEN.findall(condition)
     try:
         value, rest = _or(tokens, macros)
@@ -148,7 +163,8 @@ def _not(tokens: list[str], macros: set[str]) -> tuple[bool | None, list[str]]:
         return value, rest[1:]
     if head in ("and", "or", ")"):
         raise ValueError(f"unexpected {head!r}")
-    return (head in macros if head.startswith("TARGET_") else None), tokens[1:]
+    known = head.startswith("TARGET_") or head in _HOST_OS
+    return (head in macros if known else None), tokens[1:]
 
 
 def summary(items: list[Drift]) -> dict[str, int]:

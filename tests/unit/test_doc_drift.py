@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,11 @@ def test_presence(schema: Schema) -> None:
         ("CONFIG_SPICE", "x86_64", False),  # the binary doesn't say: still drift
         ("TARGET_S390X and (", "x86_64", False),  # unparsable: excludes nothing
         ("TARGET_I386", "qemu-storage-daemon", True),
+        # The binary runs on this (Linux) host, so it was built for it.
+        ("CONFIG_WIN32", "x86_64", sys.platform != "win32"),
+        ("CONFIG_POSIX and CONFIG_SPICE", "x86_64", False),  # SPICE unknown: drift
+        ("CONFIG_LINUX and TARGET_S390X", "x86_64", True),
+        ("not CONFIG_POSIX", "x86_64", os.name == "posix"),
     ],
 )
 def test_a_definition_for_other_targets_is_not_expected(
