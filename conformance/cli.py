@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         help="machine profile (repeatable; default: the binary's target's profiles, e.g. "
         "none, q35 and pc for x86_64, none and virt for aarch64)",
     )
+    run.add_argument(
+        "--docs",
+        help="documentation to judge the binary by: a man page, a QAPI directory or a .hx "
+        "(default: the man page beside the binary, else the system's, if its version matches)",
+    )
     run.add_argument("--reports", default="reports", help="report directory (default ./reports)")
     run.add_argument("--keep-workdir", action="store_true", help="keep QEMU workdirs")
     run.add_argument(
@@ -258,6 +263,12 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
     if ns.baseline is not None:
         # A corrupt or missing baseline is one line and exit 2, before any test runs.
         choose(ns.baseline, probe(ns.qemu), update=ns.baseline_update)
+    if ns.docs is not None:
+        from conformance.docs.load import load_docs
+
+        # Unreadable docs are the user's to fix (exit 2); docs of another QEMU version
+        # only make the documentation tests skip, saying which --docs to pass.
+        load_docs(ns.docs)
     reports = Path(ns.reports)
     reports.mkdir(parents=True, exist_ok=True)
     pytest_args = [
@@ -290,6 +301,8 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args += ["--machine", m]
     if ns.keep_workdir:
         pytest_args.append("--keep-workdir")
+    if ns.docs is not None:
+        pytest_args.append(f"--docs={ns.docs}")
     pytest_args.append(f"--findings-dir={reports / 'findings'}")
     if ns.baseline is not None:
         pytest_args.append(f"--baseline={ns.baseline}")

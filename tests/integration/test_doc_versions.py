@@ -98,3 +98,16 @@ def test_run_skips_the_doc_tests_saying_why(
         assert f"{other_page} documents QEMU" in line
         assert f"the binary is QEMU {version}" in line
         assert line.endswith(f"pass --docs {own_page}")
+
+
+def test_run_refuses_unreadable_docs_in_one_line(qemu_binary: str, tmp_path: Path) -> None:
+    """Docs the user names that aren't a QMP reference are a configuration error (exit 2),
+    not a skip: nothing about the binary was tested."""
+    page = tmp_path / "qemu-qmp-ref.7"
+    page.write_text('.TH "QEMU-QMP-REF" "7" "" "10.0.2" "QEMU"\n.SH NAME\nnothing here\n')
+    done = cli("run", "--qemu", qemu_binary, "--docs", str(page), "--reports", str(tmp_path / "r"))
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("qmp-conformance: ") and str(page) in lines[0]
+    assert not (tmp_path / "r" / "junit.xml").exists()
