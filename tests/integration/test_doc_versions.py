@@ -109,5 +109,6 @@ def test_run_refuses_unreadable_docs_in_one_line(qemu_binary: str, tmp_path: Pat
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("qmp-conformance: ") and str(page) in lines[0]
+    assert lines[0].startswith("qmp-conformance: ")
+    assert str(page) in lines[0]
     assert not (tmp_path / "r" / "junit.xml").exists()
