@@ -1,0 +1,301 @@
+"""A run's results as TAP on stdout (`qmp-conformance run --tap`), for meson's
+``protocol: 'tap'`` and any other TAP consumer (docs/ci-integration.md).
+
+TAP version 13: one line per conformance test, numbered in the order the results reach
+the controller (under xdist, the order workers finish them), the plan at the end
+(``1..N``), since the controller of an xdist run never collects and so can't know N
+first.
+
+- passed: ``ok N - <test id>``
+- skipped: ``ok N - <test id> # SKIP <reason>``
+- a new finding: ``not ok N - <test id>`` and a YAML block listing each finding's kind,
+  signature, title, reproducer path and replay command (from the finding the test's
+  report carries in its user properties, as `conformance.plugin` put it there)
+- only findings the ``--baseline`` knows: ``not ok N - <test id> # TODO known finding``
+  with the same block: TAP's TODO is "expected to fail", which is what a baseline says;
+  a consumer counts it as an expected failure, not a failure
+- a harness error (the suite's own failure, exit 3): ``not ok`` with ``outcome:
+  harness-error`` and the error's last line
+- a run that can't go on (interrupted, a setup error inside pytest): ``Bail out!``
+
+In a description, ``\\`` and ``#`` are escaped with a backslash (TAP 14's rule, harmless
+to TAP 13 parsers) and line breaks become spaces, so no test id reads as a directive.
+YAML scalars are written as JSON strings, which are YAML double-quoted scalars.
+
+While the TAP stream is open (`tap_stdout`), whatever else the process writes to its
+stdout goes to stderr, so stdout is TAP alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+
+from conformance.findings.record import Finding
+from conformance.plugin import FINDING_PROPERTY, KNOWN_PREFIX, SUITE_MARK, binary_info, run_context
+from conformance.reporting.plugin import replay_command
+
+TAP_VERSION = 13
+#: YAML values: strings, numbers, booleans, and lists and mappings of them.
+Yaml = str | int | bool | Sequence["Yaml"] | Mapping[str, "Yaml"]
+
+
+def description(text: str) -> str:
+    """A test id as a TAP description: no line breaks, ``\\`` and ``#`` escaped."""
+    flat = " ".join(text.splitlines())
+    return flat.replace("\\", "\\\\").replace("#", "\\#")
+
+
+def directive_reason(text: str) -> str:
+    """A SKIP or TODO reason, or a plan's: one line (a line break would end the directive)."""
+    return " ".join(text.split())
+
+
+def _scalar(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
+
+
+def yaml_lines(value: Mapping[str, Yaml], indent: int = 2) -> list[str]:
+    """A mapping as block YAML lines, each indented by `indent` spaces."""
+    pad = " " * indent
+    out: list[str] = []
+    for key, item in value.items():
+        if isinstance(item, str | int | bool):
+            out.append(f"{pad}{key}: {_scalar(item)}")
+        elif isinstance(item, Mapping):
+            out.append(f"{pad}{key}:")
+            out += yaml_lines(item, indent + 2)
+        else:
+            out.append(f"{pad}{key}:")
+            out += _yaml_list(item, indent + 2)
+    return out
+
+
+def _yaml_list(items: Sequence[Yaml], indent: int) -> list[str]:
+    pad = " " * indent
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, str | int | bool):
+            out.append(f"{pad}- {_scalar(item)}")
+            continue
+        if isinstance(item, Mapping):
+            inner, empty = yaml_lines(item, indent + 2), "{}"
+        else:
+            inner, empty = _yaml_list(item, indent + 2), "[]"
+        if not inner:
+            out.append(f"{pad}- {empty}")
+            continue
+        # An item's first line carries the dash in place of two of its spaces.
+        out.append(f"{pad}- {inner[0][indent + 2 :]}")
+        out += inner[1:]
+    return out
+
+
+class TapWriter:
+    """TAP lines on a text stream, numbered as they are written; the plan comes last."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.count = 0
+        self.ended = False
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def version(self) -> None:
+        self._line(f"TAP version {TAP_VERSION}")
+
+    def result(
+        self,
+        ok: bool,
+        test_id: str,
+        directive: str = "",
+        reason: str = "",
+        details: Mapping[str, Yaml] | None = None,
+    ) -> None:
+        """One test: ``directive`` is SKIP or TODO (or empty), ``details`` its YAML block."""
+        self.count += 1
+        line = f"{'ok' if ok else 'not ok'} {self.count} - {description(test_id)}"
+        if directive:
+            line += f" # {directive}"
+            if reason:
+                line += f" {directive_reason(reason)}"
+        self._line(line)
+        if details:
+            self._line("  ---")
+            for text in yaml_lines(details, 2):
+                self._line(text)
+            self._line("  ...")
+
+    def plan(self) -> None:
+        self.ended = True
+        self._line(f"1..{self.count}")
+
+    def skip_all(self, reason: str) -> None:
+        """The plan of a run that ran nothing, and why: ``1..0 # SKIP reason``."""
+        self.ended = True
+        self._line(f"1..0 # SKIP {directive_reason(reason)}")
+
+    def bail_out(self, reason: str) -> None:
+        self.ended = True
+        self._line(f"Bail out! {directive_reason(reason)}")
+
+
+@contextmanager
+def tap_stdout() -> Iterator[TextIO]:
+    """The process's stdout for TAP alone: the stream yielded writes to it, and anything
+    else written to file descriptor 1 meanwhile (pytest's terminal, print, children that
+    inherit it) goes to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    stream = os.fdopen(saved, "w", encoding="utf-8", buffering=1)
+    try:
+        yield stream
+    finally:
+        stream.flush()
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        stream.close()
+
+
+class TapReporter:
+    """pytest plugin, registered by the CLI on the controller only: the conformance tests'
+    results as TAP, one line per test, written when its last report arrives."""
+
+    def __init__(self, writer: TapWriter) -> None:
+        self.writer = writer
+        self._pending: dict[str, list[pytest.TestReport]] = {}
+        self._stopped = ""
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.writer.result(
+                False,
+                report.nodeid or "collection",
+                details={"outcome": "harness-error", "message": _last_line(report)},
+            )
+        elif report.skipped and isinstance(report.longrepr, tuple):
+            self.writer.result(True, report.nodeid, "SKIP", _skip_reason(report))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if SUITE_MARK not in report.user_properties:
+            return
+        reports = self._pending.setdefault(report.nodeid, [])
+        reports.append(report)
+        # xdist reports a test its crashed worker was running with when="???".
+        if report.when not in ("setup", "call"):
+            del self._pending[report.nodeid]
+            self._emit(report.nodeid, reports)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        message = getattr(excinfo.value, "msg", "") or "interrupted"
+        self._stopped = str(message)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.writer.ended:
+            return
+        if self._stopped:
+            self.writer.bail_out(self._stopped)
+        else:
+            self.writer.plan()
+
+    def _emit(self, nodeid: str, reports: list[pytest.TestReport]) -> None:
+        config = self._config
+        failed = [r for r in reports if r.failed]
+        properties = [p for r in reports for p in r.user_properties]
+        known = next((r for r in reports if _is_known(r)), None)
+        if failed:
+            self.writer.result(False, nodeid, details=_failure_details(config, failed, properties))
+        elif known is not None:
+            details = _failure_details(config, [known], properties)
+            self.writer.result(False, nodeid, "TODO", "known finding", details)
+        elif any(r.skipped for r in reports):
+            skipped = next(r for r in reports if r.skipped)
+            xfail = str(getattr(skipped, "wasxfail", ""))
+            if xfail:
+                self.writer.result(False, nodeid, "TODO", xfail)
+            else:
+                self.writer.result(True, nodeid, "SKIP", _skip_reason(skipped))
+        else:
+            self.writer.result(True, nodeid)
+
+    _config: pytest.Config
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
+
+
+def _is_known(report: pytest.TestReport) -> bool:
+    return report.skipped and str(getattr(report, "wasxfail", "")).startswith(KNOWN_PREFIX)
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return "skipped"
+
+
+def _last_line(report: pytest.TestReport | pytest.CollectReport) -> str:
+    lines = str(report.longrepr).strip().splitlines()
+    return lines[-1][:300] if lines else report.outcome
+
+
+def _failure_details(
+    config: pytest.Config,
+    reports: list[pytest.TestReport],
+    properties: list[tuple[str, object]],
+) -> dict[str, Yaml]:
+    """The YAML block of a failed or known-failing test: what kind of failure, and for a
+    finding everything needed to act on it."""
+    props = dict(properties)
+    if props.get("harness-error") == "true":
+        return {"outcome": "harness-error", "message": _last_line(reports[-1])}
+    findings: dict[str, Finding] = {}
+    for name, value in properties:
+        if name == FINDING_PROPERTY:
+            finding = Finding.from_json(json.loads(str(value)))
+            findings.setdefault(finding.key, finding)
+    if not findings:
+        return {"outcome": "failed", "message": _last_line(reports[-1])}
+    choice = run_context(config).baseline
+    known = choice.baseline if choice is not None and choice.baseline is not None else ()
+    return {
+        "outcome": "finding",
+        "finding-kind": str(props.get("finding-kind", "")),
+        "findings": [_finding_details(config, f, f.key in known) for f in findings.values()],
+    }
+
+
+def _finding_details(config: pytest.Config, finding: Finding, known: bool) -> dict[str, Yaml]:
+    found: dict[str, Yaml] = {
+        "kind": finding.kind.value,
+        "signature": finding.key,
+        "title": finding.title,
+        "known": known,
+    }
+    if finding.citation:
+        found["citation"] = finding.citation
+    findings_dir = config.getoption("--findings-dir")
+    if finding.reproducer is not None and findings_dir is not None:
+        directory = Path(findings_dir) / finding.signature.slug
+        found["reproducer"] = str(directory / "reproducer.jsonl")
+        found["replay"] = replay_command(binary_info(config).path, shlex.quote(str(directory)))
+    else:
+        found["reproducer"] = "none: the failure carried no transcript"
+    return found
