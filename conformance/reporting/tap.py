@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,6 +45,7 @@ from conformance.plugin import FINDING_PROPERTY, KNOWN_PREFIX, SUITE_MARK, binar
 from conformance.reporting.plugin import replay_command
 
 TAP_VERSION = 13
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 #: YAML values: strings, numbers, booleans, and lists and mappings of them.
 Yaml = str | int | bool | Sequence["Yaml"] | Mapping[str, "Yaml"]
 
@@ -64,7 +66,10 @@ def _scalar(value: str | int | bool) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return json.dumps(value)
+    # JSON escapes the C0 controls; YAML also reads C1 controls, U+2028/9 (line breaks to
+    # it) and BOM/non-characters as anything but themselves, and lone surrogates can't
+    # be encoded at all. Astral characters stay literal: escaped, they'd be surrogates.
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(value, ensure_ascii=False))
 
 
 def yaml_lines(value: Mapping[str, Yaml], indent: int = 2) -> list[str]:
@@ -72,7 +77,9 @@ def yaml_lines(value: Mapping[str, Yaml], indent: int = 2) -> list[str]:
     pad = " " * indent
     out: list[str] = []
     for key, item in value.items():
-        if isinstance(item, str | int | bool):
+        if not isinstance(item, str | int | bool) and not item:
+            out.append(f"{pad}{key}: {'{}' if isinstance(item, Mapping) else '[]'}")
+        elif isinstance(item, str | int | bool):
             out.append(f"{pad}{key}: {_scalar(item)}")
         elif isinstance(item, Mapping):
             out.append(f"{pad}{key}:")
@@ -162,7 +169,7 @@ def tap_stdout() -> Iterator[TextIO]:
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
-    stream = os.fdopen(saved, "w", encoding="utf-8", buffering=1)
+    stream = os.fdopen(saved, "w", encoding="utf-8", errors="backslashreplace", buffering=1)
     try:
         yield stream
     finally:
@@ -180,6 +187,11 @@ class TapReporter:
         self.writer = writer
         self._pending: dict[str, list[pytest.TestReport]] = {}
         self._stopped = ""
+        self._config: pytest.Config | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self._config = config
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -234,12 +246,6 @@ class TapReporter:
         else:
             self.writer.result(True, nodeid)
 
-    _config: pytest.Config
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        self._config = config
-
 
 def _is_known(report: pytest.TestReport) -> bool:
     return report.skipped and str(getattr(report, "wasxfail", "")).startswith(KNOWN_PREFIX)
@@ -257,7 +263,7 @@ def _last_line(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 
 def _failure_details(
-    config: pytest.Config,
+    config: pytest.Config | None,
     reports: list[pytest.TestReport],
     properties: list[tuple[str, object]],
 ) -> dict[str, Yaml]:
@@ -271,7 +277,7 @@ def _failure_details(
         if name == FINDING_PROPERTY:
             finding = Finding.from_json(json.loads(str(value)))
             findings.setdefault(finding.key, finding)
-    if not findings:
+    if not findings or config is None:
         return {"outcome": "failed", "message": _last_line(reports[-1])}
     choice = run_context(config).baseline
     known = choice.baseline if choice is not None and choice.baseline is not None else ()
