@@ -6,7 +6,8 @@ the controller (under xdist, the order workers finish them), the plan at the end
 (``1..N``), since the controller of an xdist run never collects and so can't know N
 first.
 
-- passed: ``ok N - <test id>``
+- passed: ``ok N - <test id>`` (the node id from the suite's package on, e.g.
+  ``test_arguments.py::test_valid_arguments[query-status]``, whatever the directory)
 - skipped: ``ok N - <test id> # SKIP <reason>``
 - a new finding: ``not ok N - <test id>`` and a YAML block listing each finding's kind,
   signature, title, reproducer path and replay command (from the finding the test's
@@ -45,6 +46,7 @@ from conformance.plugin import FINDING_PROPERTY, KNOWN_PREFIX, SUITE_MARK, binar
 from conformance.reporting.plugin import replay_command
 
 TAP_VERSION = 13
+SUITE_PACKAGE = "conformance/suite/"
 _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 #: YAML values: strings, numbers, booleans, and lists and mappings of them.
 Yaml = str | int | bool | Sequence["Yaml"] | Mapping[str, "Yaml"]
@@ -54,6 +56,13 @@ def description(text: str) -> str:
     """A test id as a TAP description: no line breaks, ``\\`` and ``#`` escaped."""
     flat = " ".join(text.splitlines())
     return flat.replace("\\", "\\\\").replace("#", "\\#")
+
+
+def short_id(nodeid: str) -> str:
+    """A conformance test's id as the TAP line names it, the same from any directory: its
+    node id from the suite's package on (pytest's node ids start at its rootdir, which
+    follows the current directory, e.g. a meson build directory)."""
+    return nodeid.rpartition(SUITE_PACKAGE)[2]
 
 
 def directive_reason(text: str) -> str:
@@ -197,11 +206,11 @@ class TapReporter:
         if report.failed:
             self.writer.result(
                 False,
-                report.nodeid or "collection",
+                short_id(report.nodeid) or "collection",
                 details={"outcome": "harness-error", "message": _last_line(report)},
             )
         elif report.skipped and isinstance(report.longrepr, tuple):
-            self.writer.result(True, report.nodeid, "SKIP", _skip_reason(report))
+            self.writer.result(True, short_id(report.nodeid), "SKIP", _skip_reason(report))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if SUITE_MARK not in report.user_properties:
@@ -228,6 +237,7 @@ class TapReporter:
 
     def _emit(self, nodeid: str, reports: list[pytest.TestReport]) -> None:
         config = self._config
+        nodeid = short_id(nodeid)
         failed = [r for r in reports if r.failed]
         properties = [p for r in reports for p in r.user_properties]
         known = next((r for r in reports if _is_known(r)), None)
