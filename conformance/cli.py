@@ -32,7 +32,7 @@ from conformance.spec.render import schema_json, schema_summary
 
 # Without --qemu (docs/ci-integration.md, "Which binary").
 if TYPE_CHECKING:
-    from conformance.reporting.tap import TapWriter
+    from conformance.tapstream import TapWriter
 
 DEFAULT_HELP = f"default ${QEMU_BINARY_ENV}, else {FALLBACK_QEMU}"
 
@@ -172,6 +172,12 @@ def _parser() -> argparse.ArgumentParser:
         "--runs", type=int, default=3, help="replays; a finding seen in only some is flaky"
     )
     replay.add_argument("--timeout", type=float, default=5.0, help="deadline for each reply (s)")
+    replay.add_argument(
+        "--tap",
+        action="store_true",
+        help="TAP on stdout: each replay a test that passes when the finding did not come "
+        "back; 'cannot test' a skipped plan (docs/ci-integration.md)",
+    )
     replay.set_defaults(func=_lazy("conformance.findings.replay", "cmd_replay"))
 
     diff = sub.add_parser(
@@ -252,7 +258,7 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         return _run(ns, passthrough, None)
     if ns.all_installed:
         raise SetupError("--tap reports one binary's run: it can't go with --all-installed")
-    from conformance.reporting.tap import TapWriter, tap_stdout
+    from conformance.tapstream import TapWriter, tap_stdout
 
     with tap_stdout() as stream:
         writer = TapWriter(stream)

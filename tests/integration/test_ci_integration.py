@@ -1,10 +1,8 @@
 """QEMU's CI conventions on a real QEMU: `run --tap`, QEMU_TEST_QEMU_BINARY, the meson
 test() stanza and the autopkgtest stanza of docs/ci-integration.md, run as written there.
 
-A QEMU that "can't start here" is the real binary behind a wrapper that answers
--version (so the probe sees QEMU) and exits 1 for anything else, as QEMU does without
-the accelerator or firmware it was asked for: a fault injected into the harness's
-environment, not a system under test.
+A QEMU that "can't start here" is the `dies_at_start` fixture: the real binary made to
+die as it starts.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
+from conformance.findings.replay import EXIT_CANNOT_TEST
 from conformance.machine.probe import probe
 from tests.conftest import PROJECT_ROOT
 from tests.integration.clirun import cli
@@ -40,19 +39,6 @@ FINDING_TEST = "test_doc_errors.py::test_doc_error[block_resize-1]"
 FINDING_KEY = "doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device"
 #: The bin directory of this Python: qmp-conformance, meson and ninja, as tox installs them.
 BIN = str(Path(sys.executable).parent)
-
-
-def _dies_at_start(tmp_path: Path, qemu: str) -> str:
-    wrapper = tmp_path / "qemu-system-x86_64"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        'for a in "$@"; do case "$a" in -version|--version) '
-        f'exec {shlex.quote(qemu)} "$@";; esac; done\n'
-        'echo "qemu-system-x86_64: failed to initialize kvm: No such file or directory" >&2\n'
-        "exit 1\n"
-    )
-    wrapper.chmod(0o755)
-    return str(wrapper)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -103,7 +89,7 @@ def _doc_block(marker: str) -> str:
 
 
 def test_run_tap_reports_findings_as_not_ok_and_known_ones_as_todo(
-    qemu_binary: str, tmp_path: Path
+    qemu_binary: str, dies_at_start: str, tmp_path: Path
 ) -> None:
     if probe(qemu_binary).version[:2] != (7, 2):
         pytest.skip("the block_resize doc mismatch is a QEMU 7.2 finding")
@@ -151,8 +137,16 @@ def test_run_tap_reports_findings_as_not_ok_and_known_ones_as_todo(
     assert Path(finding["reproducer"]).parent.parent == tmp_path / "new" / "findings"
     replay = shlex.split(finding["replay"])
     assert replay[:2] == ["qmp-conformance", "replay"]
-    replayed = cli(*replay[1:], "--runs", "1", env={"TMPDIR": str(tmp_path)}, timeout=120)
-    assert replayed.returncode == EXIT_FINDINGS, replayed.stdout + replayed.stderr  # reproduced
+    # The replay command as written, with TAP: the finding came back, so its test fails.
+    replayed = cli(*replay[1:], "--runs", "1", "--tap", env={"TMPDIR": str(tmp_path)})
+    assert replayed.returncode == EXIT_FINDINGS, replayed.stdout + replayed.stderr
+    (again,) = parse_tap(replayed.stdout).tests
+    assert (again.ok, again.description) == (False, f"replay 1/1: {FINDING_KEY}")
+    assert again.details is not None
+    assert again.details["outcome"] == "reproduced"
+    cannot = cli(*replay[1:], "--tap", "--qemu", dies_at_start, env={"TMPDIR": str(tmp_path)})
+    assert cannot.returncode == EXIT_CANNOT_TEST, cannot.stdout + cannot.stderr
+    assert str(parse_tap(cannot.stdout).skip_reason).startswith("cannot test: ")
     assert all(t.ok for t in tap.tests if t is not test)  # nothing else found
 
     second, tap = run("known", "--baseline", str(baseline))
@@ -165,9 +159,9 @@ def test_run_tap_reports_findings_as_not_ok_and_known_ones_as_todo(
 
 
 def test_a_qemu_that_cannot_start_is_a_skip_only_when_asked(
-    qemu_binary: str, tmp_path: Path
+    dies_at_start: str, tmp_path: Path
 ) -> None:
-    dies = _dies_at_start(tmp_path, qemu_binary)
+    dies = dies_at_start
     env = {"TMPDIR": str(tmp_path), "QEMU_TEST_QEMU_BINARY": dies}
     reports = str(tmp_path / "reports")
 
@@ -178,7 +172,7 @@ def test_a_qemu_that_cannot_start_is_a_skip_only_when_asked(
         assert tap.planned == 0
         assert tap.skip_reason is not None
         assert tap.skip_reason.startswith(f"cannot start on this host: {dies} died during start-up")
-        assert "failed to initialize kvm" in tap.skip_reason  # QEMU's own words
+        assert "no-such-device-xyz" in tap.skip_reason  # QEMU's own words
 
     done = cli("run", "--tap", "--reports", reports, env=env, timeout=60)
     assert done.returncode == EXIT_USAGE, done.stdout + done.stderr
@@ -198,9 +192,9 @@ def test_a_qemu_that_cannot_start_is_a_skip_only_when_asked(
 
 
 def test_qemu_test_qemu_binary_is_the_default_and_qemu_wins_over_it(
-    qemu_binary: str, tmp_path: Path
+    qemu_binary: str, dies_at_start: str, tmp_path: Path
 ) -> None:
-    dies = _dies_at_start(tmp_path, qemu_binary)
+    dies = dies_at_start
     env = {"TMPDIR": str(tmp_path), "QEMU_TEST_QEMU_BINARY": dies}
     done = cli("spec", env=env, timeout=60)
     assert done.returncode == EXIT_USAGE
@@ -280,8 +274,10 @@ def test_meson_stanza_runs_and_meson_parses_the_tap(qemu_binary: str, tmp_path: 
     parse_tap(str(entry["stdout"]))  # what meson read was strict TAP
 
 
-def test_meson_reports_skip_for_a_qemu_that_cannot_start(qemu_binary: str, tmp_path: Path) -> None:
-    build = _meson_project(tmp_path, _dies_at_start(tmp_path, qemu_binary))
+def test_meson_reports_skip_for_a_qemu_that_cannot_start(
+    dies_at_start: str, tmp_path: Path
+) -> None:
+    build = _meson_project(tmp_path, dies_at_start)
     rc, entry, _suite = _meson_test(build, tmp_path)
     assert entry["result"] == "SKIP", entry
     assert rc == 0, entry
@@ -340,9 +336,8 @@ def test_autopkgtest_stanza_runs_the_ci_profile_into_the_artifacts(
 
 
 def test_autopkgtest_stanza_skips_with_77_where_qemu_cannot_start(
-    qemu_binary: str, tmp_path: Path
+    dies_at_start: str, tmp_path: Path
 ) -> None:
-    dies = _dies_at_start(tmp_path, qemu_binary)
-    rc, _scratch, artifacts = _autopkgtest(tmp_path, QEMU_TEST_QEMU_BINARY=dies)
+    rc, _scratch, artifacts = _autopkgtest(tmp_path, QEMU_TEST_QEMU_BINARY=dies_at_start)
     assert rc == EXIT_SKIPPED
     assert not (artifacts / "qmp-conformance" / "junit.xml").exists()

@@ -8,7 +8,8 @@ from typing import cast
 import pytest
 
 from conformance.plugin import SUITE_MARK
-from conformance.reporting.tap import TapReporter, TapWriter, description, yaml_lines
+from conformance.reporting.tap import TapReporter
+from conformance.tapstream import TapWriter, description, yaml_lines
 from tests.tapparse import parse_tap
 
 
