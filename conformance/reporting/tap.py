@@ -89,6 +89,9 @@ class TapReporter:
             return
         if self._stopped:
             self.writer.bail_out(self._stopped)
+        elif session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            # Not "1..0": that reads as "all skipped", and the run is a usage error (2).
+            self.writer.bail_out("the selection collected no conformance tests")
         else:
             self.writer.plan()
 

@@ -112,6 +112,11 @@ def test_yaml_lines_indent_list_items_under_their_key() -> None:
     ]
 
 
+def _session(status: pytest.ExitCode) -> pytest.Session:
+    """What the reporter reads of a session at its end: the exit status."""
+    return cast(pytest.Session, type("Session", (), {"exitstatus": status})())
+
+
 def _report(nodeid: str, when: str, outcome: str, **extra: object) -> pytest.TestReport:
     props = [SUITE_MARK, *cast(list[tuple[str, object]], extra.pop("props", []))]
     longrepr = extra.pop("longrepr", None)
@@ -147,7 +152,7 @@ def test_reporter_writes_one_line_per_test_when_its_last_report_arrives() -> Non
     phases[-1].user_properties.clear()
     for report in phases:
         reporter.pytest_runtest_logreport(report)
-    reporter.pytest_sessionfinish(cast(pytest.Session, None))
+    reporter.pytest_sessionfinish(_session(pytest.ExitCode.OK))
     run = parse_tap(out.getvalue())
     assert [(t.description, t.ok, t.directive) for t in run.tests] == [
         ("t::skips", True, "SKIP"),
@@ -168,5 +173,13 @@ def test_an_interrupted_run_bails_out_instead_of_a_plan() -> None:
         raise KeyboardInterrupt
     except KeyboardInterrupt:
         reporter.pytest_keyboard_interrupt(pytest.ExceptionInfo.from_current())
-    reporter.pytest_sessionfinish(cast(pytest.Session, None))
+    reporter.pytest_sessionfinish(_session(pytest.ExitCode.OK))
     assert out.getvalue().splitlines()[-1] == "Bail out! interrupted"
+
+
+def test_a_run_that_selected_nothing_bails_out_instead_of_an_empty_plan() -> None:
+    writer, out = _writer()
+    TapReporter(writer).pytest_sessionfinish(_session(pytest.ExitCode.NO_TESTS_COLLECTED))
+    assert out.getvalue().splitlines()[-1] == (
+        "Bail out! the selection collected no conformance tests"
+    )
