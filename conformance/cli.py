@@ -30,10 +30,10 @@ from conformance.reporting.html import add_arguments as add_report_arguments
 from conformance.spec import Schema, SchemaError, load_schema_file, schema_from_reply
 from conformance.spec.render import schema_json, schema_summary
 
-# Without --qemu (docs/ci-integration.md, "Which binary").
 if TYPE_CHECKING:
     from conformance.tapstream import TapWriter
 
+# Without --qemu (docs/ci-integration.md, "Which binary").
 DEFAULT_HELP = f"default ${QEMU_BINARY_ENV}, else {FALLBACK_QEMU}"
 
 # pytest's own exit codes, mapped to ours.
@@ -254,10 +254,11 @@ def _lazy(module: str, name: str) -> Callable[[argparse.Namespace, list[str]], i
 def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
     if ns.skip_exit is not None and not 0 <= ns.skip_exit <= 255:
         raise SetupError(f"--skip-exit must be an exit status, 0 to 255, not {ns.skip_exit}")
+    if ns.all_installed and (ns.tap or ns.skip_exit is not None):
+        # It runs a child per binary, and lists one that can't start here as skipped.
+        raise SetupError("--tap and --skip-exit are for one binary, not --all-installed")
     if not ns.tap:
         return _run(ns, passthrough, None)
-    if ns.all_installed:
-        raise SetupError("--tap reports one binary's run: it can't go with --all-installed")
     from conformance.tapstream import TapWriter, tap_stdout
 
     with tap_stdout() as stream:

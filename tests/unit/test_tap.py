@@ -7,6 +7,8 @@ from typing import cast
 
 import pytest
 
+from conformance.cli import main
+from conformance.errors import EXIT_USAGE
 from conformance.plugin import SUITE_MARK
 from conformance.reporting.tap import TapReporter
 from conformance.tapstream import TapWriter, description, yaml_lines
@@ -183,3 +185,21 @@ def test_a_run_that_selected_nothing_bails_out_instead_of_an_empty_plan() -> Non
     assert out.getvalue().splitlines()[-1] == (
         "Bail out! the selection collected no conformance tests"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--skip-exit", "300"], "--skip-exit must be an exit status, 0 to 255, not 300"),
+        (["run", "--all-installed", "--tap"], "are for one binary, not --all-installed"),
+        (["run", "--all-installed", "--skip-exit", "77"], "are for one binary"),
+    ],
+)
+def test_tap_and_skip_exit_usage_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(args) == EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert message in line
