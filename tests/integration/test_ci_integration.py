@@ -210,7 +210,8 @@ def test_qemu_test_qemu_binary_is_the_default_and_qemu_wins_over_it(
 def _meson_project(tmp_path: Path, binary: str) -> Path:
     """A meson project holding the documented stanza as written, with `emulators` as in
     QEMU's top-level meson.build (name to program)."""
-    if shutil.which("meson", path=BIN) is None or shutil.which("ninja") is None:
+    env = _env(tmp_path)
+    if shutil.which("meson", path=BIN) is None or shutil.which("ninja", path=env["PATH"]) is None:
         pytest.skip("meson and ninja are test dependencies (tox -e tests installs them)")
     source = tmp_path / "project"
     source.mkdir()
@@ -219,7 +220,6 @@ def _meson_project(tmp_path: Path, binary: str) -> Path:
         f"emulators = {{'qemu-system-x86_64': find_program({binary!r})}}\n"
         + _doc_block("<!-- meson-stanza")
     )
-    env = _env(tmp_path)
     setup = subprocess.run(
         [shutil.which("meson", path=BIN) or "meson", "setup", "build"],
         cwd=source,
