@@ -2,7 +2,9 @@
 spec model, build and merge reports.
 
 Exit codes: 0 nothing new found, 1 findings, 2 usage or configuration error, 3 harness
-error (see README, "Exit codes").
+error (see README, "Exit codes"); `run --skip-exit CODE` for a QEMU that can't start here.
+
+The binary under test is --qemu's, else $QEMU_TEST_QEMU_BINARY's, else qemu-system-x86_64.
 """
 
 from __future__ import annotations
@@ -17,16 +19,22 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conformance.docs.model import DocError
-from conformance.errors import EXIT_HARNESS, EXIT_USAGE, SetupError
+from conformance.errors import EXIT_HARNESS, EXIT_USAGE, CannotStart, SetupError
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
+from conformance.machine.probe import FALLBACK_QEMU, QEMU_BINARY_ENV, default_qemu
 from conformance.machine.profiles import PROFILES
 from conformance.reporting.html import add_arguments as add_report_arguments
 from conformance.spec import Schema, SchemaError, load_schema_file, schema_from_reply
 from conformance.spec.render import schema_json, schema_summary
 
-DEFAULT_QEMU = "qemu-system-x86_64"
+if TYPE_CHECKING:
+    from conformance.tapstream import TapWriter
+
+# Without --qemu (docs/ci-integration.md, "Which binary").
+DEFAULT_HELP = f"default ${QEMU_BINARY_ENV}, else {FALLBACK_QEMU}"
 
 # pytest's own exit codes, mapped to ours.
 _PYTEST_EXIT = {0: 0, 1: 1, 2: EXIT_USAGE, 3: EXIT_HARNESS, 4: EXIT_USAGE, 5: EXIT_USAGE}
@@ -67,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the conformance suite (pytest) against a binary")
     binaries = run.add_mutually_exclusive_group()
     binaries.add_argument(
-        "--qemu", default=DEFAULT_QEMU, help=f"binary under test (default {DEFAULT_QEMU})"
+        "--qemu", default=default_qemu(), help=f"binary under test ({DEFAULT_HELP})"
     )
     binaries.add_argument(
         "--all-installed",
@@ -124,6 +132,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write every finding of this run into the --baseline file",
     )
+    run.add_argument(
+        "--tap",
+        action="store_true",
+        help="results as TAP on stdout, one line per test, everything else on stderr "
+        "(for meson's protocol: 'tap'; docs/ci-integration.md)",
+    )
+    run.add_argument(
+        "--skip-exit",
+        type=int,
+        metavar="CODE",
+        help="a QEMU that dies as it starts on this host is a skip, not a configuration "
+        "error: exit with CODE (77 for automake, meson's exitcode protocol and "
+        "autopkgtest; 0 with --tap, which then prints '1..0 # SKIP why')",
+    )
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser(
@@ -149,19 +171,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("reproducer", help="a reproducer.jsonl or a finding directory")
     replay.add_argument(
-        "--qemu", default=DEFAULT_QEMU, help=f"binary to replay on (default {DEFAULT_QEMU})"
+        "--qemu", default=default_qemu(), help=f"binary to replay on ({DEFAULT_HELP})"
     )
     replay.add_argument(
         "--runs", type=int, default=3, help="replays; a finding seen in only some is flaky"
     )
     replay.add_argument("--timeout", type=float, default=5.0, help="deadline for each reply (s)")
+    replay.add_argument(
+        "--tap",
+        action="store_true",
+        help="TAP on stdout: each replay a test that passes when the finding did not come "
+        "back; 'cannot test' a skipped plan (docs/ci-integration.md)",
+    )
     replay.set_defaults(func=_lazy("conformance.findings.replay", "cmd_replay"))
 
     diff = sub.add_parser(
         "diff", help="run the same generated cases on two binaries or set-ups and compare"
     )
     diff.add_argument(
-        "--qemu", action="append", help="binary A, then binary B (repeat; one: both sides)"
+        "--qemu",
+        action="append",
+        help=f"binary A, then binary B (repeat; one: both sides; {DEFAULT_HELP})",
     )
     diff.add_argument(
         "--machine",
@@ -190,9 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.set_defaults(func=_lazy("conformance.differential", "cmd_diff"))
 
     fuzz = sub.add_parser("fuzz", help="generate continuously; findings go to REPORTS/findings")
-    fuzz.add_argument(
-        "--qemu", default=DEFAULT_QEMU, help=f"binary under test (default {DEFAULT_QEMU})"
-    )
+    fuzz.add_argument("--qemu", default=default_qemu(), help=f"binary under test ({DEFAULT_HELP})")
     fuzz.add_argument("--time", default="10m", help="how long: 90s, 10m, 2h (default 10m)")
     fuzz.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
     fuzz.add_argument("--reports", default="reports", help="report directory (default ./reports)")
@@ -204,16 +232,14 @@ def _parser() -> argparse.ArgumentParser:
         "spec", help="summarise or dump the spec model of a binary or schema file"
     )
     src = spec.add_mutually_exclusive_group()
-    src.add_argument(
-        "--qemu", help=f"read query-qmp-schema from this binary (default {DEFAULT_QEMU})"
-    )
+    src.add_argument("--qemu", help=f"read query-qmp-schema from this binary ({DEFAULT_HELP})")
     src.add_argument("--schema", help="read a saved query-qmp-schema reply (JSON file)")
     spec.add_argument("--json", action="store_true", help="dump the whole model as JSON")
     spec.set_defaults(func=cmd_spec)
 
     docs = sub.add_parser("docs", help="report drift between the documentation and a binary")
     docs_src = docs.add_mutually_exclusive_group()
-    docs_src.add_argument("--qemu", help=f"binary to compare with (default {DEFAULT_QEMU})")
+    docs_src.add_argument("--qemu", help=f"binary to compare with ({DEFAULT_HELP})")
     docs_src.add_argument("--schema", help="a saved query-qmp-schema reply instead of a binary")
     docs.add_argument(
         "--docs",
@@ -240,6 +266,27 @@ def _lazy(module: str, name: str) -> Callable[[argparse.Namespace, list[str]], i
 
 
 def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
+    if ns.skip_exit is not None and not 0 <= ns.skip_exit <= 255:
+        raise SetupError(f"--skip-exit must be an exit status, 0 to 255, not {ns.skip_exit}")
+    if ns.all_installed and (ns.tap or ns.skip_exit is not None):
+        # It runs a child per binary, and lists one that can't start here as skipped.
+        raise SetupError("--tap and --skip-exit are for one binary, not --all-installed")
+    if not ns.tap:
+        return _run(ns, passthrough, None)
+    from conformance.tapstream import TapWriter, tap_stdout
+
+    with tap_stdout() as stream:
+        writer = TapWriter(stream)
+        writer.version()
+        try:
+            return _run(ns, passthrough, writer)
+        except SetupError as exc:
+            if not writer.ended:
+                writer.bail_out(str(exc))
+            raise
+
+
+def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) -> int:
     import pytest
 
     from conformance.findings.baseline import choose
@@ -257,7 +304,16 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         return cmd_run_all(ns, passthrough)
     if ns.targets is not None:
         raise SetupError("--targets goes with --all-installed")
-    preflight(ns.qemu)
+    try:
+        preflight(ns.qemu)
+    except CannotStart as exc:
+        if ns.skip_exit is None:
+            raise
+        # QEMU itself refused to run here: what can't be tested on this host is skipped.
+        print(f"qmp-conformance: skipped, cannot start on this host: {exc}", file=sys.stderr)
+        if tap is not None:
+            tap.skip_all(f"cannot start on this host: {exc}")
+        return int(ns.skip_exit)
     if ns.baseline_update and ns.baseline is None:
         raise SetupError("--baseline-update needs --baseline FILE (or auto)")
     if ns.baseline is not None:
@@ -314,7 +370,12 @@ def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:
         hypothesis_profile = ns.hypothesis_profile or ("ci-fast" if ns.profile == "ci" else "ci")
         pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
     with _run_workdir(ns.keep_workdir, passthrough) as workdir_args, _interrupts() as stopped:
-        rc = int(pytest.main([*pytest_args, *workdir_args, *passthrough]))
+        plugins: list[object] = []
+        if tap is not None:
+            from conformance.reporting.tap import TapReporter
+
+            plugins.append(TapReporter(tap))
+        rc = int(pytest.main([*pytest_args, *workdir_args, *passthrough], plugins=plugins))
     if stopped:
         # pytest ends an interrupted session in order and says 2, as for a usage error.
         raise KeyboardInterrupt
@@ -366,14 +427,14 @@ def preflight(binary: str) -> None:
         with QemuInstance(LaunchConfig(binary=binary)) as inst:
             inst.execute("query-version")
     except QemuGone as exc:
-        raise SetupError(f"{binary}: QEMU {exc.exit_info.describe()} right after start") from exc
+        raise CannotStart(f"{binary}: QEMU {exc.exit_info.describe()} right after start") from exc
 
 
 def load_model(qemu: str | None, schema_file: str | None) -> Schema:
     if schema_file is not None:
         return load_schema_file(schema_file)
     try:
-        with QemuInstance(LaunchConfig(binary=qemu or DEFAULT_QEMU)) as inst:
+        with QemuInstance(LaunchConfig(binary=qemu or default_qemu())) as inst:
             return schema_from_reply(inst.execute("query-qmp-schema").value)
     except QemuGone as exc:
         raise SetupError(f"query-qmp-schema: QEMU {exc.exit_info.describe()}") from exc
@@ -394,7 +455,7 @@ def cmd_docs(ns: argparse.Namespace, _passthrough: list[str]) -> int:
     from conformance.docs.load import docs_for_binary, load_docs
     from conformance.machine.probe import probe
 
-    binary = ns.qemu or DEFAULT_QEMU
+    binary = ns.qemu or default_qemu()
     info = probe(binary) if ns.schema is None else None
     if info is None:
         docset = load_docs(ns.docs)

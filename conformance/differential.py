@@ -42,7 +42,7 @@ from conformance.machine.exits import ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
-from conformance.machine.probe import probe
+from conformance.machine.probe import default_qemu, probe
 from conformance.oracle.conversation import messages
 from conformance.oracle.failure import Failure
 from conformance.qmp.message import Kind
@@ -56,7 +56,6 @@ from strategies import Malformed, safety
 from strategies.policy import GenerationPolicy
 from strategies.pools import Pools
 
-DEFAULT_QEMU = "qemu-system-x86_64"
 DEFAULT_PROFILE = "none"
 CASE_WIDTH = 60  # characters of a case's arguments shown in the table
 MAX_SHAPE_ITEMS = 3  # shape differences listed per case; the rest are counted
@@ -369,7 +368,7 @@ def sides_from(ns: argparse.Namespace) -> tuple[Side, Side]:
     """Side A and side B from the repeated options; a usage error when they are equal."""
     chosen: list[list[str]] = []
     for option, values, default in (
-        ("--qemu", ns.qemu, DEFAULT_QEMU),
+        ("--qemu", ns.qemu, default_qemu()),
         ("--machine", ns.machine, DEFAULT_PROFILE),
         ("--compat", ns.compat, ""),
     ):

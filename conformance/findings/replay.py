@@ -61,6 +61,7 @@ from conformance.qmp.transcript import Direction, Record
 from conformance.qmp.transport import Disconnected
 from conformance.qmp.wirejson import dumps
 from conformance.spec import Schema, SchemaError, schema_from_reply
+from conformance.tapstream import TapWriter, Yaml, tap_stdout
 
 __all__ = [
     "EXIT_CANNOT_TEST",
@@ -346,27 +347,42 @@ def _failure_path(check: Callable[..., None], *args: object) -> str | None:
 
 
 def cmd_replay(ns: argparse.Namespace, passthrough: list[str]) -> int:
-    """`qmp-conformance replay`: exit 0 not reproduced, 1 reproduced, 125 can't test."""
+    """`qmp-conformance replay`: exit 0 not reproduced, 1 reproduced, 125 can't test.
+    With --tap, stdout is TAP: each replay a test that passes when the finding did not
+    come back (a fixed bug as a regression test), the "can't test" case a skipped plan."""
+    if not getattr(ns, "tap", False):
+        return _cmd_replay(ns, passthrough, None)
+    with tap_stdout() as stream:
+        tap = TapWriter(stream)
+        tap.version()
+        return _cmd_replay(ns, passthrough, tap)
+
+
+def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) -> int:
     try:
         rep = Reproducer.load(ns.reproducer)
     except ReproducerError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE, tap)
     if passthrough:
-        return _fail(f"replay takes no arguments after --: {' '.join(passthrough)}", EXIT_USAGE)
+        return _fail(
+            f"replay takes no arguments after --: {' '.join(passthrough)}", EXIT_USAGE, tap
+        )
     if ns.runs < 1 or ns.timeout <= 0:
-        return _fail("--runs must be at least 1 and --timeout positive", EXIT_USAGE)
+        return _fail("--runs must be at least 1 and --timeout positive", EXIT_USAGE, tap)
     workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX)
     try:
-        return _replay_runs(rep, ns.qemu, ns.runs, ns.timeout, workdir)
+        return _replay_runs(rep, ns.qemu, ns.runs, ns.timeout, workdir, tap)
     except SetupError as exc:
-        return _fail(f"cannot test: {exc}", EXIT_CANNOT_TEST)
+        return _fail(f"cannot test: {exc}", EXIT_CANNOT_TEST, tap)
     except Exception as exc:  # our own bug: one line, and not mistaken for a verdict
-        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_REPLAY_HARNESS)
+        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_REPLAY_HARNESS, tap)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _replay_runs(rep: Reproducer, binary: str, runs: int, timeout: float, workdir: str) -> int:
+def _replay_runs(
+    rep: Reproducer, binary: str, runs: int, timeout: float, workdir: str, tap: TapWriter | None
+) -> int:
     info = probe(binary)
     print(f"replaying {rep.signature or rep.title}")
     plural = "s" if runs != 1 else ""
@@ -378,6 +394,15 @@ def _replay_runs(rep: Reproducer, binary: str, runs: int, timeout: float, workdi
         hits += seen.reproduced
         verdict = "reproduced" if seen.reproduced else "not reproduced"
         print(f"run {number}/{runs}: {verdict}: {seen.seen}", flush=True)
+        if tap is not None:
+            details: dict[str, Yaml] = {"outcome": verdict, "seen": seen.seen}
+            tap.result(
+                not seen.reproduced,
+                f"replay {number}/{runs}: {rep.signature or rep.title}",
+                details=details if seen.reproduced else None,
+            )
+    if tap is not None:
+        tap.plan()
     if hits == 0:
         print(f"not reproduced 0/{runs}")
         return EXIT_OK
@@ -385,6 +410,11 @@ def _replay_runs(rep: Reproducer, binary: str, runs: int, timeout: float, workdi
     return EXIT_FINDINGS
 
 
-def _fail(message: str, code: int) -> int:
+def _fail(message: str, code: int, tap: TapWriter | None = None) -> int:
     print(f"qmp-conformance: {message}", file=sys.stderr)
+    if tap is not None and not tap.ended:
+        if code == EXIT_CANNOT_TEST:
+            tap.skip_all(message)
+        else:
+            tap.bail_out(message)
     return code

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from conformance.errors import SetupError
+from conformance.errors import CannotStart, SetupError
 from conformance.machine import process
 from conformance.machine.exits import ExitInfo, ExitKind, classify_exit, last_line
 from conformance.machine.probe import SANDBOX_ARG, BinaryInfo, probe
@@ -55,7 +55,7 @@ WORKDIR_TOKEN = "$WORKDIR"
 Channel = Literal["auto", "fd", "unix"]
 
 
-class DiedAtStart(SetupError):
+class DiedAtStart(CannotStart):
     """QEMU exited before its greeting; `stderr` says why."""
 
     def __init__(self, message: str, stderr: str) -> None:

@@ -19,6 +19,9 @@ from conformance.tool import run_tool
 
 SANDBOX_ARG = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 PROBE_TIMEOUT = 10.0
+#: Where QEMU's own functional tests take their binary from; ours too, without --qemu.
+QEMU_BINARY_ENV = "QEMU_TEST_QEMU_BINARY"
+FALLBACK_QEMU = "qemu-system-x86_64"
 
 _VERSION = re.compile(
     r"^(?P<prog>QEMU emulator|qemu-storage-daemon) version "
@@ -46,6 +49,12 @@ class BinaryInfo:
     @property
     def version_text(self) -> str:
         return ".".join(map(str, self.version))
+
+
+def default_qemu() -> str:
+    """The binary under test when no --qemu names one: $QEMU_TEST_QEMU_BINARY (set and
+    not empty), else qemu-system-x86_64 on PATH."""
+    return os.environ.get(QEMU_BINARY_ENV) or FALLBACK_QEMU
 
 
 def resolve_binary(binary: str) -> str:

@@ -128,9 +128,15 @@ def replay_text(finding: Finding, binary: str, findings_dir: str | None) -> str:
     )
     return (
         f"signature: {finding.key}\n\n"
-        f"qmp-conformance replay --qemu {shlex.quote(binary)} {where}\n\n"
+        f"{replay_command(binary, where)}\n\n"
         f"{one_liner(finding.reproducer, binary)}\n"
     )
+
+
+def replay_command(binary: str, where: str) -> str:
+    """The command that replays a finding directory (`where`, quoted as the caller
+    needs) on `binary`."""
+    return f"qmp-conformance replay --qemu {shlex.quote(binary)} {where}"
 
 
 def run_parameters(config: pytest.Config) -> dict[str, str]:

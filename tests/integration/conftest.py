@@ -42,6 +42,21 @@ def config(qemu_binary: str, tmp_path: Path) -> LaunchConfig:
     return LaunchConfig(binary=qemu_binary, workdir_base=str(tmp_path / "work"), timeout=10.0)
 
 
+@pytest.fixture
+def dies_at_start(tmp_path: Path, qemu_binary: str) -> str:
+    """The real QEMU, made to die as it starts (a device it doesn't have), as QEMU does
+    on a host without what it was asked for: a wrapper that injects the fault, passing
+    -version through so that the probe still sees QEMU."""
+    wrapper = tmp_path / "qemu-system-broken"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *-version*) exec {qemu_binary} "$@";; esac\n'
+        f'exec {qemu_binary} "$@" -device no-such-device-xyz\n'
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
 @pytest.fixture(autouse=True)
 def no_qemu_left_behind() -> Iterator[None]:
     """Every test must end every QEMU it started."""

@@ -41,18 +41,6 @@ def test_spec_json_dump(schema_72_x86: Path) -> None:
     assert model["commands"]["query-status"]["meta-type"] == "command"
 
 
-@pytest.fixture
-def dies_at_start(tmp_path: Path, qemu_binary: str) -> str:
-    wrapper = tmp_path / "qemu-system-broken"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'case "$*" in *-version*) exec {qemu_binary} "$@";; esac\n'
-        f'exec {qemu_binary} "$@" -device no-such-device-xyz\n'
-    )
-    wrapper.chmod(0o755)
-    return str(wrapper)
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [

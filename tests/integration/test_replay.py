@@ -17,12 +17,9 @@ from conformance.findings.signature import crash_detail
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import probe
 from conformance.oracle.failure import FindingKind
-from tests.integration import test_cli
 from tests.integration.clirun import cli
 
 pytestmark = pytest.mark.qemu
-
-dies_at_start = test_cli.dies_at_start  # the fixture: a QEMU that dies at start
 
 CAPS = b'{"execute":"qmp_capabilities"}'
 COLO_ARGS = {
