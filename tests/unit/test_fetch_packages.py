@@ -331,3 +331,32 @@ def test_a_tree_without_an_emulator_has_no_launchers(tmp_path: Path) -> None:
     (tmp_path / "root" / "usr" / "bin").mkdir(parents=True)
     with pytest.raises(SetupError, match="no qemu-system-"):
         write_launchers(tmp_path / "root", tmp_path / "final", tmp_path / "bin", "o")
+
+
+# --- an interrupted fetch ------------------------------------------------------------
+
+
+class _InterruptedApt:
+    """A download stopped halfway (Ctrl-C): a partial .deb is on disk."""
+
+    def download(self, specs: list[str], into: Path) -> list[Path]:
+        (into / "qemu-system-x86.deb").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_fetch_leaves_no_half_cache(tmp_path: Path) -> None:
+    from conformance.packages.fetch import _build
+
+    directory = package_dir(tmp_path, "qemu-system-x86", V10)
+    stale = directory.with_name(f".{directory.name}.partial-1")
+    stale.mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):
+        _build(
+            _InterruptedApt(),  # type: ignore[arg-type]
+            [select.Package("qemu-system-x86", V10)],
+            directory,
+            origin="qemu-system-x86",
+            say=lambda _: None,
+        )
+    assert list(directory.parent.iterdir()) == []
+    assert cached_launcher(SPEC, tmp_path) is None
