@@ -92,7 +92,7 @@ def fetch(
         apt.update()
         packages = _packages(apt, name, version, suite, say)
         directory = package_dir(cache, name, version)
-        _build(apt, packages, directory, origin=f"{name} {version}", say=say)
+        build(apt, packages, directory, origin=f"{name} {version}", say=say)
     return launcher_in(directory, name, binary)
 
 
@@ -119,7 +119,7 @@ def _packages(
     return packages + firmware
 
 
-def _build(
+def build(
     apt: PrivateApt,
     packages: list[select.Package],
     directory: Path,

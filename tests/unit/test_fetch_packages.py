@@ -345,13 +345,13 @@ class _InterruptedApt:
 
 
 def test_an_interrupted_fetch_leaves_no_half_cache(tmp_path: Path) -> None:
-    from conformance.packages.fetch import _build
+    from conformance.packages.fetch import build
 
     directory = package_dir(tmp_path, "qemu-system-x86", V10)
     stale = directory.with_name(f".{directory.name}.partial-1")
     stale.mkdir(parents=True)
     with pytest.raises(KeyboardInterrupt):
-        _build(
+        build(
             _InterruptedApt(),  # type: ignore[arg-type]
             [select.Package("qemu-system-x86", V10)],
             directory,
