@@ -54,7 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_fetch(ns: argparse.Namespace, _passthrough: list[str]) -> int:
-    print(fetch(ns.spec, suite=ns.suite, cache=ns.cache, binary=ns.binary, mirror=ns.mirror))
+    from conformance.cli import _interrupts
+
+    # SIGTERM unwinds like Ctrl-C: apt-get is killed, the unfinished version removed.
+    with _interrupts():
+        launcher = fetch(
+            ns.spec, suite=ns.suite, cache=ns.cache, binary=ns.binary, mirror=ns.mirror
+        )
+    print(launcher)
     return 0
 
 
