@@ -1,7 +1,9 @@
 """Make sure the QEMU under test is installed before a run or the project's tests.
 
 As root on Debian with apt-get, a missing QEMU is installed; anyone else is told the
-exact command and gets exit code 2.
+exact command and gets exit code 2. A second QEMU version named by QMPC_FETCH (and
+QMPC_FETCH_SUITE) is fetched into the cache when apt and the network allow; when they
+don't, one line says so and the tests that need it skip.
 """
 
 from __future__ import annotations
@@ -18,6 +20,30 @@ INSTALL = "apt-get update && apt-get install -y --no-install-recommends " + " ".
 
 
 def main() -> int:
+    rc = install_system_qemu()
+    fetch_second_version()
+    return rc
+
+
+def fetch_second_version() -> None:
+    from conformance.errors import SetupError
+    from conformance.packages.cache import cached_launcher
+    from conformance.packages.fetch import fetch
+
+    spec = os.environ.get("QMPC_FETCH")
+    if not spec:
+        return
+    try:
+        if cached_launcher(spec) is None:
+            fetch(spec, suite=os.environ.get("QMPC_FETCH_SUITE") or None)
+    except SetupError as exc:
+        print(
+            f"qmp-conformance: not fetching {spec}: {exc}; the tests that need it skip",
+            file=sys.stderr,
+        )
+
+
+def install_system_qemu() -> int:
     binary = os.environ.get("QMPC_QEMU", "qemu-system-x86_64")
     if shutil.which(binary) and shutil.which("qemu-img"):
         return 0

@@ -1,5 +1,5 @@
 """`qmp-conformance`: run the suite (on one binary, or on every installed one), inspect the
-spec model, build and merge reports.
+spec model, build and merge reports, fetch a packaged QEMU version to test.
 
 Exit codes: 0 nothing new found, 1 findings, 2 usage or configuration error, 3 harness
 error (see README, "Exit codes"); `run --skip-exit CODE` for a QEMU that can't start here.
@@ -26,6 +26,7 @@ from conformance.errors import EXIT_HARNESS, EXIT_USAGE, CannotStart, SetupError
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import FALLBACK_QEMU, QEMU_BINARY_ENV, default_qemu
 from conformance.machine.profiles import PROFILES
+from conformance.packages.fetch import add_arguments as add_fetch_arguments
 from conformance.reporting.html import add_arguments as add_report_arguments
 from conformance.spec import Schema, SchemaError, load_schema_file, schema_from_reply
 from conformance.spec.render import schema_json, schema_summary
@@ -236,6 +237,14 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--schema", help="read a saved query-qmp-schema reply (JSON file)")
     spec.add_argument("--json", action="store_true", help="dump the whole model as JSON")
     spec.set_defaults(func=cmd_spec)
+
+    fetch = sub.add_parser(
+        "fetch",
+        help="download and unpack a Debian QEMU package version without installing it; "
+        "prints its launcher (docs/fetch.md)",
+    )
+    add_fetch_arguments(fetch)
+    fetch.set_defaults(func=_lazy("conformance.packages.fetch", "cmd_fetch"))
 
     docs = sub.add_parser("docs", help="report drift between the documentation and a binary")
     docs_src = docs.add_mutually_exclusive_group()

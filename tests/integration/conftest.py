@@ -1,39 +1,111 @@
-"""Integration tests run a real QEMU; they skip with a reason when none is installed."""
+"""Integration tests run a real QEMU; they skip with a reason when none is installed.
+
+`qemu_binary` is each QEMU in turn: the system's and a fetched version of another
+(QMPC_QEMU_FETCHED, or QMPC_FETCH looked up in the fetch cache without the network).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from conformance.errors import SetupError
 from conformance.machine import process
 from conformance.machine.instance import LaunchConfig
+from conformance.machine.probe import probe
+from conformance.packages.cache import cached_launcher
 
 QEMU = os.environ.get("QMPC_QEMU", "qemu-system-x86_64")
 #: A second QEMU of another version: the launcher `qmp-conformance fetch` printed.
 FETCHED = os.environ.get("QMPC_QEMU_FETCHED")
+#: Or the version to find in the fetch cache (tox.ini sets it; bootstrap fetches it).
+FETCH_SPEC = os.environ.get("QMPC_FETCH")
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A QEMU the integration tests run on, or why there is none."""
+
+    path: str | None
+    reason: str
+    role: str
+
+    @property
+    def id(self) -> str:
+        """The test id: the binary's QEMU version (7.2, 10.0), from the binary itself."""
+        if self.path is None:
+            return self.role
+        try:
+            major, minor, _ = probe(self.path).version
+        except SetupError:
+            return self.role
+        return f"{major}.{minor}"
+
+
+def _system() -> Binary:
+    path = shutil.which(QEMU)
+    reason = f"{QEMU} is not installed (apt-get install qemu-system-x86)"
+    return Binary(path, "" if path else reason, "system")
+
+
+def _fetched() -> Binary:
+    if FETCHED:
+        path = shutil.which(FETCHED)
+        return Binary(
+            path, "" if path else f"QMPC_QEMU_FETCHED={FETCHED} is not an executable", "fetched"
+        )
+    if not FETCH_SPEC:
+        return Binary(
+            None,
+            "no second QEMU version: neither QMPC_QEMU_FETCHED nor QMPC_FETCH is set",
+            "fetched",
+        )
+    try:
+        launcher = cached_launcher(FETCH_SPEC)
+    except SetupError as exc:
+        return Binary(None, f"QMPC_FETCH={FETCH_SPEC}: {exc}", "fetched")
+    if launcher is None:
+        return Binary(
+            None,
+            f"{FETCH_SPEC} is not in the fetch cache (python -m conformance.bootstrap fetches it as root)",
+            "fetched",
+        )
+    return Binary(str(launcher), "", "fetched")
+
+
+SYSTEM, FETCHED_BINARY = _system(), _fetched()
+
+
+def _usable(binary: Binary) -> str:
+    if binary.path is None:
+        pytest.skip(binary.reason)
+    return binary.path
 
 
 @pytest.fixture(scope="session")
-def qemu_binary() -> str:
-    path = shutil.which(QEMU)
-    if path is None:
-        pytest.skip(f"{QEMU} is not installed (apt-get install qemu-system-x86)")
-    return path
+def system_qemu() -> str:
+    """The system's QEMU (QMPC_QEMU, default qemu-system-x86_64) alone."""
+    return _usable(SYSTEM)
+
+
+@pytest.fixture(
+    scope="session", params=[SYSTEM, FETCHED_BINARY], ids=[SYSTEM.id, FETCHED_BINARY.id]
+)
+def qemu_binary(request: pytest.FixtureRequest) -> str:
+    """Each QEMU under test in turn: the system's, then the fetched version."""
+    binary: Binary = request.param
+    return _usable(binary)
 
 
 @pytest.fixture(scope="session")
 def fetched_qemu() -> str:
     """The fetched QEMU of another version, for tests that compare two versions."""
-    if not FETCHED:
-        pytest.skip("QMPC_QEMU_FETCHED is not set: no second QEMU version (qmp-conformance fetch)")
-    path = shutil.which(FETCHED)
-    if path is None:
-        pytest.skip(f"QMPC_QEMU_FETCHED={FETCHED} is not an executable")
-    return path
+    return _usable(FETCHED_BINARY)
 
 
 @pytest.fixture
