@@ -33,10 +33,10 @@ def fetched_page(launcher: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pairs(qemu_binary: str, fetched_qemu: str) -> dict[str, tuple[str, Path, str]]:
+def pairs(system_qemu: str, fetched_qemu: str) -> dict[str, tuple[str, Path, str]]:
     """binary, its own page, its version, for "installed" and "fetched"."""
     found = {
-        "installed": (qemu_binary, installed_page()),
+        "installed": (system_qemu, installed_page()),
         "fetched": (fetched_qemu, fetched_page(fetched_qemu)),
     }
     versions = {k: probe(binary).version for k, (binary, _) in found.items()}

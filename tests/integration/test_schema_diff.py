@@ -97,9 +97,9 @@ def _references(entry: Entry) -> list[object]:
 
 
 def test_two_versions_schema_difference(
-    qemu_binary: str, fetched_qemu: str, tmp_path: Path
+    system_qemu: str, fetched_qemu: str, tmp_path: Path
 ) -> None:
-    a = schema_info(qemu_binary, tmp_path)
+    a = schema_info(system_qemu, tmp_path)
     b = schema_info(fetched_qemu, tmp_path)
     expected = removed_definitions(a, b) | removed_return_members(a, b)
     assert expected, "the two versions differ in no command, event or return member"
@@ -107,7 +107,7 @@ def test_two_versions_schema_difference(
     assert {"finding", "incompatible, deprecated in A"} <= set(expected.values()), expected
 
     (tmp_path / "tmp").mkdir()
-    args = ("diff", "--qemu", qemu_binary, "--qemu", fetched_qemu, "--schema-only")
+    args = ("diff", "--qemu", system_qemu, "--qemu", fetched_qemu, "--schema-only")
     done = cli(*args, "--json", env={"TMPDIR": str(tmp_path / "tmp")}, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     report = json.loads(done.stdout)
@@ -144,11 +144,11 @@ def test_two_versions_schema_difference(
 
 
 def test_without_schema_only_the_case_diff_follows(
-    qemu_binary: str, fetched_qemu: str, tmp_path: Path
+    system_qemu: str, fetched_qemu: str, tmp_path: Path
 ) -> None:
     (tmp_path / "tmp").mkdir()
     done = cli(
-        *("diff", "--qemu", qemu_binary, "--qemu", fetched_qemu, "--json"),
+        *("diff", "--qemu", system_qemu, "--qemu", fetched_qemu, "--json"),
         *("--commands", "query-version", "--examples", "2"),
         env={"TMPDIR": str(tmp_path / "tmp")},
         timeout=120,
