@@ -493,28 +493,18 @@ class _Comparison:
         values_a, values_b = set(ea.values), set(eb.values)
         for value in sorted(values_a - values_b):
             inner = ctx.within(value, ea.value_features.get(value, ()))
-            if direction is Direction.INPUT:
-                self.emit(
-                    "removed",
-                    "enum value",
-                    path,
-                    repr(value),
-                    direction,
-                    "send-removed",
-                    inner,
-                    compatible=False,
-                )
-            else:
-                self.emit(
-                    "removed",
-                    "enum value",
-                    path,
-                    repr(value),
-                    direction,
-                    "receive-unreachable",
-                    inner,
-                    compatible=True,
-                )
+            # A client may send a value that is gone; it merely never receives one again.
+            sent = direction is Direction.INPUT
+            self.emit(
+                "removed",
+                "enum value",
+                path,
+                repr(value),
+                direction,
+                "send-removed" if sent else "receive-unreachable",
+                inner,
+                compatible=not sent,
+            )
         for value in sorted(values_b - values_a):
             inner = ctx.within(value, (), eb.value_features.get(value, ()))
             rule = "send-added" if direction is Direction.INPUT else "receive-liberal"
