@@ -2,7 +2,8 @@
 spec model, build and merge reports, fetch a packaged QEMU version to test.
 
 Exit codes: 0 nothing new found, 1 findings, 2 usage or configuration error, 3 harness
-error (see README, "Exit codes"); `run --skip-exit CODE` for a QEMU that can't start here.
+error (`conformance.errors.EXIT_CODES`, rendered in docs/cli.md); `run --skip-exit CODE`
+for a QEMU that can't start here.
 
 The binary under test is --qemu's, else $QEMU_TEST_QEMU_BINARY's, else qemu-system-x86_64.
 """
@@ -22,7 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conformance.docs.model import DocError
-from conformance.errors import EXIT_HARNESS, EXIT_USAGE, CannotStart, SetupError
+from conformance.errors import (
+    EXIT_HARNESS,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CannotStart,
+    SetupError,
+)
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import FALLBACK_QEMU, QEMU_BINARY_ENV, default_qemu
 from conformance.machine.profiles import PROFILES
@@ -59,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("qmp-conformance: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader (| head) left; that is not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -82,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         "--all-installed",
         action="store_true",
         help="run once per qemu-system-* on PATH and qemu-storage-daemon, each into "
-        "REPORTS/targets/<target>/, then merge (README, 'For packagers')",
+        "REPORTS/targets/<target>/, then merge (docs/targets.md)",
     )
     run.add_argument(
         "--targets",
@@ -114,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=("full", "ci"),
         help="full (default): the whole suite; ci: every command, protocol area and "
         "behaviour rule with fewer examples, QEMUs shared while their state allows "
-        "(README, 'The CI profile'); run it with -- -n 2",
+        "(docs/suite.md, 'The CI profile'); run it with -- -n 2",
     )
     run.add_argument(
         "--hypothesis-profile",

@@ -40,7 +40,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SetupError
+from conformance.errors import (
+    EXIT_CANNOT_TEST,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_REPLAY_HARNESS,
+    EXIT_USAGE,
+    SetupError,
+)
 from conformance.findings.rejudge import failed_checks
 from conformance.findings.reproducer import (
     Outcome,
@@ -77,11 +84,6 @@ __all__ = [
     "replay_once",
 ]
 
-#: `git bisect run`'s "this commit can't be tested": skip it.
-EXIT_CANNOT_TEST = 125
-#: Our own bug. `git bisect run` takes 1-127 (but 125) as "bad" and aborts on anything
-#: above 127: a harness error must stop a bisection, not steer it.
-EXIT_REPLAY_HARNESS = 128
 # "qmpc-run-": the prefix of a run's own temporary directory (see the host-safety test).
 _WORKDIR_PREFIX = "qmpc-run-replay-"
 
