@@ -89,7 +89,8 @@ EXIT_CODES: tuple[ExitFamily, ...] = (
         ),
         note="`run --all-installed` exits with the worst of its targets' codes, in the "
         "order 3 > 2 > 1 > 0; a binary skipped because it cannot start on this host "
-        "doesn't count.",
+        "doesn't count. An invalid `--shard K/N`, `--targets` naming a target that isn't "
+        "installed, and `--machine` with `--all-installed` are usage errors (2).",
     ),
     ExitFamily(
         ("replay",),
