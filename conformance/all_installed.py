@@ -50,7 +50,7 @@ _PRECEDENCE = (EXIT_HARNESS, EXIT_USAGE, EXIT_FINDINGS, EXIT_OK)
 
 
 def worst(codes: Sequence[int]) -> int:
-    """The exit status of several runs: 3 harness > 2 usage > 1 findings > 0 (README,
+    """The exit status of several runs: 3 harness > 2 usage > 1 findings > 0 (docs/cli.md,
     "Exit codes"); any other status is a run that ended abnormally, so a harness error."""
     normalised = [c if c in _PRECEDENCE else EXIT_HARNESS for c in codes]
     return next((c for c in _PRECEDENCE if c in normalised), EXIT_OK)

@@ -63,7 +63,7 @@ pytest_plugins = ["conformance.reporting.plugin", "conformance.sharding"]
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 
-# Hypothesis profiles, chosen with --hypothesis-profile (README, "Hypothesis profiles").
+# Hypothesis profiles, chosen with --hypothesis-profile (docs/suite.md, "Hypothesis profiles").
 _QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=_QUIET)
 settings.register_profile(
@@ -78,7 +78,7 @@ settings.register_profile(
 settings.register_profile(
     "nightly", max_examples=2000, deadline=None, print_blob=True, suppress_health_check=_QUIET
 )
-#: Examples per test in the CI profile (`--suite-profile ci`; README, "The CI profile").
+#: Examples per test in the CI profile (`--suite-profile ci`; docs/suite.md, "The CI profile").
 CI_EXAMPLES = 5
 # The CI profile's Hypothesis settings: `ci` with fewer examples and no shrinking (a
 # crash or a hang costs a QEMU start or a whole reply deadline per shrink step); the

@@ -31,7 +31,7 @@ def test_state_machine_and_limit_cases(qemu_binary: str, tmp_path: Path) -> None
     assert "harness errors: 0" in done.stdout
     steps = re.search(r"wire state machine: (\d+) steps in (\d+) runs", done.stdout)
     assert steps, done.stdout[-2000:]
-    # The ci profile's promise (README): at least 500 steps.
+    # The ci profile's promise (docs/suite.md): at least 500 steps.
     assert int(steps.group(1)) >= 500
     results = [
         json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")
