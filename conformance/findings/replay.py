@@ -3,8 +3,9 @@
 `qmp-conformance replay FILE --qemu BIN` is what a developer runs under ``git bisect
 run``, so its exit code is the whole answer: 0 not reproduced, 1 reproduced (in any of
 ``--runs`` replays; the verdict line says whether in all of them), 125 the binary can't
-be tested (missing, not QEMU, dies at start, no QMP), 2 the reproducer file can't be
-read, 128 a harness error (it aborts a bisection).
+be tested (missing, not QEMU, dies at start, no QMP), and 128 whatever is no verdict:
+the reproducer can't be read, a bad argument, a harness error. 128 aborts a bisection;
+any other code below it would steer one (`conformance.errors.REPLAY_EXIT_CODES`).
 
 One replay starts QEMU with the reproducer's profile and extra arguments, without
 negotiating (the messages carry their own ``qmp_capabilities``), waits until QEMU
@@ -40,7 +41,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, SetupError
+from conformance.errors import (
+    EXIT_CANNOT_TEST,
+    EXIT_FINDINGS,
+    EXIT_NO_VERDICT,
+    EXIT_OK,
+    SetupError,
+)
 from conformance.findings.rejudge import failed_checks
 from conformance.findings.reproducer import (
     Outcome,
@@ -77,11 +84,8 @@ __all__ = [
     "replay_once",
 ]
 
-#: `git bisect run`'s "this commit can't be tested": skip it.
-EXIT_CANNOT_TEST = 125
-#: Our own bug. `git bisect run` takes 1-127 (but 125) as "bad" and aborts on anything
-#: above 127: a harness error must stop a bisection, not steer it.
-EXIT_REPLAY_HARNESS = 128
+#: Our own bug, like any other failure that is no verdict: it must stop a bisection.
+EXIT_REPLAY_HARNESS = EXIT_NO_VERDICT
 # "qmpc-run-": the prefix of a run's own temporary directory (see the host-safety test).
 _WORKDIR_PREFIX = "qmpc-run-replay-"
 
@@ -347,9 +351,10 @@ def _failure_path(check: Callable[..., None], *args: object) -> str | None:
 
 
 def cmd_replay(ns: argparse.Namespace, passthrough: list[str]) -> int:
-    """`qmp-conformance replay`: exit 0 not reproduced, 1 reproduced, 125 can't test.
-    With --tap, stdout is TAP: each replay a test that passes when the finding did not
-    come back (a fixed bug as a regression test), the "can't test" case a skipped plan."""
+    """`qmp-conformance replay`: exit 0 not reproduced, 1 reproduced, 125 can't test, 128
+    no verdict (`conformance.errors.REPLAY_EXIT_CODES`). With --tap, stdout is TAP: each
+    replay a test that passes when the finding did not come back (a fixed bug as a
+    regression test), the "can't test" case a skipped plan, no verdict a Bail out!."""
     if not getattr(ns, "tap", False):
         return _cmd_replay(ns, passthrough, None)
     with tap_stdout() as stream:
@@ -362,20 +367,22 @@ def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter |
     try:
         rep = Reproducer.load(ns.reproducer)
     except ReproducerError as exc:
-        return _fail(str(exc), EXIT_USAGE, tap)
+        return _fail(str(exc), EXIT_NO_VERDICT, tap)
+    except Exception as exc:  # any other way of not reading it is no verdict either
+        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_NO_VERDICT, tap)
     if passthrough:
         return _fail(
-            f"replay takes no arguments after --: {' '.join(passthrough)}", EXIT_USAGE, tap
+            f"replay takes no arguments after --: {' '.join(passthrough)}", EXIT_NO_VERDICT, tap
         )
     if ns.runs < 1 or ns.timeout <= 0:
-        return _fail("--runs must be at least 1 and --timeout positive", EXIT_USAGE, tap)
+        return _fail("--runs must be at least 1 and --timeout positive", EXIT_NO_VERDICT, tap)
     workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX)
     try:
         return _replay_runs(rep, ns.qemu, ns.runs, ns.timeout, workdir, tap)
     except SetupError as exc:
         return _fail(f"cannot test: {exc}", EXIT_CANNOT_TEST, tap)
     except Exception as exc:  # our own bug: one line, and not mistaken for a verdict
-        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_REPLAY_HARNESS, tap)
+        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_NO_VERDICT, tap)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
