@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from conformance import lifeline
+from conformance import hypothesis_profiles, lifeline
 from conformance.docs.model import DocError
 from conformance.errors import (
     EXIT_HARNESS,
@@ -136,9 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--hypothesis-profile",
         default=None,
-        choices=("dev", "ci", "ci-fast", "nightly"),
-        help="Hypothesis profile (default: ci with --profile full, derandomised, 20 "
-        "examples per test; ci-fast with --profile ci, 5 examples and no shrinking)",
+        choices=hypothesis_profiles.NAMES,
+        help=f"Hypothesis profile (default: {hypothesis_profiles.FULL} with --profile full, "
+        f"derandomised, 20 examples per test; {hypothesis_profiles.CI} with --profile ci, "
+        f"{hypothesis_profiles.CI_EXAMPLES} examples and no shrinking)",
     )
     run.add_argument(
         "--baseline",
@@ -400,7 +401,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
     if ns.shard is not None:
         pytest_args.append(f"--shard={ns.shard}")
     if not any(a.startswith("--hypothesis-profile") for a in passthrough):
-        hypothesis_profile = ns.hypothesis_profile or ("ci-fast" if ns.profile == "ci" else "ci")
+        hypothesis_profile = ns.hypothesis_profile or hypothesis_profiles.default_for(ns.profile)
         pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
     with (
         _run_workdir(ns.keep_workdir, passthrough) as workdir_args,
