@@ -38,7 +38,7 @@ class ExitCode:
     meaning: str
 
 
-#: Every command but `replay`, in the precedence `run --all-installed` combines them by.
+#: Every command but `replay`; `run --all-installed` combines 3 > 2 > 1 > 0 in this order.
 EXIT_CODES = (
     ExitCode(EXIT_OK, "nothing new found"),
     ExitCode(EXIT_FINDINGS, "new findings (known ones, in the --baseline, don't count)"),
@@ -97,3 +97,11 @@ class CannotStart(SetupError):
     """The binary is QEMU but dies as it starts on this host (no accelerator, firmware or
     module directory it needs): still a configuration error, unless the caller asked
     for it to be a skip (`run --skip-exit`)."""
+
+
+if __name__ == "__main__":
+    # `python -m conformance.errors`: the tables docs/exit-codes.md carries.
+    print("Every command but `replay`:\n")
+    print(exit_code_table(EXIT_CODES))
+    print("`replay` (for `git bisect run`):\n")
+    print(exit_code_table(REPLAY_EXIT_CODES), end="")

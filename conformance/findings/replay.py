@@ -60,6 +60,7 @@ from conformance.findings.signature import crash_detail, normalise
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import probe
+from conformance.machine.process import NoSetpriv
 from conformance.oracle.failure import Failure
 from conformance.oracle.schema import check_event, check_return
 from conformance.qmp.deadline import DeadlineExceeded
@@ -379,6 +380,8 @@ def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter |
     workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX)
     try:
         return _replay_runs(rep, ns.qemu, ns.runs, ns.timeout, workdir, tap)
+    except NoSetpriv as exc:  # the host's, not the commit's: no verdict on any commit
+        return _fail(str(exc), EXIT_NO_VERDICT, tap)
     except SetupError as exc:
         return _fail(f"cannot test: {exc}", EXIT_CANNOT_TEST, tap)
     except Exception as exc:  # our own bug: one line, and not mistaken for a verdict

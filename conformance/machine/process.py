@@ -40,6 +40,10 @@ _live: dict[int, subprocess.Popen[bytes]] = {}
 _live_lock = threading.Lock()
 
 
+class NoSetpriv(SetupError):
+    """This host lacks setpriv: nothing can be tested here, whatever the binary."""
+
+
 class Unreapable(RuntimeError):
     """A killed QEMU that did not end: a harness error, never a verdict on QEMU."""
 

@@ -180,3 +180,9 @@ def test_a_big_write_gets_the_time_the_monitor_takes_to_read_it() -> None:
     for size in (650_000, 1_000_000):
         assert write_seconds(size, base) >= base + size / MEASURED_MONITOR_RATE
     assert write_seconds(100, base) < base + 0.01  # a command's deadline stays as it was
+
+
+def test_the_exit_code_page_is_rendered_from_the_code() -> None:
+    page = (PROJECT_ROOT / "docs" / "exit-codes.md").read_text(encoding="utf-8")
+    assert exit_code_table(EXIT_CODES) in page
+    assert exit_code_table(REPLAY_EXIT_CODES) in page
