@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser(
         "replay",
         help="replay a finding's reproducer; exit 0 not reproduced, 1 reproduced, "
-        "125 cannot test (for git bisect run)",
+        "125 cannot test, 128 no verdict (for git bisect run; docs/exit-codes.md)",
     )
     replay.add_argument("reproducer", help="a reproducer.jsonl or a finding directory")
     replay.add_argument(

@@ -13,11 +13,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from conformance.errors import EXIT_INTERRUPTED
 from tests.integration.proctree import (
     MARK_ENV,
     Proc,
@@ -63,10 +65,13 @@ def _commands(
     }  # fmt: skip
 
 
-def _start(argv: list[str], tmp_path: Path, mark: str) -> subprocess.Popen[bytes]:
+@contextmanager
+def _marked_run(argv: list[str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The command, started with a new marker; it and all it started are killed after."""
+    mark = new_mark()
     (tmp_path / "tmp").mkdir(exist_ok=True)
     env = {**os.environ, MARK_ENV: mark, "TMPDIR": str(tmp_path / "tmp")}
-    return subprocess.Popen(
+    top = subprocess.Popen(
         [sys.executable, "-m", "conformance.cli", *argv],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -74,41 +79,34 @@ def _start(argv: list[str], tmp_path: Path, mark: str) -> subprocess.Popen[bytes
         env=env,
         cwd=tmp_path,
     )
+    try:
+        yield top, mark
+    finally:
+        if top.poll() is None:
+            top.kill()
+            top.wait(timeout=10)
+        kill_all(mark)
 
 
 @pytest.mark.parametrize("command", ["run", "run --all-installed", "fuzz", "diff"])
 def test_sigkill_midway_leaves_no_process(qemu_binary: str, tmp_path: Path, command: str) -> None:
     argv, midway = _commands(qemu_binary, tmp_path / "reports")[command]
-    mark = new_mark()
-    top = _start(argv, tmp_path, mark)
-    try:
+    with _marked_run(argv, tmp_path) as (top, mark):
         wait_for(mark, top.pid, midway(top.pid), MIDWAY_WITHIN)
         before = marked(mark)
         top.kill()
         top.wait(timeout=10)
         left = wait_gone(mark, GONE_WITHIN)
         assert not left, f"outlived the SIGKILLed {command!r} (of {len(before)}): {left}"
-    finally:
-        if top.poll() is None:
-            top.kill()
-            top.wait(timeout=10)
-        kill_all(mark)
 
 
 def test_sigterm_stops_the_child_run_of_all_installed(tmp_path: Path) -> None:
     """The parent used to die of SIGTERM at once, leaving its child run (in a process
     group of its own, which a terminal's or CI's signal doesn't reach) and its QEMUs."""
     argv, midway = _commands("unused", tmp_path / "reports")["run --all-installed"]
-    mark = new_mark()
-    top = _start(argv, tmp_path, mark)
-    try:
+    with _marked_run(argv, tmp_path) as (top, mark):
         wait_for(mark, top.pid, midway(top.pid), MIDWAY_WITHIN)
         top.send_signal(signal.SIGTERM)
-        assert top.wait(timeout=STOP_WITHIN) == 130
+        assert top.wait(timeout=STOP_WITHIN) == EXIT_INTERRUPTED
         left = wait_gone(mark, GONE_WITHIN)
         assert not left, f"outlived the run stopped by SIGTERM: {left}"
-    finally:
-        if top.poll() is None:
-            top.kill()
-            top.wait(timeout=10)
-        kill_all(mark)
