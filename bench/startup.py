@@ -68,7 +68,7 @@ def raw_start(name: str, wd: str) -> float:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.wait(10)
         ours.close()
     return elapsed
 

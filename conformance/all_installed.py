@@ -22,8 +22,8 @@ baseline per package version, whatever targets the package ships).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import selectors
 import shutil
 import signal
 import subprocess
@@ -33,7 +33,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from select import POLLIN, poll
 
+from conformance import lifeline
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.machine.discovery import Discovery, Found, discover, select
@@ -202,28 +204,33 @@ def _tee(argv: Sequence[str], log: Path, run: TargetRun) -> int:
     deadline = time.monotonic() + TARGET_TIMEOUT
     with log.open("wb") as out:
         # Its own process group: a deadline or Ctrl-C stops the child and its xdist
-        # workers together (their QEMUs die with them, by PR_SET_PDEATHSIG).
+        # workers together (their QEMUs die with them, by PR_SET_PDEATHSIG); and it
+        # dies with this process however this one dies (conformance.lifeline).
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            env=lifeline.child_env(),
         )
         assert proc.stdout is not None
         try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(proc.stdout, selectors.EVENT_READ)
-                while True:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        run.note = f"stopped after {TARGET_TIMEOUT:.0f}s"
-                        _stop(proc, signal.SIGTERM)
-                        return EXIT_HARNESS
-                    if not sel.select(timeout=min(left, 1.0)):
-                        continue
-                    chunk = os.read(proc.stdout.fileno(), 65536)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    sys.stdout.buffer.write(chunk)
-                    sys.stdout.buffer.flush()
+            poller = poll()
+            poller.register(proc.stdout.fileno(), POLLIN)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    run.note = f"stopped after {TARGET_TIMEOUT:.0f}s"
+                    _stop(proc, signal.SIGTERM)
+                    return EXIT_HARNESS
+                if not poller.poll(min(left, 1.0) * 1000):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                out.write(chunk)
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
             return proc.wait(timeout=max(deadline - time.monotonic(), 1.0))
         except subprocess.TimeoutExpired:
             run.note = f"stopped after {TARGET_TIMEOUT:.0f}s"
@@ -237,15 +244,21 @@ def _tee(argv: Sequence[str], log: Path, run: TargetRun) -> int:
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    """Signal the child's process group, then kill it if it hasn't ended in time."""
+    """Signal the child's process group, then kill it if it hasn't ended in time (or
+    if this wait is itself interrupted: a second Ctrl-C must not leave it running)."""
     try:
-        os.killpg(proc.pid, sig)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
         proc.wait(timeout=STOP_GRACE)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=STOP_GRACE)
-    except ProcessLookupError:
-        proc.wait(timeout=STOP_GRACE)
+        pass
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            # SIGKILL can't be ignored: this wait is bounded by the kernel, and by this.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=STOP_GRACE)
 
 
 def _junit_counts(path: Path) -> dict[str, int]:

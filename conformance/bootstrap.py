@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 
-from conformance.errors import EXIT_USAGE
+from conformance.errors import EXIT_USAGE, SetupError
+from conformance.tool import run_tool
 
 PACKAGES = ("qemu-system-x86", "qemu-utils")
 INSTALL = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(PACKAGES)
+#: apt-get update and the install, on a slow mirror: a wedged apt is an error, not a hang.
+INSTALL_TIMEOUT = 1800.0
 
 
 def main() -> int:
@@ -26,7 +28,6 @@ def main() -> int:
 
 
 def fetch_second_version() -> None:
-    from conformance.errors import SetupError
     from conformance.packages.cache import cached_launcher
     from conformance.packages.fetch import fetch
 
@@ -50,7 +51,11 @@ def install_system_qemu() -> int:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print(f"qmp-conformance: {binary} is missing; installing: {INSTALL}", file=sys.stderr)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        rc = subprocess.call(["sh", "-c", INSTALL], env=env)
+        try:
+            rc, _ = run_tool(["sh", "-c", INSTALL], timeout=INSTALL_TIMEOUT, env=env, capture=False)
+        except SetupError as exc:
+            print(f"qmp-conformance: installing QEMU failed: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         if rc == 0 and shutil.which(binary):
             return 0
         print(f"qmp-conformance: installing QEMU failed (exit {rc})", file=sys.stderr)

@@ -2,8 +2,8 @@
 spec model, build and merge reports, fetch a packaged QEMU version to test.
 
 Exit codes: 0 nothing new found, 1 findings, 2 usage or configuration error, 3 harness
-error (`conformance.errors.EXIT_CODES`, rendered in docs/cli.md); `run --skip-exit CODE`
-for a QEMU that can't start here.
+error, 130 interrupted (`conformance.errors.EXIT_CODES`, rendered in docs/cli.md); `run
+--skip-exit CODE` for a QEMU that can't start here; `replay` has `git bisect run`'s.
 
 The binary under test is --qemu's, else $QEMU_TEST_QEMU_BINARY's, else qemu-system-x86_64.
 """
@@ -22,11 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conformance import hypothesis_profiles, lifeline
 from conformance.docs.model import DocError
 from conformance.errors import (
     EXIT_HARNESS,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    USAGE_EXIT,
     CannotStart,
     SetupError,
 )
@@ -55,15 +57,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = args.index("--")
         args, passthrough = args[:cut], args[cut + 1 :]
     parser = _parser()
-    ns = parser.parse_args(args)
+    # The command is the first word: the top level has no options but -h.
+    usage_exit = USAGE_EXIT.get(args[0], EXIT_USAGE) if args else EXIT_USAGE
+    try:
+        ns = parser.parse_args(args)
+    except SystemExit as exc:
+        # argparse says 2 for a bad argument; `replay`, under `git bisect run`, must not.
+        return usage_exit if exc.code == EXIT_USAGE else int(exc.code or 0)
+    # A child run of `run --all-installed` dies with its parent (conformance.lifeline).
+    lifeline.adopt()
     try:
         return int(ns.func(ns, passthrough))
     except SetupError as exc:
         print(f"qmp-conformance: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return usage_exit if exc.exit_code == EXIT_USAGE else exc.exit_code
     except (SchemaError, DocError) as exc:
         print(f"qmp-conformance: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_exit
     except KeyboardInterrupt:
         print("qmp-conformance: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -126,9 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--hypothesis-profile",
         default=None,
-        choices=("dev", "ci", "ci-fast", "nightly"),
-        help="Hypothesis profile (default: ci with --profile full, derandomised, 20 "
-        "examples per test; ci-fast with --profile ci, 5 examples and no shrinking)",
+        choices=hypothesis_profiles.NAMES,
+        help=f"Hypothesis profile (default: {hypothesis_profiles.FULL} with --profile full, "
+        f"derandomised, 20 examples per test; {hypothesis_profiles.CI} with --profile ci, "
+        f"{hypothesis_profiles.CI_EXAMPLES} examples and no shrinking)",
     )
     run.add_argument(
         "--baseline",
@@ -175,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser(
         "replay",
         help="replay a finding's reproducer; exit 0 not reproduced, 1 reproduced, "
-        "125 cannot test (for git bisect run)",
+        "125 cannot test, 128 no verdict (for git bisect run; docs/cli.md)",
     )
     replay.add_argument("reproducer", help="a reproducer.jsonl or a finding directory")
     replay.add_argument(
@@ -317,7 +328,12 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
     if ns.all_installed:
         from conformance.all_installed import cmd_run_all
 
-        return cmd_run_all(ns, passthrough)
+        # SIGTERM as Ctrl-C: the child run (its own process group) is stopped in order.
+        with _interrupts() as stopped:
+            rc = cmd_run_all(ns, passthrough)
+        if stopped:
+            raise KeyboardInterrupt
+        return rc
     if ns.targets is not None:
         raise SetupError("--targets goes with --all-installed")
     try:
@@ -344,6 +360,8 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
     reports = Path(ns.reports)
     reports.mkdir(parents=True, exist_ok=True)
     pytest_args = [
+        "-p",
+        "conformance.plugin",
         "--pyargs",
         "conformance.suite",
         "--qemu",
@@ -383,9 +401,13 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
     if ns.shard is not None:
         pytest_args.append(f"--shard={ns.shard}")
     if not any(a.startswith("--hypothesis-profile") for a in passthrough):
-        hypothesis_profile = ns.hypothesis_profile or ("ci-fast" if ns.profile == "ci" else "ci")
+        hypothesis_profile = ns.hypothesis_profile or hypothesis_profiles.default_for(ns.profile)
         pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
-    with _run_workdir(ns.keep_workdir, passthrough) as workdir_args, _interrupts() as stopped:
+    with (
+        _run_workdir(ns.keep_workdir, passthrough) as workdir_args,
+        _interrupts() as stopped,
+        lifeline.children(),
+    ):
         plugins: list[object] = []
         if tap is not None:
             from conformance.reporting.tap import TapReporter

@@ -23,7 +23,9 @@ EXIT_INTERRUPTED = 130
 EXIT_CANNOT_TEST = 125
 #: `replay` without a verdict. `git bisect run` takes 1-127 (but 125) as "bad" and aborts
 #: on anything above 127: what isn't a verdict must stop a bisection, not steer it.
-EXIT_REPLAY_HARNESS = 128
+EXIT_NO_VERDICT = 128
+#: A command whose usage errors (argparse's included) exit with another code than 2.
+USAGE_EXIT = {"replay": EXIT_NO_VERDICT}
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ EXIT_CODES: tuple[ExitFamily, ...] = (
                 "or has no QMP; `git bisect run` skips it",
             ),
             ExitCode(
-                EXIT_REPLAY_HARNESS,
+                EXIT_NO_VERDICT,
                 "not a verdict: an unreadable reproducer, a usage error or a harness "
                 "error, one line on stderr; above 127, so `git bisect run` stops",
             ),

@@ -1,7 +1,11 @@
 """The pytest plugin: options, fixtures, parametrisation from the live schema, labels.
 
-It is registered through the `pytest11` entry point and stays inert unless a test asks
-for one of its fixtures; the conformance tests in `conformance.suite` do.
+It is loaded only for a run of the conformance suite: `qmp-conformance run` names it
+(``-p conformance.plugin``), and the `pytest11` entry point (`conformance.pytest_entry`)
+loads it when pytest is pointed at `conformance.suite`; every other pytest session in
+the environment never imports it, so never gets its options, its temporary workdir or
+its Hypothesis profiles. In an xdist worker of `qmp-conformance run` it makes the
+worker die with its controller (`conformance.lifeline`).
 
 Test ids are command names taken from the binary's own `query-qmp-schema`, so the
 number of tests follows the binary, never a list written here.
@@ -25,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import Phase, settings
 
+from conformance import hypothesis_profiles, lifeline
 from conformance.behaviour.rules import RULES
 from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
@@ -63,36 +68,10 @@ pytest_plugins = ["conformance.reporting.plugin", "conformance.sharding"]
 
 DEFAULT_QEMU = "qemu-system-x86_64"
 
-# Hypothesis profiles, chosen with --hypothesis-profile (docs/suite.md, "Hypothesis profiles").
-_QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
-settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=_QUIET)
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    max_examples=20,
-    deadline=None,
-    print_blob=True,
-    database=None,
-    suppress_health_check=_QUIET,
-)
-settings.register_profile(
-    "nightly", max_examples=2000, deadline=None, print_blob=True, suppress_health_check=_QUIET
-)
+# Hypothesis profiles, chosen with --hypothesis-profile (docs/hypothesis-profiles.md).
+hypothesis_profiles.register()
 #: Examples per test in the CI profile (`--suite-profile ci`; docs/suite.md, "The CI profile").
-CI_EXAMPLES = 5
-# The CI profile's Hypothesis settings: `ci` with fewer examples and no shrinking (a
-# crash or a hang costs a QEMU start or a whole reply deadline per shrink step); the
-# finding's reproducer is minimised from its transcript instead (findings/minimise.py).
-settings.register_profile(
-    "ci-fast",
-    derandomize=True,
-    max_examples=CI_EXAMPLES,
-    deadline=None,
-    print_blob=True,
-    database=None,
-    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-    suppress_health_check=_QUIET,
-)
+CI_EXAMPLES = hypothesis_profiles.CI_EXAMPLES
 SUITE_PROFILES = ("full", "ci")
 #: Why a check that needs a board or a device skips on qemu-storage-daemon.
 NO_MACHINE = "qemu-storage-daemon has no machine or devices"
@@ -221,7 +200,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="full (default): one QEMU per argument test and per doc example; ci: "
         "argument tests and read-only doc examples share a QEMU until a command changes "
         "its state, and cases are drawn from the harvest as it was at the start "
-        "(use with --hypothesis-profile=ci-fast)",
+        "(use with --hypothesis-profile=qmpc-ci)",
     )
     group.addoption(
         "--qmp-cache",
@@ -255,6 +234,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        lifeline.adopt()  # an xdist worker of `qmp-conformance run`: dies with it
     config.addinivalue_line("markers", "qmp_area(name): the conformance area a test belongs to")
     wd = config.getoption("--qmp-workdir")
     own = wd is None
@@ -839,9 +820,10 @@ def _ci_profile_lines(tr: pytest.TerminalReporter, teardowns: list[dict[str, obj
         if Phase.shrink in chosen.phases
         else "no shrinking (reproducers are minimised from transcripts)"
     )
+    full = settings.get_profile(hypothesis_profiles.FULL)
     tr.write_line(
         f"ci profile: Hypothesis profile {name}, {chosen.max_examples} examples per test "
-        f"(full run: {settings.get_profile('ci').max_examples}); {shrinking}; cases drawn "
+        f"(full run: {full.max_examples}); {shrinking}; cases drawn "
         f"from the harvest only (not from replies)"
     )
     tr.write_line(

@@ -3,8 +3,9 @@
 `qmp-conformance replay FILE --qemu BIN` is what a developer runs under ``git bisect
 run``, so its exit code is the whole answer: 0 not reproduced, 1 reproduced (in any of
 ``--runs`` replays; the verdict line says whether in all of them), 125 the binary can't
-be tested (missing, not QEMU, dies at start, no QMP), 2 the reproducer file can't be
-read, 128 a harness error (it aborts a bisection).
+be tested (missing, not QEMU, dies at start, no QMP), and 128 whatever is no verdict:
+the reproducer can't be read, a bad argument, a harness error. 128 aborts a bisection;
+any other code below it would steer one (`conformance.errors.EXIT_CODES`).
 
 One replay starts QEMU with the reproducer's profile and extra arguments, without
 negotiating (the messages carry their own ``qmp_capabilities``), waits until QEMU
@@ -43,9 +44,8 @@ from dataclasses import dataclass, field
 from conformance.errors import (
     EXIT_CANNOT_TEST,
     EXIT_FINDINGS,
+    EXIT_NO_VERDICT,
     EXIT_OK,
-    EXIT_REPLAY_HARNESS,
-    EXIT_USAGE,
     SetupError,
 )
 from conformance.findings.rejudge import failed_checks
@@ -60,6 +60,7 @@ from conformance.findings.signature import crash_detail, normalise
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import probe
+from conformance.machine.process import NoSetpriv
 from conformance.oracle.failure import Failure
 from conformance.oracle.schema import check_event, check_return
 from conformance.qmp.deadline import DeadlineExceeded
@@ -72,7 +73,6 @@ from conformance.tapstream import TapWriter, Yaml, tap_stdout
 
 __all__ = [
     "EXIT_CANNOT_TEST",
-    "EXIT_REPLAY_HARNESS",
     "Observation",
     "Replayer",
     "Trace",
@@ -349,9 +349,10 @@ def _failure_path(check: Callable[..., None], *args: object) -> str | None:
 
 
 def cmd_replay(ns: argparse.Namespace, passthrough: list[str]) -> int:
-    """`qmp-conformance replay`: exit 0 not reproduced, 1 reproduced, 125 can't test.
-    With --tap, stdout is TAP: each replay a test that passes when the finding did not
-    come back (a fixed bug as a regression test), the "can't test" case a skipped plan."""
+    """`qmp-conformance replay`: exit 0 not reproduced, 1 reproduced, 125 can't test, 128
+    no verdict (`conformance.errors.EXIT_CODES`). With --tap, stdout is TAP: each
+    replay a test that passes when the finding did not come back (a fixed bug as a
+    regression test), the "can't test" case a skipped plan, no verdict a Bail out!."""
     if not getattr(ns, "tap", False):
         return _cmd_replay(ns, passthrough, None)
     with tap_stdout() as stream:
@@ -364,20 +365,24 @@ def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter |
     try:
         rep = Reproducer.load(ns.reproducer)
     except ReproducerError as exc:
-        return _fail(str(exc), EXIT_USAGE, tap)
+        return _fail(str(exc), EXIT_NO_VERDICT, tap)
+    except Exception as exc:  # any other way of not reading it is no verdict either
+        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_NO_VERDICT, tap)
     if passthrough:
         return _fail(
-            f"replay takes no arguments after --: {' '.join(passthrough)}", EXIT_USAGE, tap
+            f"replay takes no arguments after --: {' '.join(passthrough)}", EXIT_NO_VERDICT, tap
         )
     if ns.runs < 1 or ns.timeout <= 0:
-        return _fail("--runs must be at least 1 and --timeout positive", EXIT_USAGE, tap)
+        return _fail("--runs must be at least 1 and --timeout positive", EXIT_NO_VERDICT, tap)
     workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX)
     try:
         return _replay_runs(rep, ns.qemu, ns.runs, ns.timeout, workdir, tap)
+    except NoSetpriv as exc:  # the host's, not the commit's: no verdict on any commit
+        return _fail(str(exc), EXIT_NO_VERDICT, tap)
     except SetupError as exc:
         return _fail(f"cannot test: {exc}", EXIT_CANNOT_TEST, tap)
     except Exception as exc:  # our own bug: one line, and not mistaken for a verdict
-        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_REPLAY_HARNESS, tap)
+        return _fail(f"harness error: {type(exc).__name__}: {exc}", EXIT_NO_VERDICT, tap)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

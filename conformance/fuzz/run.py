@@ -9,7 +9,8 @@ one (``--baseline``) is counted as known, every later occurrence counted.
 
 The run ends when its time is up, on SIGINT or on SIGTERM: the stop event is set, the
 workers are joined with a deadline while their last notes are read, and a worker still
-running then is terminated (its QEMUs die with it through PR_SET_PDEATHSIG). When the
+running then is terminated (its QEMUs die with it through PR_SET_PDEATHSIG). A worker
+dies with this process however it ends, SIGKILL included (`conformance.lifeline`). When the
 time ran out, the new findings' reproducers are minimised on the real binary within a
 budget. The workdirs are all under one run directory, removed at the end.
 
@@ -36,6 +37,7 @@ from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from types import FrameType
 
+from conformance import lifeline
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, SetupError
 from conformance.findings import baseline as baselines
 from conformance.findings.record import Finding
@@ -128,7 +130,8 @@ class FuzzRun:
         )
         # Started with SIGINT ignored, so that the child's interpreter never installs
         # its KeyboardInterrupt handler: Ctrl-C at any moment is the parent's alone.
-        with _sigint_ignored():
+        # And named as its parent, so that it dies with this process (conformance.lifeline).
+        with _sigint_ignored(), lifeline.children():
             process.start()
         return process
 
@@ -163,7 +166,12 @@ class FuzzRun:
                 slot.process.join(KILL_GRACE)
             if slot.process.is_alive():
                 slot.process.kill()
-                slot.process.join()
+                # SIGKILL can't be caught: only a worker stuck in the kernel outlives this.
+                slot.process.join(KILL_GRACE)
+            if slot.process.is_alive():
+                self.tally.harness_errors.append(
+                    f"worker {slot.config.index} (pid {slot.process.pid}) did not end when killed"
+                )
         while self._receive(0):
             pass
         self._notes.close()

@@ -45,6 +45,7 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
+from conformance import lifeline
 from conformance.behaviour.rules.device import XHCI
 from conformance.findings.record import findings_from, leaves
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
@@ -197,6 +198,8 @@ class _WatchedResource(_Watched, test_resource_machine.ResourceMachine):
 
 def main(config: WorkerConfig, stop: Event, outbox: Outbox) -> None:
     """The worker process's entry point."""
+    # Dies with the parent, even a SIGKILLed one that can't set `stop` any more.
+    lifeline.adopt()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = Worker(config, stop, outbox)
     try:

@@ -28,7 +28,6 @@ import contextlib
 import os
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -280,7 +279,11 @@ class QemuInstance:
         assert self.proc is not None
         pidfd = os.pidfd_open(self.proc.pid)
         try:
-            ready, _, _ = select.select([listener.fileno(), pidfd], [], [], deadline.remaining())
+            # poll(), not select(): a descriptor number may be past select()'s 1024.
+            poller = select.poll()
+            poller.register(listener.fileno(), select.POLLIN)
+            poller.register(pidfd, select.POLLIN)
+            ready = {fd for fd, _ in poller.poll(deadline.remaining() * 1000)}
         finally:
             os.close(pidfd)
         if listener.fileno() in ready:
@@ -292,8 +295,7 @@ class QemuInstance:
 
     def _reap_failed_start(self) -> None:
         if self.proc is not None:
-            process.kill_group(self.proc)
-            self.proc.wait()
+            process.reap(self.proc)
             process.forget(self.proc)
         if self.stderr is not None:
             self.stderr.close()
@@ -435,9 +437,8 @@ class QemuInstance:
 
     def _kill(self, *, hung: bool) -> ExitInfo:
         assert self.proc is not None
-        process.kill_group(self.proc, signal.SIGKILL)
-        # SIGKILL can't be ignored, even by a stopped process: this wait is bounded.
-        self.proc.wait()
+        # SIGKILL can't be ignored, even by a stopped process; reap() still has a deadline.
+        process.reap(self.proc)
         return self._record_exit(hung=hung, killed=True)
 
     def _record_exit(self, *, hung: bool, killed: bool) -> ExitInfo:

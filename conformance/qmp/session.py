@@ -22,7 +22,7 @@ from conformance.qmp.deadline import Deadline, DeadlineExceeded
 from conformance.qmp.framing import Framer
 from conformance.qmp.message import Kind, Message, parse_message
 from conformance.qmp.transcript import Transcript
-from conformance.qmp.transport import Disconnected, SocketTransport
+from conformance.qmp.transport import Disconnected, SocketTransport, write_seconds
 from conformance.qmp.wirejson import dumps, json_equal
 
 
@@ -182,7 +182,8 @@ class Session:
         # must still leave the tickets visible to whoever diagnoses it.
         self._pending.extend(tickets)
         self.transcript.record_send(data, value, now)
-        seconds = self.timeout if timeout is None else timeout
+        # A big input takes the monitor seconds to read: its deadline grows with it.
+        seconds = write_seconds(len(data), self.timeout if timeout is None else timeout)
         self.transport.send(data, Deadline(now + seconds, seconds))
         return tickets
 

@@ -20,8 +20,16 @@ import socket
 from conformance.qmp.deadline import Deadline, DeadlineExceeded
 
 READ_SIZE = 1 << 16
+#: Bytes per second the monitor is trusted to read a big input at: it reads about
+#: 130 KB/s; a write's deadline grows by its size over this slower rate.
+MONITOR_READ_RATE = 50_000
 _READABLE = select.POLLIN | select.POLLPRI
 _WRITABLE = select.POLLOUT
+
+
+def write_seconds(size: int, base: float) -> float:
+    """The deadline of a `size`-byte write whose small writes get `base` seconds."""
+    return base + size / MONITOR_READ_RATE
 
 
 class Disconnected(ConnectionError):

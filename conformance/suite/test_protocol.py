@@ -48,6 +48,7 @@ from conformance.oracle.protocol import (
 from conformance.plugin import RunContext
 from conformance.qmp.message import Message
 from conformance.qmp.session import Ticket
+from conformance.qmp.transport import MONITOR_READ_RATE
 from conformance.qmp.wirejson import dumps
 from conformance.spec import Schema
 from conformance.spec.minimal import minimal_object
@@ -71,8 +72,6 @@ from strategies.wire import (
 
 _PROTOCOL = FindingKind.PROTOCOL
 _REUSE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-# The monitor reads input at about 130 KB/s: a probe's deadline grows with what came first.
-READ_RATE = 50_000
 
 
 def _ids() -> st.SearchStrategy[object]:
@@ -222,7 +221,7 @@ def _broken_then_probe(inst: QemuInstance, case: WireCase) -> None:
     with evidence(inst):
         inst.session.send_raw(case.data + RESYNC, label=case.rule)
         (ticket,) = inst.session.send_raw(probe(probe_id), replies=[(True, probe_id)])
-        _wait(inst, ticket, extra=len(case.data) / READ_RATE)
+        _wait(inst, ticket, extra=len(case.data) / MONITOR_READ_RATE)
         since = inst.transcript.since(mark)
         check_output(since)
         check_nothing_hidden_ran(since, MUST_NOT_RUN_PREFIX)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.errors import EXIT_NO_VERDICT
 from conformance.findings.reproducer import Outcome, Reproducer
 from conformance.findings.signature import crash_detail
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.qemu
 qemu_72 = test_replay.qemu_72  # the fixture: skips unless the binary is QEMU 7.2
 
 TRIGGER = "object-add"
+GIT = ["git", "-c", "user.name=bisect test", "-c", "user.email=bisect@example.invalid"]
 
 # The "good" QEMU: the real one, behind a proxy that answers TRIGGER itself.
 WRAPPER = r'''#!{python}
@@ -68,9 +70,12 @@ for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
 
 decoder = json.JSONDecoder()
 pending, at_line_start, buffered, client_open = [], True, "", True
+poller = select.poll()  # not select(): descriptors may be numbered past 1024
+poller.register(ours, select.POLLIN)
+poller.register(client, select.POLLIN)
 while True:
-    ready, _, _ = select.select([ours, client] if client_open else [ours], [], [])
-    if ours in ready:
+    ready = {{fd for fd, _ in poller.poll()}}
+    if ours.fileno() in ready:
         data = ours.recv(65536)
         if not data:
             break  # QEMU is gone
@@ -79,10 +84,11 @@ while True:
         if at_line_start and pending:
             client.sendall(b"".join(pending))
             pending.clear()
-    if client_open and client in ready:
+    if client_open and client.fileno() in ready:
         data = client.recv(65536)
         if not data:
             client_open = False
+            poller.unregister(client)
             ours.shutdown(socket.SHUT_WR)
             continue
         buffered += data.decode("utf-8", "surrogateescape")
@@ -183,31 +189,11 @@ def _replay(qemu: Path, reproducer: Path, env: dict[str, str]) -> subprocess.Com
 def test_git_bisect_run_names_the_first_bad_commit(
     qemu_72: str, reproducer: Path, tmp_path: Path, env: dict[str, str]
 ) -> None:
+    git = GIT
     repo = tmp_path / "qemu.git"
-    repo.mkdir()
-    git = ["git", "-c", "user.name=bisect test", "-c", "user.email=bisect@example.invalid"]
-    _run(*git, "init", "-q", cwd=repo, env=env)
     script = repo / "qemu"
     wrapper = WRAPPER.format(python=sys.executable, real=qemu_72, trigger=TRIGGER)
-    commits = []
-    for number, (content, note) in enumerate(
-        [
-            (wrapper, "good: object-add refused"),
-            (None, "good: an unrelated change"),
-            (f'#!/bin/sh\nexec {qemu_72} "$@"\n', "bad: object-add reaches QEMU"),
-            (None, "bad: an unrelated change"),
-            (None, "bad: another unrelated change"),
-        ],
-        start=1,
-    ):
-        if content is not None:
-            script.write_text(content)
-            script.chmod(0o755)
-        (repo / "NOTES").write_text(f"commit {number}: {note}\n")
-        _run(*git, "add", "qemu", "NOTES", cwd=repo, env=env)
-        _run(*git, "commit", "-q", "-m", note, cwd=repo, env=env)
-        commits.append(_run(*git, "rev-parse", "HEAD", cwd=repo, env=env).strip())
-
+    commits = _history(repo, wrapper, qemu_72, env)
     # The two ends, checked on their own first.
     _run(*git, "checkout", "-q", commits[0], cwd=repo, env=env)
     good = _replay(script, reproducer, env)
@@ -230,6 +216,87 @@ def test_git_bisect_run_names_the_first_bad_commit(
     assert not list(Path(env["TMPDIR"]).iterdir()), "replay left files behind"
 
 
+def _history(repo: Path, good: str, real: str, env: dict[str, str]) -> list[str]:
+    """Five commits of a `qemu` script: `good` in the first two, then `real` itself."""
+    git = GIT
+    repo.mkdir()
+    _run(*git, "init", "-q", cwd=repo, env=env)
+    script = repo / "qemu"
+    commits = []
+    for number, (content, note) in enumerate(
+        [
+            (good, "good: object-add refused"),
+            (None, "good: an unrelated change"),
+            (f'#!/bin/sh\nexec {real} "$@"\n', "bad: object-add reaches QEMU"),
+            (None, "bad: an unrelated change"),
+            (None, "bad: another unrelated change"),
+        ],
+        start=1,
+    ):
+        if content is not None:
+            script.write_text(content)
+            script.chmod(0o755)
+        (repo / "NOTES").write_text(f"commit {number}: {note}\n")
+        _run(*git, "add", "qemu", "NOTES", cwd=repo, env=env)
+        _run(*git, "commit", "-q", "-m", note, cwd=repo, env=env)
+        commits.append(_run(*git, "rev-parse", "HEAD", cwd=repo, env=env).strip())
+    return commits
+
+
+@pytest.mark.parametrize(
+    ("case", "extra"),
+    [
+        ("unreadable", ()),  # a reproducer file that isn't one
+        ("missing", ()),  # no file at all
+        ("bad-argument", ("--runs", "many")),  # argparse's own error (2 of its own)
+    ],
+)
+def test_git_bisect_run_aborts_on_what_is_no_verdict(
+    qemu_binary: str, tmp_path: Path, env: dict[str, str], case: str, extra: tuple[str, ...]
+) -> None:
+    """Exit 2 would be "bad" to bisect run, which would then blame a commit: 128 aborts."""
+    reproducer = tmp_path / "colo.jsonl"
+    if case != "missing":
+        reproducer.write_text("this is not a reproducer\n", encoding="utf-8")
+    if case == "bad-argument":
+        rep = Reproducer(
+            signature="s", kind=FindingKind.CRASH, command="query-status", title="t",
+            citation="", profile="none", messages=(b'{"execute":"qmp_capabilities"}',),
+            expected=Outcome("exit", 0, exit_kind="crash"),
+        )  # fmt: skip
+        reproducer.write_text(rep.to_jsonl(), encoding="utf-8")
+    command = [*_replay_command(reproducer, "./qemu"), *extra]
+    good = f'#!/bin/sh\nexec {qemu_binary} "$@"\n'
+    repo = tmp_path / "qemu.git"
+    commits = _history(repo, good, qemu_binary, env)
+
+    direct = subprocess.run(
+        command, cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert direct.returncode == EXIT_NO_VERDICT, direct.stdout + direct.stderr
+    assert "Traceback" not in direct.stderr
+
+    git = GIT
+    _run(*git, "bisect", "start", commits[-1], commits[0], cwd=repo, env=env)
+    ran = subprocess.run(
+        [*git, "bisect", "run", *command],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    said = ran.stdout + ran.stderr
+    assert ran.returncode != 0, said
+    assert "is the first bad commit" not in said
+    assert f"exit code {EXIT_NO_VERDICT}" in said, said  # git's "bisect run failed: ..."
+    log = _run(*git, "bisect", "log", cwd=repo, env=env)
+    # Only the two ends given: no commit was marked good or bad by the run.
+    assert not [line for line in log.splitlines() if line.startswith("git bisect ")][1:], log
+    assert not processes_in(tmp_path), "a QEMU outlived the bisect"
+
+
 def test_the_wrapper_dies_with_its_qemu_when_killed(
     qemu_72: str, tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -250,7 +317,9 @@ def test_the_wrapper_dies_with_its_qemu_when_killed(
         qemu = os.pidfd_open(qemu_pid)  # before the kill: the pid can't be reused under us
         try:
             inst.send_signal(signal.SIGKILL)  # the wrapper alone: QEMU must follow it
-            ended, _, _ = select.select([qemu], [], [], 10.0)
+            poller = select.poll()
+            poller.register(qemu, select.POLLIN)
+            ended = poller.poll(10_000)
         finally:
             os.close(qemu)
         assert ended, "QEMU outlived the wrapper"

@@ -85,7 +85,9 @@ def wait_gone(pids: list[int], deadline: float) -> list[int]:
         except ProcessLookupError:
             continue
         try:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            poller = select.poll()  # not select(): a descriptor may be numbered past 1024
+            poller.register(fd, select.POLLIN)
+            ready = poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
         finally:
             os.close(fd)
         if not ready:

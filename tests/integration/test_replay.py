@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.errors import EXIT_NO_VERDICT
 from conformance.findings.minimise import minimise
 from conformance.findings.replay import replay_once
 from conformance.findings.reproducer import QEMU_TOKEN, Outcome, Reproducer
@@ -252,12 +253,13 @@ def test_a_binary_that_cannot_be_tested_exits_125(
 @pytest.mark.parametrize(
     "content", ["", "garbage\n", '{"qmp-reproducer":1}\n', "MISSING"], ids=str.strip
 )
-def test_a_corrupt_reproducer_exits_2(content: str, tmp_path: Path, replay: Replay) -> None:
+def test_a_corrupt_reproducer_exits_128(content: str, tmp_path: Path, replay: Replay) -> None:
+    # No verdict: 128 aborts `git bisect run`, where 2 would mark the commit bad.
     path = tmp_path / "bad.jsonl"
     if content != "MISSING":
         path.write_text(content)
     done = replay(path)
-    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.returncode == EXIT_NO_VERDICT, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"qmp-conformance: {path}: ")

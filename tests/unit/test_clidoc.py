@@ -9,7 +9,7 @@ import pytest
 
 from conformance import clidoc
 from conformance.cli import _parser, main
-from conformance.errors import EXIT_CODES, EXIT_REPLAY_HARNESS
+from conformance.errors import EXIT_CODES, EXIT_NO_VERDICT
 from tests.conftest import PROJECT_ROOT
 
 CLI_MD = PROJECT_ROOT / "docs" / "cli.md"
@@ -54,12 +54,7 @@ def test_writes_the_file(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == clidoc.render()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay still exits 2 for an unreadable reproducer; the table says 128 "
-    "(not a verdict), which the replay change brings",
-)
 def test_replay_of_an_unreadable_reproducer_is_not_a_verdict(tmp_path: Path) -> None:
     bad = tmp_path / "reproducer.jsonl"
     bad.write_text("not json\n", encoding="utf-8")
-    assert main(["replay", str(bad)]) == EXIT_REPLAY_HARNESS
+    assert main(["replay", str(bad)]) == EXIT_NO_VERDICT

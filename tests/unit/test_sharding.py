@@ -251,7 +251,9 @@ def test_plugin_deselects_and_reports(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_shard=_TESTS)
     outcomes = []
     for k in (1, 2):
-        result = pytester.runpytest("-p", "no:cacheprovider", f"--shard={k}/2")
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "-p", "conformance.sharding", f"--shard={k}/2"
+        )
         result.stdout.fnmatch_lines([f"shard {k}/2: * tests of 9, expected cost *"])
         counts = result.parseoutcomes()
         assert counts["passed"] + counts["deselected"] == 9
@@ -261,6 +263,8 @@ def test_plugin_deselects_and_reports(pytester: pytest.Pytester) -> None:
 
 def test_plugin_refuses_a_bad_shard(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_shard=_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--shard=3/2")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-p", "conformance.sharding", "--shard=3/2"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--shard 3/2: K must be between 1 and N (2)*"])
