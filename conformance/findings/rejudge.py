@@ -39,9 +39,18 @@ def failed_checks(records: Sequence[Record], fence_prefix: str) -> set[str]:
     replies answer the replayer, not a message of the reproducer.
     """
     failed: set[str] = set()
+    # The per-message checks run on each record alone: a check raises at its first
+    # failure, and one function judges several check ids (an echoed hidden id early in a
+    # long conversation must not hide a hidden command that ran later).
     checks: list[Callable[[], None]] = [
-        lambda: check_output(records),
-        lambda: check_nothing_hidden_ran(records, MUST_NOT_RUN_PREFIX),
+        *(
+            check
+            for record in records
+            for check in (
+                lambda r=record: check_output([r]),
+                lambda r=record: check_nothing_hidden_ran([r], MUST_NOT_RUN_PREFIX),
+            )
+        ),
         lambda: _check_ids(records, fence_prefix),
     ]
     for check in checks:

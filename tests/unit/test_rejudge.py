@@ -51,6 +51,16 @@ def fenced(request: bytes, *replies: bytes) -> list[tuple[str, bytes]]:
             fenced(b"[[[[", b'{"return": {}, "id": "MUST-NOT-RUN-0"}'),
             {"malformed.executed"},
         ),
+        # A long replayed conversation: an echoed hidden id first must not hide the
+        # hidden command that ran after it.
+        (
+            fenced(
+                b'{"\xc0\x80execute":',
+                b'{"error": {"class": "GenericError", "desc": "x"}, "id": "MUST-NOT-RUN-1"}',
+            )
+            + fenced(b"[[[[", b'{"return": {}, "id": "MUST-NOT-RUN-2"}'),
+            {"malformed.parsed", "malformed.executed"},
+        ),
     ],
 )
 def test_failed_checks(steps: list[tuple[str, bytes]], failed: set[str]) -> None:
