@@ -61,6 +61,19 @@ def fenced(request: bytes, *replies: bytes) -> list[tuple[str, bytes]]:
             + fenced(b"[[[[", b'{"return": {}, "id": "MUST-NOT-RUN-2"}'),
             {"malformed.parsed", "malformed.executed"},
         ),
+        # Wire input has no fence of its own: its id-less error, answered after the next
+        # request was sent, is not that request's reply.
+        (
+            [
+                ("send", b"0\n"),
+                *fenced(
+                    b'{"execute":"query-version","id":"a"}',
+                    b'{"error": {"class": "GenericError", "desc": "x"}}',
+                    b'{"return": {}, "id": "a"}',
+                ),
+            ],
+            set(),
+        ),
     ],
 )
 def test_failed_checks(steps: list[tuple[str, bytes]], failed: set[str]) -> None:
