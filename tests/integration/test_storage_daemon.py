@@ -4,6 +4,7 @@ one run of the CLI."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -179,7 +180,9 @@ def test_a_findings_reproducers_replay(
     assert "-qmp" not in line
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {"PATH": str(Path(daemon).parent), "TMPDIR": str(tmp)}
+    # The daemon's own directory first, so that the one-liner runs this daemon by name;
+    # then the system's, for sh (a launcher script's directory has no shell).
+    env = {"PATH": os.pathsep.join((str(Path(daemon).parent), os.defpath)), "TMPDIR": str(tmp)}
     done = subprocess.run(
         ["sh", "-c", line], capture_output=True, text=True, timeout=60, env=env, check=False
     )
