@@ -8,7 +8,7 @@ and adds it here.
 
 Reviewed: every command of QEMU 7.2 (qemu-system-x86_64, -aarch64, -ppc64, -riscv64, -s390x
 and qemu-storage-daemon) and of QEMU 10.0 (qemu-system-x86_64, -i386, qemu-storage-daemon).
-The 10.0 additions and what the review found (qapi/*.json of v10.0.0):
+The 10.0 additions and what the review of their definitions in 10.0.2's schema found:
 
 - block-job-change, blockdev-set-active, device-sync-config, query-audiodevs,
   query-cryptodev, query-hv-balloon-status-report, query-migrationthreads, request-ebpf
