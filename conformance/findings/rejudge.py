@@ -39,9 +39,18 @@ def failed_checks(records: Sequence[Record], fence_prefix: str) -> set[str]:
     replies answer the replayer, not a message of the reproducer.
     """
     failed: set[str] = set()
+    # The per-message checks run on each record alone: a check raises at its first
+    # failure, and one function judges several check ids (an echoed hidden id early in a
+    # long conversation must not hide a hidden command that ran later).
     checks: list[Callable[[], None]] = [
-        lambda: check_output(records),
-        lambda: check_nothing_hidden_ran(records, MUST_NOT_RUN_PREFIX),
+        *(
+            check
+            for record in records
+            for check in (
+                lambda r=record: check_output([r]),
+                lambda r=record: check_nothing_hidden_ran([r], MUST_NOT_RUN_PREFIX),
+            )
+        ),
         lambda: _check_ids(records, fence_prefix),
     ]
     for check in checks:
@@ -54,14 +63,21 @@ def failed_checks(records: Sequence[Record], fence_prefix: str) -> set[str]:
 
 def _check_ids(records: Sequence[Record], fence_prefix: str) -> None:
     """Each reply carries the id of the request it follows. Requests are fenced one by
-    one, so a reply before the next fence's reply answers the last request sent."""
+    one, so a reply before the next fence's reply answers the last request sent.
+
+    Wire input (bytes that are no request) gets no fence, so until the next fence's
+    reply its own id-less errors, any number of them, arrive among the replies to the
+    request sent after it: no reply of that stretch can be paired, and none is judged.
+    """
     sent_id: tuple[object] | None = None  # the last request's id, if it had one
+    unpaired = False  # wire input sent since the last fence's reply
     for record in records:
         if record.direction is Direction.SEND:
             value = envelope(record.raw)
             ident = value.get("id") if value is not None else None
             if not _is_fence(ident, fence_prefix):
                 sent_id = (ident,) if value is not None and "id" in value else None
+                unpaired = unpaired or value is None
             continue
         if record.direction is not Direction.RECV:
             continue
@@ -69,8 +85,8 @@ def _check_ids(records: Sequence[Record], fence_prefix: str) -> None:
         if reply.kind not in (Kind.RETURN, Kind.ERROR):
             continue
         if reply.has_id and _is_fence(reply.id, fence_prefix):
-            sent_id = None  # everything the last request had to say is in
-        elif sent_id is not None:
+            sent_id, unpaired = None, False  # everything sent before it has been answered
+        elif sent_id is not None and not unpaired:
             check_id_echo(reply, sent_id[0])
 
 

@@ -33,8 +33,13 @@ _PATH = re.compile(r"(?<![\w.])/(?:[\w.+@-]+/)*[\w.+@-]+")  # absolute paths onl
 _NUMBER = re.compile(r"(?<![A-Za-z_])-?\d+(?:\.\d+)?")
 _SPACE = re.compile(r"\s+")
 _UPWARD = re.compile(r"(?<![\w.])(?:\.\./)+")  # "../../util/x.c": the build tree's depth
-# stderr lines that say nothing about the defect (they come before it, or vary)
-_NOISE_LINE = re.compile(r"^(?:\S*qemu[-\w.]*:\s+)?(?:warning|info):", re.IGNORECASE)
+# stderr lines that say nothing about the defect (they come before it, or vary). A modular
+# build (QEMU 10.0 as Debian ships it) reports an optional module whose library is missing
+# ("failed to open module: libvirglrenderer.so.1: ...") whenever a command lists or loads
+# types, e.g. qom-list-types, which may or may not precede the crash.
+_NOISE_LINE = re.compile(
+    r"^(?:\S*qemu[-\w.]*:\s+)?(?:warning:|info:|failed to open module:)", re.IGNORECASE
+)
 
 
 def normalise(text: str) -> str:

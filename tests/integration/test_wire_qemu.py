@@ -193,7 +193,8 @@ class TestWireCasesAgainstQemu:
             if envelope.has_id:
                 assert json_equal(reply["id"], envelope.id), (envelope, reply)
 
-    # Known deviations of QEMU 7.2, as the strategies draw them (the unit tests show they do).
+    # Known deviations of QEMU 7.2 (and 10.0), as the strategies draw them (the unit tests
+    # show they do).
     # strict=True: once a QEMU stops running these commands, the xfail turns into a failure.
     @pytest.mark.parametrize(
         "data",

@@ -129,3 +129,17 @@ def test_a_crash_after_only_warnings_is_the_signal_alone() -> None:
     key = Signature.of_exit(warned, "transaction").key
     assert key == Signature.of_exit(silent, "transaction").key
     assert key == "crash | transaction | SIGSEGV"
+
+
+def test_a_module_that_failed_to_load_is_not_the_crash() -> None:
+    # QEMU 10.0's rtc-reset-reinjection on -machine none, after a qom-list-types.
+    crash = "./include/hw/i386/x86.h:111:X86_MACHINE: Object 0x55a0 is not an instance\n"
+    loaded = classify_exit(
+        -signal.SIGABRT,
+        "failed to open module: libvirglrenderer.so.1: cannot open shared object file: "
+        "No such file or directory\n" + crash,
+    )
+    alone = classify_exit(-signal.SIGABRT, crash)
+    first = Signature.of_exit(loaded, "rtc-reset-reinjection")
+    assert first.key == Signature.of_exit(alone, "rtc-reset-reinjection").key
+    assert "_MACHINE: Object ADDR is not an instance" in first.detail

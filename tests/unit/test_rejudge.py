@@ -51,6 +51,29 @@ def fenced(request: bytes, *replies: bytes) -> list[tuple[str, bytes]]:
             fenced(b"[[[[", b'{"return": {}, "id": "MUST-NOT-RUN-0"}'),
             {"malformed.executed"},
         ),
+        # A long replayed conversation: an echoed hidden id first must not hide the
+        # hidden command that ran after it.
+        (
+            fenced(
+                b'{"\xc0\x80execute":',
+                b'{"error": {"class": "GenericError", "desc": "x"}, "id": "MUST-NOT-RUN-1"}',
+            )
+            + fenced(b"[[[[", b'{"return": {}, "id": "MUST-NOT-RUN-2"}'),
+            {"malformed.parsed", "malformed.executed"},
+        ),
+        # Wire input has no fence of its own: its id-less error, answered after the next
+        # request was sent, is not that request's reply.
+        (
+            [
+                ("send", b"0\n"),
+                *fenced(
+                    b'{"execute":"query-version","id":"a"}',
+                    b'{"error": {"class": "GenericError", "desc": "x"}}',
+                    b'{"return": {}, "id": "a"}',
+                ),
+            ],
+            set(),
+        ),
     ],
 )
 def test_failed_checks(steps: list[tuple[str, bytes]], failed: set[str]) -> None:
