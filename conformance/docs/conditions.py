@@ -11,7 +11,10 @@ condition, how:
   block device", "does not exist", "is not found", "no background operation is active
   on this device"). The argument gets a name nothing has; every other argument gets a
   valid value, the profile's objects for names, so that the error can only be about
-  the condition.
+  the condition. A member the profile names nothing for takes the value the
+  command's own documented example gives it, when the schema admits it: a string
+  that QEMU parses further (expire_password's ``time``) isn't valid just because the
+  schema says ``str``.
 - ``twice``: the sentence is about a name already in use ("is already taken", "is
   already running"). The same valid request is sent twice; the first must succeed.
 - ``state``: the sentence is about state the profiles never have (:data:`ABSENT`):
@@ -27,12 +30,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from conformance.docs.model import DocEntry
 from conformance.spec.minimal import Chooser, is_string, minimal, minimal_object
 from conformance.spec.model import AlternateType, ArrayType, Builtin, EnumType, Member, Schema
+from conformance.spec.validate import validate
 
 # A CamelCase word is an error class unless an article or "of" makes it a noun
 # ("any of the YankInstances").
@@ -66,6 +70,8 @@ class Condition:
     member: str | None = None  # the argument it is about
     overrides: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     reason: str = ""  # why it can't be induced
+    #: Scalar values the command's documented example request gives its members.
+    documented: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def inducible(self) -> bool:
@@ -76,7 +82,31 @@ def conditions(entry: DocEntry, schema: Schema) -> list[Condition]:
     """Every documented error condition of a command in `schema`, read."""
     if entry.kind != "command" or entry.name not in schema.commands:
         return []
-    return [read(text, entry, schema) for text in entry.errors]
+    documented = MappingProxyType(_example_values(entry, schema))
+    return [replace(read(text, entry, schema), documented=documented) for text in entry.errors]
+
+
+def _example_values(entry: DocEntry, schema: Schema) -> dict[str, object]:
+    """The scalar arguments of the command's first documented request, where the
+    binary's schema admits them."""
+    members = {m.name: m for m in schema.arg_members(entry.name)}
+    for example in entry.examples:
+        for message in example.messages:
+            value = message.value
+            if (
+                message.direction == "->"
+                and isinstance(value, dict)
+                and value.get("execute") == entry.name
+                and isinstance(value.get("arguments"), dict)
+            ):
+                return {
+                    name: v
+                    for name, v in value["arguments"].items()
+                    if name in members
+                    and isinstance(v, str | int | float | bool)
+                    and not validate(schema, v, members[name].type)
+                }
+    return {}
 
 
 def read(text: str, entry: DocEntry, schema: Schema) -> Condition:
@@ -185,7 +215,8 @@ def requests(
             return condition.overrides[member.name]
         if member.name == condition.member:
             return absent(schema, member.type, member.name)
-        return choose(member)
+        named = choose(member)
+        return named if named is not None else condition.documented.get(member.name)
 
     arguments = minimal_object(schema, obj, chooser, excluded)
     if condition.member is not None and condition.member not in arguments:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from conformance.docs.conditions import NONEXISTENT, Condition, conditions, read, requests
-from conformance.docs.model import DocArgument, DocEntry
+from conformance.docs.model import DocArgument, DocEntry, DocExample, DocMessage, Parse
 from conformance.docs.qapi import parse_qapi
 from conformance.docs.setup import profile_chooser
 from conformance.machine.profiles import profile
@@ -126,6 +127,48 @@ def test_the_state_sentence_selects_the_enum_value_it_names(schema: Schema) -> N
     condition = one(schema, "set_password", "If Spice is not enabled, DeviceNotFound")
     assert condition.how == "state"
     assert dict(condition.overrides) == {"protocol": "spice"}
+
+
+def test_members_the_profile_names_nothing_for_take_the_documented_example_value(
+    schema: Schema,
+) -> None:
+    """expire_password's ``time`` is a ``str`` that QEMU parses before it looks for
+    SPICE: the schema's smallest string would make the request fail on ``time``, not on
+    the condition. The command's own example says what a valid one looks like."""
+    example = DocExample(
+        (
+            DocMessage(
+                "->",
+                "",
+                Parse.PARSED,
+                {"execute": "expire_password", "arguments": {"protocol": "vnc", "time": "+60"}},
+            ),
+        )
+    )
+    text = "If @protocol is 'spice' and Spice is not active, DeviceNotFound"
+    entry = DocEntry("expire_password", "command", "doc:1", errors=(text,), examples=(example,))
+    (condition,) = conditions(entry, schema)
+    q35 = profile("q35")
+    sent = requests(
+        condition,
+        "expire_password",
+        schema,
+        profile_chooser(q35, "expire_password", schema),
+        EXCLUDED_VALUES,
+    )
+    # The sentence's enum value wins over the example's; the rest is the example's.
+    assert sent == [{"protocol": "spice", "time": "+60"}]
+    # A documented value the binary's schema refuses is not taken.
+    wrong = DocExample(
+        (
+            replace(
+                example.messages[0],
+                value={"execute": "expire_password", "arguments": {"protocol": "vnc", "time": 60}},
+            ),
+        )
+    )
+    (condition,) = conditions(replace(entry, examples=(wrong,)), schema)
+    assert "time" not in condition.documented
 
 
 def test_requests_are_valid_but_for_the_condition(schema: Schema) -> None:
