@@ -34,9 +34,19 @@ def runs_suite(args: list[str], invocation_dir: Path) -> bool:
             path = (invocation_dir / name).resolve()
         except (OSError, ValueError):
             continue
-        if path == _SUITE_DIR or _SUITE_DIR in path.parents:
+        if any(_is_suite_dir(d) for d in (path, *path.parents)):
             return True
     return False
+
+
+def _is_suite_dir(path: Path) -> bool:
+    """The installed suite, or the suite of a checkout of this project (a developer's
+    `pytest conformance/suite/…` while another copy is installed)."""
+    return path == _SUITE_DIR or (
+        path.name == "suite"
+        and path.parent.name == "conformance"
+        and (path.parent / "plugin.py").is_file()
+    )
 
 
 def pytest_load_initial_conftests(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import conformance.suite
 from conformance import lifeline
 from conformance.cli import main
 from conformance.errors import (
@@ -165,6 +166,12 @@ def test_the_plugin_is_loaded_only_for_the_suite(tmp_path: Path) -> None:
     assert runs_suite(["conformance.suite"], tmp_path)
     assert runs_suite(["-q", "conformance.suite.test_protocol::test_x"], tmp_path)
     assert runs_suite([str(suite / "test_protocol.py")], tmp_path)
+    # The installed suite, wherever the package is (a wheel in tox, not this checkout).
+    installed = Path(conformance.suite.__file__).resolve().parent
+    assert runs_suite([str(installed / "test_protocol.py")], tmp_path)
+    other = tmp_path / "project" / "conformance" / "suite"
+    other.mkdir(parents=True)
+    assert not runs_suite([str(other)], tmp_path)  # a "suite" of another project
     assert not runs_suite(["tests/unit", "-k", "suite"], tmp_path)
     assert not runs_suite(["conformance.suitey", "conformance"], tmp_path)
     assert not runs_suite([], tmp_path)
