@@ -364,8 +364,9 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         "conformance.plugin",
         "--pyargs",
         "conformance.suite",
-        "--qemu",
-        ns.qemu,
+        # One token: pytest takes a path among its arguments into its rootdir, and test
+        # ids would then be relative to the binary's directory.
+        f"--qemu={ns.qemu}",
         f"--alluredir={reports / 'allure-results'}",
         "--clean-alluredir",
         f"--junitxml={reports / 'junit.xml'}",

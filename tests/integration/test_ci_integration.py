@@ -23,7 +23,6 @@ import pytest
 
 from conformance.errors import EXIT_FINDINGS, EXIT_OK, EXIT_SKIPPED, EXIT_USAGE
 from conformance.findings.replay import EXIT_CANNOT_TEST
-from conformance.machine.probe import probe
 from tests.conftest import PROJECT_ROOT
 from tests.integration.clirun import cli
 from tests.tapparse import TapRun, parse_tap
@@ -91,8 +90,6 @@ def _doc_block(marker: str) -> str:
 def test_run_tap_reports_findings_as_not_ok_and_known_ones_as_todo(
     qemu_binary: str, dies_at_start: str, tmp_path: Path
 ) -> None:
-    if probe(qemu_binary).version[:2] != (7, 2):
-        pytest.skip("the block_resize doc mismatch is a QEMU 7.2 finding")
     baseline = tmp_path / "baseline.json"
     selection = f"(test_doc_error and block_resize-1) or {SMALL}"
 
