@@ -59,7 +59,7 @@ def test_finding_directory_baseline_update_and_known_findings(
     assert "findings: 1 unique (0 known, 1 new)" in out
     written = baseline.load(file)
     assert list(written.findings) == [KEY]
-    assert written.version.startswith("7.2.")
+    assert written.version == ".".join(map(str, probe(qemu_binary).version))
     index = json.loads((tmp_path / "new" / "findings" / "index.json").read_text())
     (row,) = index["findings"]
     assert row["signature"] == KEY
