@@ -120,6 +120,7 @@ class Trace:
     ended: ExitInfo | None = None
     ended_at: int = -1  # the message being handled when QEMU ended; len(messages): after all
     trigger_sent: bool = False
+    version: tuple[int, int, int] | None = None  # of the QEMU replayed on
 
     def trigger_reply(self, trigger: int) -> Message | None:
         if trigger in self.replies:
@@ -192,7 +193,7 @@ class Replayer:
             inst.close()
 
     def _drive(self, inst: QemuInstance, messages: list[bytes], expected: Outcome) -> Trace:
-        trace = Trace()
+        trace = Trace(version=inst.info.version if inst.info is not None else None)
         seen_records = seen_unpaired = 0
         start = len(inst.transcript.records)  # after the start-up fence
         try:
@@ -293,7 +294,7 @@ def judge(rep: Reproducer, trace: Trace, schema: Callable[[], Schema]) -> Observ
     if ended is not None:
         return Observation(False, f"the trigger got {got}, then QEMU {_ending(ended)}")
     if expected.check is not None:
-        failed = failed_checks(trace.records, FENCE_PREFIX)
+        failed = failed_checks(trace.records, FENCE_PREFIX, trace.version)
         again = expected.check in failed
         what = ", ".join(sorted(failed)) or "no protocol check"
         return Observation(again, f"the conversation fails {what}")
