@@ -39,10 +39,10 @@ import socket
 import subprocess
 import tempfile
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 from conformance.errors import CannotStart, SetupError
 from conformance.machine import process
@@ -87,6 +87,7 @@ class EventMissing(DeadlineExceeded):
 LIVENESS_ID = "qmpc-liveness"
 
 _TRANSPORT_ERRORS = (Disconnected, DeadlineExceeded, OSError)
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -383,6 +384,14 @@ class QemuInstance:
     def _gone(self, exc: BaseException) -> QemuGone:
         return QemuGone(self.settle(exc), self.transcript)
 
+    def _io(self, call: Callable[[], _T]) -> _T:
+        """`call` (a read or write of the QMP channel), with what the transport raises
+        turned into `QemuGone`: a misbehaving QEMU is a classified outcome here."""
+        try:
+            return call()
+        except _TRANSPORT_ERRORS as exc:
+            raise self._gone(exc) from exc
+
     def execute(
         self,
         name: str,
@@ -414,10 +423,7 @@ class QemuInstance:
         self, capabilities: Sequence[str] = (), *, monitor: int = 0, timeout: float | None = None
     ) -> Reply:
         """`Session.negotiate` on a monitor, with `execute`'s handling of QEMU's end."""
-        try:
-            return self._monitor(monitor).negotiate(capabilities, timeout=timeout)
-        except _TRANSPORT_ERRORS as exc:
-            raise self._gone(exc) from exc
+        return self._io(lambda: self._monitor(monitor).negotiate(capabilities, timeout=timeout))
 
     def send_command(
         self,
@@ -429,12 +435,10 @@ class QemuInstance:
         timeout: float | None = None,
     ) -> Ticket:
         """`Session.send_command` without waiting; a failed write raises `QemuGone`."""
-        try:
-            return self._primary().send_command(
-                name, arguments, id=id, extra=extra, timeout=timeout
-            )
-        except _TRANSPORT_ERRORS as exc:
-            raise self._gone(exc) from exc
+        session = self._primary()
+        return self._io(
+            lambda: session.send_command(name, arguments, id=id, extra=extra, timeout=timeout)
+        )
 
     def send_raw(
         self,
@@ -447,18 +451,16 @@ class QemuInstance:
         """`Session.send_raw`: any bytes, with the replies they expect. A failed write
         (EPIPE from a parser that crashed on the input, a full pipe past the deadline)
         raises `QemuGone`."""
-        try:
-            return self._primary().send_raw(data, replies=replies, label=label, timeout=timeout)
-        except _TRANSPORT_ERRORS as exc:
-            raise self._gone(exc) from exc
+        session = self._primary()
+        return self._io(
+            lambda: session.send_raw(data, replies=replies, label=label, timeout=timeout)
+        )
 
     def wait(self, ticket: Ticket, timeout: float | None = None) -> Message:
         """`Session.wait` for a raw send's ticket, with `execute`'s handling of a dead
         or hung QEMU."""
-        try:
-            return self._primary().wait(ticket, timeout)
-        except _TRANSPORT_ERRORS as exc:
-            raise self._gone(exc) from exc
+        session = self._primary()
+        return self._io(lambda: session.wait(ticket, timeout))
 
     def wait_event(
         self,
@@ -497,10 +499,8 @@ class QemuInstance:
 
     def poll(self, timeout: float) -> list[Message]:
         """`Session.poll`: what arrives within `timeout`; a closed channel is `QemuGone`."""
-        try:
-            return self._primary().poll(timeout)
-        except _TRANSPORT_ERRORS as exc:
-            raise self._gone(exc) from exc
+        session = self._primary()
+        return self._io(lambda: session.poll(timeout))
 
     def settle(self, cause: BaseException) -> ExitInfo:
         """After a failed read or write: find out (and record) how QEMU ended."""
