@@ -7,7 +7,9 @@ harness error, a finding of the expected kind, and a reproducer that `replay` ru
 a verdict: the same finding again where the fault recurs on replay (the fault is keyed
 to a command the reproducer writes), a verdict at all otherwise.
 
-Fast on purpose: one test per path, a `-k` selection of one suite test each. Run as
+`diff`, whose cases compare outcomes, sees a crash on both sides as no difference, and
+a crash while it harvests as a one-line set-up error. Fast on purpose: one test per
+path, a `-k` selection of one suite test each. Run as
 ``pytest tests/integration/test_fault_paths.py -n 2``.
 """
 
@@ -22,7 +24,7 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from conformance.errors import EXIT_CANNOT_TEST, EXIT_FINDINGS, EXIT_OK
+from conformance.errors import EXIT_CANNOT_TEST, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from conformance.findings.reproducer import Reproducer
 from tests.integration.clirun import cli, run_suite
 
@@ -207,3 +209,30 @@ def test_replay_fault_is_a_verdict(system_qemu: str, tmp_path: Path) -> None:
     for fault in ("qmp_capabilities:KILL", "block-stream:STOP", "block-stream:close"):
         env = _env(fault, tmp_path)
         _replay(directory, system_qemu, env)
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [
+        # Both sides crash on the same case: a crash compared with a crash, no difference.
+        ('"query-status":SEGV', (EXIT_OK, EXIT_FINDINGS)),
+        # Side A dies while its names are harvested: the diff can't start (one line).
+        ('"query-block":KILL', (EXIT_USAGE,)),
+    ],
+    ids=["case", "harvest"],
+)
+def test_diff_fault_is_classified(
+    fault: str, status: tuple[int, ...], system_qemu: str, tmp_path: Path
+) -> None:
+    done = cli(
+        *("diff", "--qemu", system_qemu, "--machine", "none", "--machine", "q35"),
+        *("--commands", "query-block,query-status", "--examples", "2"),
+        env=_env(fault, tmp_path),
+        timeout=120,
+    )
+    out = done.stdout[-6000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, out
+    assert done.returncode in status, out
+    assert "harness error" not in done.stdout, out
+    if done.returncode == EXIT_USAGE:
+        assert len(done.stderr.strip().splitlines()) == 1, out
