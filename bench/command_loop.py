@@ -109,7 +109,7 @@ def run(n: int = 5000, rounds: int = 3) -> list[Result]:
         )
         with QemuInstance(config) as inst:
             assert inst.workdir is not None
-            raw = inst.extra_sessions[0].transport._sock
+            raw = inst._extra_sessions[0].transport._sock
             loop = asyncio.new_event_loop()
             client = QMPClient("bench")
             loop.run_until_complete(client.connect(str(inst.workdir / "async.sock")))
@@ -126,7 +126,7 @@ def run(n: int = 5000, rounds: int = 3) -> list[Result]:
 
             loops: dict[str, Callable[[int], None]] = {
                 "raw socket": lambda k: raw_loop(raw, k),
-                "suite Session.execute": lambda k: suite_loop(inst.session, k),
+                "suite Session.execute": lambda k: suite_loop(inst._primary(), k),
                 "selector loop": lambda k: selector_loop(raw, k),
                 "pexpect fdspawn": lambda k: pexpect_loop(raw, k),
                 "qemu.qmp QMPClient (async)": lambda k: loop.run_until_complete(qmp_async(k)),

@@ -52,7 +52,7 @@ _BODIES: dict[str, Callable[[ArgumentRun, st.DataObject], None]] = {
 def raw_rate(wd: str, n: int = 2000) -> float:
     """Commands per second of the raw loop on a fresh `-M none` QEMU of the binary."""
     with QemuInstance(LaunchConfig(binary=QEMU, profile="none", monitors=2, workdir_base=wd)) as q:
-        sock = q.extra_sessions[0].transport._sock
+        sock = q._extra_sessions[0].transport._sock
         raw_loop(sock, 200)
         return n / min(timed(lambda: raw_loop(sock, n)) for _ in range(3))
 

@@ -459,8 +459,12 @@ def diff(
     for command in sorted(set(schema_b.commands) - set(schema_a.commands)):
         report.add(Difference(command, "schema", "-", "absent", "in schema", ("command",)))
     pools = Pools()
-    with QemuInstance(sides[0].launch_config(workdir)) as inst:
-        harvest(inst, schema_a, pools)
+    try:
+        with QemuInstance(sides[0].launch_config(workdir)) as inst:
+            harvest(inst, schema_a, pools)
+    except QemuGone as exc:
+        # Like the schema read: the diff can't start without side A's names.
+        raise SetupError(f"side A: QEMU {exc.exit_info.describe()} while harvesting") from exc
     policy = safety.generation_policy()
     for command in commands:
         if command not in schema_b.commands:

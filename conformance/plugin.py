@@ -56,7 +56,7 @@ from conformance.qmp.message import Kind, Message
 from conformance.spec import Schema, SchemaError, schema_from_reply
 from conformance.suite.exchange import ArgumentRun
 from conformance.suite.harvest import harvest
-from conformance.suite.report import command_tags, label
+from conformance.suite.report import command_tags, evidence, label
 from strategies import safety
 from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools
@@ -522,7 +522,7 @@ def argument_run(
     )
     if shared:
         # Events an earlier test left queued are not this command's to judge.
-        run.instance().session.drain_events()
+        run.instance().drain_events()
     try:
         yield run
     finally:
@@ -555,6 +555,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if not _in_suite(item):
         return (yield)
     before = {id(i): len(i.transcript) for i in QemuInstance.started}
+    for inst in list(QemuInstance.started):
+        # A reused QEMU's exit is signed by what it writes during this test.
+        inst.mark_stderr()
     result = yield
     version = binary_info(item.config).version
     for inst in list(QemuInstance.started):
@@ -567,7 +570,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         events = [m for m in messages(inst.transcript) if m.kind is Kind.EVENT]
         # Whole streams (the transcript starts with QEMU, so with each job's start), of
         # the jobs this test moved: an earlier test's finding isn't reported again.
-        check_job_events([m for m in events if _job_id(m) in fresh], version)
+        with evidence(inst):
+            # In the evidence path: a broken stream is a finding with a reproducer.
+            check_job_events([m for m in events if _job_id(m) in fresh], version)
     return result
 
 

@@ -11,9 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from conformance.behaviour.rule import AFTER, BEFORE, Event, Rule, State, Step
-from conformance.machine.instance import QemuInstance
+from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.oracle.failure import Failure, FindingKind
-from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind, Message
 from conformance.qmp.wirejson import json_equal
 
@@ -29,7 +28,7 @@ def run_rule(rule: Rule, inst: QemuInstance) -> None:
             _run_step(rule, number, step, inst)
         except Failure as exc:
             raise SetupFailed(f"setup {exc.message}") from exc
-    inst.session.drain_events()
+    inst.drain_events()
     for number, step in enumerate(rule.steps, start=1):
         _run_step(rule, number, step, inst)
 
@@ -96,8 +95,8 @@ def _matches(expected: Event, event: Message) -> bool:
 def _await(inst: QemuInstance, expected: Event, into: list[Message]) -> bool:
     """Wait (with the reply deadline) for the event; record it in `into`."""
     try:
-        into.append(inst.session.wait_event(expected.name, lambda e: _matches(expected, e)))
-    except DeadlineExceeded:
+        into.append(inst.wait_event(expected.name, lambda e: _matches(expected, e)))
+    except EventMissing:
         return False
     return True
 

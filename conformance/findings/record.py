@@ -190,8 +190,9 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
         trigger = _trigger(sends, command)
         reply = _reply_to(evidence.transcript, sends[trigger]) if sends else None
         violation = exc.path if exc.kind is FindingKind.SCHEMA else None
-        if exc.kind is FindingKind.PROTOCOL and exc.check in REJUDGED:
-            # The conversation, not the trigger's reply, is the finding (rejudge.py).
+        if exc.check in REJUDGED:
+            # The conversation, not the trigger's reply, is the finding (rejudge.py):
+            # a protocol rule, or a job's status stream.
             expected = Outcome("reply", max(trigger, 0), check=exc.check)
         else:
             expected = Outcome(

@@ -9,7 +9,9 @@ functions over the whole replayed conversation: reproduced means that check fail
 again.
 
 Only checks that need nothing but the transcript are judged again (`REJUDGED`); the
-others keep the reply comparison.
+others keep the reply comparison. The job-stream checks are among them, given the
+version of the QEMU replayed on (its JobStatus table): a job's stream broken once is
+judged again on the replayed conversation's events.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from conformance.findings.reproducer import envelope
 from conformance.oracle.conversation import check_nothing_hidden_ran, check_output, messages
 from conformance.oracle.failure import Failure
+from conformance.oracle.jobs import Version, check_job_events
 from conformance.oracle.protocol import check_id_echo
 from conformance.qmp.message import Kind
 from conformance.qmp.transcript import Direction, Record
@@ -27,12 +30,23 @@ from strategies.wire import MUST_NOT_RUN_PREFIX
 __all__ = ["REJUDGED", "failed_checks"]
 
 #: The protocol checks a replay judges again, by check id.
+#: The job-stream checks among them (judged when the replay knows QEMU's version).
+JOB_CHECKS = frozenset({"jobs.start", "jobs.transition"})
 REJUDGED = frozenset(
-    {"output.kind", "output.strict-json", "malformed.executed", "malformed.parsed", "ids.echo"}
+    {
+        "output.kind",
+        "output.strict-json",
+        "malformed.executed",
+        "malformed.parsed",
+        "ids.echo",
+        *JOB_CHECKS,
+    }
 )
 
 
-def failed_checks(records: Sequence[Record], fence_prefix: str) -> set[str]:
+def failed_checks(
+    records: Sequence[Record], fence_prefix: str, version: Version | None = None
+) -> set[str]:
     """The `REJUDGED` checks that `records` (a replayed conversation) fail.
 
     Ids starting with ``fence_prefix`` are the replayer's own fence commands: their
@@ -53,6 +67,9 @@ def failed_checks(records: Sequence[Record], fence_prefix: str) -> set[str]:
         ),
         lambda: _check_ids(records, fence_prefix),
     ]
+    if version is not None:
+        events = [m for m in messages(records) if m.kind is Kind.EVENT]
+        checks.append(lambda: check_job_events(events, version))
     for check in checks:
         try:
             check()

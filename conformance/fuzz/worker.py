@@ -41,7 +41,7 @@ from typing import Protocol
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.control import current_build_context
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
@@ -375,7 +375,11 @@ class Worker:
             if all(isinstance(leaf, Failure | QemuGone) for leaf in leaves(exc)):
                 self._report(exc, nodeid, chunk_seed, said)
                 return
-            if attempt.interrupted is None:
+            # A QEMU that died mid-write is noticed at that write or at the next read,
+            # as timing has it, so Hypothesis's replay of the run may take another path
+            # and call the strategy flaky: the exit seen first is the finding.
+            flaky = isinstance(exc, FlakyStrategyDefinition) and attempt.first is not None
+            if attempt.interrupted is None and not flaky:
                 self.outbox.put(harness_error(self.config.index, nodeid, exc))
                 return
             # Hypothesis can turn an interrupt in mid-replay into an error of its own

@@ -7,9 +7,16 @@ instance's private workdir, where QEMU connects to a socket the harness listens 
 
 `LaunchConfig.monitors` gives QEMU more than one QMP monitor, each on a channel of its
 own (chardev ids `qmp`, `qmp1`, `qmp2`, ...; sockets `qmp.sock`, `qmp1.sock`, ... in
-the workdir). The first is the instance's `session`; the others are `extra_sessions`,
-each with its own transcript, so the suite can check what every monitor receives (events
-are broadcast to all monitors in command mode).
+the workdir). Monitor 0 is the primary one; the others each have their own transcript
+(`monitor_transcript`), so the suite can check what every monitor receives (events are
+broadcast to all monitors in command mode).
+
+The instance is the only owner of QEMU I/O: its sessions are private, and every call
+that reads or writes the QMP channel (`execute`, `send_raw`, `send_command`, `wait`,
+`wait_event`, `poll`, `negotiate`) turns what the transport raises into a classified
+QEMU outcome, `QemuGone` with the exit (a crash with its signal and stderr, a hang
+after a liveness probe, a closed channel). A misbehaving QEMU is never the harness's
+error, whichever path met it.
 
 qemu-storage-daemon takes the same channels in its own syntax (`--chardev …
 --monitor chardev=…`), and none of qemu-system's machine options: no board, no display,
@@ -32,10 +39,10 @@ import socket
 import subprocess
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 from conformance.errors import CannotStart, SetupError
 from conformance.machine import process
@@ -45,7 +52,7 @@ from conformance.machine.profiles import BASE_ARGS, Profile, profile
 from conformance.machine.stderr import StderrCapture
 from conformance.qmp.deadline import Deadline, DeadlineExceeded
 from conformance.qmp.message import Message
-from conformance.qmp.session import AUTO, NoGreeting, Reply, Session, Ticket
+from conformance.qmp.session import AUTO, EventMatch, NoGreeting, Reply, Session, Ticket
 from conformance.qmp.transcript import Transcript
 from conformance.qmp.transport import Disconnected, SocketTransport
 
@@ -69,6 +76,18 @@ class QemuGone(RuntimeError):
         super().__init__(exit_info.describe())
         self.exit_info = exit_info
         self.transcript = transcript
+
+
+class EventMissing(DeadlineExceeded):
+    """An awaited event didn't come, and QEMU still answers a liveness probe: the
+    event's absence is the finding, not a hang."""
+
+
+#: The id of the query that tells a missing event from a hung QEMU.
+LIVENESS_ID = "qmpc-liveness"
+
+_TRANSPORT_ERRORS = (Disconnected, DeadlineExceeded, OSError)
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -118,13 +137,16 @@ class QemuInstance:
         self._session: Session | None = None
         # Monitors 1.. (`monitors` > 1): their own sessions and transcripts. Supervision
         # (exit notes, quit) stays with the primary session and transcript.
-        self.extra_sessions: list[Session] = []
+        self._extra_sessions: list[Session] = []
+        # Where this test's (or exchange's) stderr starts: an exit is classified and
+        # signed by what QEMU wrote after it, not by a reused instance's first line.
+        self._stderr_mark = 0
         self.exit_info: ExitInfo | None = None
         self._quit_sent = False
 
     # -- life cycle --------------------------------------------------------------------
 
-    def start(self, *, negotiate: bool = True, capabilities: Sequence[str] = ()) -> Session:
+    def start(self, *, negotiate: bool = True, capabilities: Sequence[str] = ()) -> Message:
         """Launch QEMU and read its greeting (and negotiate unless told not to)."""
         self.info = probe(self.config.binary)
         self.profile = fit_profile(self.profile, self.info)
@@ -147,7 +169,7 @@ class QemuInstance:
             else:
                 session = self._launch(channel)
             if negotiate:
-                for number, each in enumerate([session, *self.extra_sessions]):
+                for number, each in enumerate([session, *self._extra_sessions]):
                     try:
                         reply = each.negotiate(capabilities)
                     except (Disconnected, DeadlineExceeded) as exc:
@@ -162,7 +184,8 @@ class QemuInstance:
         except BaseException:
             self.close()
             raise
-        return session
+        assert session.greeting is not None
+        return session.greeting
 
     def _launch(self, channel: Literal["fd", "unix"]) -> Session:
         assert self.info is not None
@@ -223,7 +246,7 @@ class QemuInstance:
         timeout = self.config.timeout
         session = Session(SocketTransport(socks[0]), self.transcript, timeout=timeout)
         self._session = session
-        self.extra_sessions = [
+        self._extra_sessions = [
             Session(SocketTransport(sock), Transcript(), timeout=timeout) for sock in socks[1:]
         ]
         self.transcript.meta.update(
@@ -235,12 +258,12 @@ class QemuInstance:
             channel=channel,
             argv=self.abstract_argv(),
         )
-        for number, extra in enumerate(self.extra_sessions, start=1):
+        for number, extra in enumerate(self._extra_sessions, start=1):
             extra.transcript.meta.update(self.transcript.meta, monitor=number)
         # Every monitor greets as QEMU starts: one deadline for all the greetings.
         deadline = Deadline.after(self.config.start_timeout)
         self._read_greeting(session, self.config.start_timeout, "")
-        for number, extra in enumerate(self.extra_sessions, start=1):
+        for number, extra in enumerate(self._extra_sessions, start=1):
             self._read_greeting(extra, deadline.remaining(), f" on monitor {number}")
         return session
 
@@ -299,10 +322,10 @@ class QemuInstance:
             process.forget(self.proc)
         if self.stderr is not None:
             self.stderr.close()
-        for extra in self.extra_sessions:
+        for extra in self._extra_sessions:
             extra.close()
         self.proc, self.stderr, self._session, self.exit_info = None, None, None, None
-        self.extra_sessions = []
+        self._extra_sessions = []
         self.transcript = Transcript()
 
     def __enter__(self) -> QemuInstance:
@@ -314,11 +337,37 @@ class QemuInstance:
 
     # -- use ---------------------------------------------------------------------------
 
-    @property
-    def session(self) -> Session:
+    def _primary(self) -> Session:
         if self._session is None:
             raise RuntimeError("QEMU instance is not started")
         return self._session
+
+    def _monitor(self, monitor: int) -> Session:
+        if monitor == 0:
+            return self._primary()
+        return self._extra_sessions[monitor - 1]
+
+    @property
+    def monitors(self) -> int:
+        """How many QMP monitors this QEMU has (0 before start)."""
+        return (1 + len(self._extra_sessions)) if self._session is not None else 0
+
+    @property
+    def greeting(self) -> Message | None:
+        return self._session.greeting if self._session is not None else None
+
+    @property
+    def pending(self) -> tuple[Ticket, ...]:
+        """The primary monitor's tickets still waiting for a reply."""
+        return self._primary().pending
+
+    @property
+    def unexpected(self) -> list[Message]:
+        """Replies and other messages the primary monitor could pair with no request."""
+        return self._primary().unexpected
+
+    def monitor_transcript(self, monitor: int) -> Transcript:
+        return self.transcript if monitor == 0 else self._extra_sessions[monitor - 1].transcript
 
     @property
     def pid(self) -> int | None:
@@ -326,6 +375,22 @@ class QemuInstance:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def mark_stderr(self) -> None:
+        """Start a new stretch of stderr: an exit from here on is judged by what QEMU
+        writes after this point."""
+        self._stderr_mark = len(self.stderr_text())
+
+    def _gone(self, exc: BaseException) -> QemuGone:
+        return QemuGone(self.settle(exc), self.transcript)
+
+    def _io(self, call: Callable[[], _T]) -> _T:
+        """`call` (a read or write of the QMP channel), with what the transport raises
+        turned into `QemuGone`: a misbehaving QEMU is a classified outcome here."""
+        try:
+            return call()
+        except _TRANSPORT_ERRORS as exc:
+            raise self._gone(exc) from exc
 
     def execute(
         self,
@@ -336,6 +401,7 @@ class QemuInstance:
         oob: bool = False,
         extra: Mapping[str, object] | None = None,
         timeout: float | None = None,
+        monitor: int = 0,
     ) -> Reply:
         """`Session.execute`, but a dead or hung QEMU raises `QemuGone` with its exit."""
         # Set before sending: QEMU may exit before its reply arrives, and that exit is
@@ -344,23 +410,97 @@ class QemuInstance:
         quitting = name == "quit" and not self._quit_sent
         if quitting:
             self._quit_sent = True
+        session = self._monitor(monitor)
         try:
-            reply = self.session.execute(
-                name, arguments, id=id, oob=oob, extra=extra, timeout=timeout
-            )
-        except (Disconnected, DeadlineExceeded) as exc:
-            raise QemuGone(self.settle(exc), self.transcript) from exc
+            reply = session.execute(name, arguments, id=id, oob=oob, extra=extra, timeout=timeout)
+        except _TRANSPORT_ERRORS as exc:
+            raise self._gone(exc) from exc
         if quitting and not reply.ok:
             self._quit_sent = False
         return reply
 
+    def negotiate(
+        self, capabilities: Sequence[str] = (), *, monitor: int = 0, timeout: float | None = None
+    ) -> Reply:
+        """`Session.negotiate` on a monitor, with `execute`'s handling of QEMU's end."""
+        return self._io(lambda: self._monitor(monitor).negotiate(capabilities, timeout=timeout))
+
+    def send_command(
+        self,
+        name: str,
+        arguments: object = None,
+        *,
+        id: object = AUTO,
+        extra: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> Ticket:
+        """`Session.send_command` without waiting; a failed write raises `QemuGone`."""
+        session = self._primary()
+        return self._io(
+            lambda: session.send_command(name, arguments, id=id, extra=extra, timeout=timeout)
+        )
+
+    def send_raw(
+        self,
+        data: bytes,
+        *,
+        replies: Iterable[tuple[bool, object]] = (),
+        label: str = "raw",
+        timeout: float | None = None,
+    ) -> list[Ticket]:
+        """`Session.send_raw`: any bytes, with the replies they expect. A failed write
+        (EPIPE from a parser that crashed on the input, a full pipe past the deadline)
+        raises `QemuGone`."""
+        session = self._primary()
+        return self._io(
+            lambda: session.send_raw(data, replies=replies, label=label, timeout=timeout)
+        )
+
     def wait(self, ticket: Ticket, timeout: float | None = None) -> Message:
         """`Session.wait` for a raw send's ticket, with `execute`'s handling of a dead
         or hung QEMU."""
+        session = self._primary()
+        return self._io(lambda: session.wait(ticket, timeout))
+
+    def wait_event(
+        self,
+        name: str,
+        match: EventMatch = None,
+        timeout: float | None = None,
+        *,
+        monitor: int = 0,
+    ) -> Message:
+        """`Session.wait_event`. When the deadline passes, a liveness probe decides:
+        QEMU answers, and `EventMissing` says the event never came; it doesn't, and
+        `QemuGone` says it hung. A closed channel is `QemuGone` at once."""
+        session = self._monitor(monitor)
         try:
-            return self.session.wait(ticket, timeout)
-        except (Disconnected, DeadlineExceeded) as exc:
-            raise QemuGone(self.settle(exc), self.transcript) from exc
+            return session.wait_event(name, match, timeout)
+        except DeadlineExceeded as exc:
+            self._probe_liveness(exc)
+            raise EventMissing(str(exc)) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise self._gone(exc) from exc
+
+    def _probe_liveness(self, cause: BaseException) -> None:
+        """Raise `QemuGone` unless QEMU answers a query within the reply deadline."""
+        if not self.alive():
+            raise self._gone(cause)
+        session = self._primary()
+        try:
+            # Any reply will do (CommandNotFound before negotiation is one).
+            session.execute("query-version", id=LIVENESS_ID)
+        except _TRANSPORT_ERRORS as exc:
+            raise self._gone(exc) from cause
+
+    def drain_events(self, *, monitor: int = 0) -> list[Message]:
+        """Take every queued event (no I/O)."""
+        return self._monitor(monitor).drain_events() if self._session is not None else []
+
+    def poll(self, timeout: float) -> list[Message]:
+        """`Session.poll`: what arrives within `timeout`; a closed channel is `QemuGone`."""
+        session = self._primary()
+        return self._io(lambda: session.poll(timeout))
 
     def settle(self, cause: BaseException) -> ExitInfo:
         """After a failed read or write: find out (and record) how QEMU ended."""
@@ -396,7 +536,7 @@ class QemuInstance:
             info = self._quit_and_wait()
         if self._session is not None:
             self._session.close()
-        for extra in self.extra_sessions:
+        for extra in self._extra_sessions:
             extra.close()
         if self.stderr is not None:
             self.stderr.close()
@@ -448,7 +588,7 @@ class QemuInstance:
             self.stderr.wait_eof(self.config.quit_timeout)
         info = classify_exit(
             self.proc.returncode,
-            self.stderr_text(),
+            self.stderr_text()[self._stderr_mark :],
             quit_sent=self._quit_sent,
             hung=hung,
             killed_by_harness=killed,
@@ -514,7 +654,9 @@ def _stderr_line(stderr: str) -> str:
 
 
 __all__ = [
+    "LIVENESS_ID",
     "DiedAtStart",
+    "EventMissing",
     "ExitInfo",
     "ExitKind",
     "LaunchConfig",

@@ -39,6 +39,9 @@ TYPE_CHECK = spec(
 
 
 #: The user property carrying a command's exercised coverage items (JSON, `properties()`).
+#: The id of the liveness probe after each exchange. A literal, so its echo is judged
+#: against what was sent (the reply's own id would always equal itself).
+PROBE_ID = "qmpc-probe"
 COVERAGE_PROPERTY = "coverage"
 #: The user property counting the replies by kind (return, error), as JSON.
 REPLIES_PROPERTY = "replies"
@@ -128,6 +131,8 @@ class ArgumentRun:
             self.valid_examples += 1
             arg_type = self.schema.command(self.command).arg_type
             self.covered.update(i.key for i in exercised(self.schema, arg_type, arguments))
+        # An exit is signed by what QEMU writes from this example on.
+        inst.mark_stderr()
         with evidence(inst):
             # JSON null as arguments must be sent as such, not left out.
             extra = {"arguments": None} if arguments is None and malformed else None
@@ -150,9 +155,9 @@ class ArgumentRun:
                         command=self.command,
                     )
             judge_reply(self.schema, self.command, reply.message, sent_id)
-            probe = inst.execute("query-version")
-            judge_reply(self.schema, "query-version", probe.message, probe.message.id)
-            judge_events(self.schema, inst.session.drain_events())
+            probe = inst.execute("query-version", id=PROBE_ID)
+            judge_reply(self.schema, "query-version", probe.message, PROBE_ID)
+            judge_events(self.schema, inst.drain_events())
 
     def properties(self) -> list[tuple[str, object]]:
         """The test's user properties: example counts, reply kinds, and (when valid

@@ -20,12 +20,11 @@ from conformance.docs.replay import (
     shape_diff,
     unordered_events,
 )
-from conformance.machine.instance import QemuInstance
+from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import unchanged
-from conformance.oracle.failure import Citation, Failure, FindingKind
+from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
 from conformance.plugin import RunContext
-from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind
 from conformance.spec import Schema
 from conformance.suite.report import evidence, label
@@ -87,8 +86,19 @@ def _replay(
                 f"({reply.message.error_class}: {reply.message.error_desc})"
             )
         if awaited and all(e.event_name != awaited for e in reply.events):
-            inst.session.wait_event(awaited)
-    inst.session.drain_events()
+            try:
+                with evidence(inst):
+                    inst.wait_event(awaited)
+            except EventMissing as exc:
+                raise Failure(
+                    "doc.setup-event",
+                    qapi(awaited, f"emitted by {setup_command}"),
+                    f"setup {setup_command} was answered but {awaited} never came, "
+                    f"though QEMU still answers: {exc}",
+                    kind=FindingKind.BEHAVIOUR,
+                    command=setup_command,
+                ) from exc
+    inst.drain_events()
     documented = doc_replies(example)
     doc_events = events_before_replies(example)
     unordered = unordered_events(entry)
@@ -142,6 +152,6 @@ def _await_missing(inst: QemuInstance, documented: list[str], before: list[str])
     for name in documented:
         if name in before or name in after:
             continue
-        with contextlib.suppress(DeadlineExceeded):
-            after.append(inst.session.wait_event(name).event_name or "")
+        with contextlib.suppress(EventMissing):
+            after.append(inst.wait_event(name).event_name or "")
     return after

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.machine.instance import QemuInstance
+from conformance.machine.instance import EventMissing, QemuInstance
+from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.oracle.jobs import check_verb_refused, verbs
+from conformance.oracle.required import check_succeeded
 from conformance.plugin import RunContext
 from conformance.suite.report import evidence, label
 
@@ -53,11 +55,19 @@ def test_refused_verb(state: str, verb: str, qmp_run: RunContext) -> None:
         pytest.skip(f"{state} allows {verb} in QEMU {'.'.join(map(str, version))}")
     with QemuInstance(qmp_run.launch_config(qmp_run.profiles[0])) as inst, evidence(inst):
         for node in NODES:
-            assert inst.execute("blockdev-add", node).ok
+            check_succeeded(inst.execute("blockdev-add", node).message, "blockdev-add")
         for command, arguments in STATES[state]:
-            reply = inst.execute(command, arguments)
-            assert reply.ok, reply.message.raw
-        inst.session.wait_event("JOB_STATUS_CHANGE", {"id": "j", "status": state})
+            check_succeeded(inst.execute(command, arguments).message, command)
+        try:
+            inst.wait_event("JOB_STATUS_CHANGE", {"id": "j", "status": state})
+        except EventMissing as exc:
+            raise Failure(
+                "jobs.state-reached",
+                qapi("JOB_STATUS_CHANGE", "Emitted when a job transitions to a different status."),
+                f"job j never reached {state}, though QEMU still answers: {exc}",
+                kind=FindingKind.BEHAVIOUR,
+                command=STATES[state][-1][0],
+            ) from exc
         verb_command, verb_arguments = VERBS[verb]
         reply = inst.execute(verb_command, verb_arguments)
         check_verb_refused(verb, state, reply.message, version, command=verb_command)

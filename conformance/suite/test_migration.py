@@ -26,13 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance.machine.instance import QemuInstance
+from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.profiles import Profile, profile
 from conformance.oracle.conversation import messages
 from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
 from conformance.oracle.judge import judge_events
 from conformance.plugin import RunContext
-from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind
 from conformance.spec import Schema
 from conformance.suite.report import evidence, label
@@ -159,8 +158,8 @@ def _migrate_throttled(src: QemuInstance, dst: QemuInstance, uri: str, *, postco
 
 def _wait_status(inst: QemuInstance, status: str, side: str, citation: Citation) -> None:
     try:
-        inst.session.wait_event("MIGRATION", {"status": status}, timeout=MIGRATION_DEADLINE)
-    except DeadlineExceeded:
+        inst.wait_event("MIGRATION", {"status": status}, timeout=MIGRATION_DEADLINE)
+    except EventMissing:
         raise Failure(
             "migration.event",
             citation,

@@ -14,6 +14,7 @@ from conformance.machine.reuse import keeps_state
 from conformance.oracle.failure import qapi
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.spec import Schema
+from conformance.suite.exchange import PROBE_ID
 from conformance.suite.report import command_tags, evidence, label
 
 
@@ -32,14 +33,14 @@ def test_no_arguments(
     if reason:
         pytest.skip(f"{no_arg_command}: {reason}")
     inst = qemu_pool.get(profile_name)
-    inst.session.drain_events()
+    inst.drain_events()
     sent_id = f"noargs-{no_arg_command}"
     with evidence(inst):
         reply = inst.execute(no_arg_command, id=sent_id)
         judge_reply(schema, no_arg_command, reply.message, sent_id)
-        alive = inst.execute("query-version")
-        judge_reply(schema, "query-version", alive.message, alive.message.id)
-        judge_events(schema, inst.session.drain_events())
+        alive = inst.execute("query-version", id=PROBE_ID)
+        judge_reply(schema, "query-version", alive.message, PROBE_ID)
+        judge_events(schema, inst.drain_events())
     if not keeps_state(no_arg_command, reply.message.kind):
         # The pooled QEMU serves later tests, which assume the profile's machine.
         qemu_pool.retire(profile_name)

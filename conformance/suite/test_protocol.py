@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conformance.docs.setup import profile_chooser
-from conformance.machine.instance import QemuInstance
+from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.oracle.conversation import (
     ISSUE_ORDER,
@@ -45,6 +45,7 @@ from conformance.oracle.protocol import (
     check_id_echo,
     check_reply_shape,
 )
+from conformance.oracle.required import check_succeeded
 from conformance.plugin import RunContext
 from conformance.qmp.message import Message
 from conformance.qmp.session import Ticket
@@ -94,7 +95,7 @@ def test_unknown_capability_is_an_error(fresh_qemu: QemuInstance) -> None:
         story="unknown capability",
         citation=str(NEGOTIATION),
     )
-    session = fresh_qemu.start(negotiate=False)
+    fresh_qemu.start(negotiate=False)
     with evidence(fresh_qemu):
         reply = fresh_qemu.execute(
             "qmp_capabilities", {"enable": ["x-no-such-capability"]}, id="unknown"
@@ -104,19 +105,18 @@ def test_unknown_capability_is_an_error(fresh_qemu: QemuInstance) -> None:
         # The failed negotiation left the server in negotiation mode.
         still = fresh_qemu.execute("query-version", id="still-negotiating")
         check_error_class(still.message, "CommandNotFound", NEGOTIATION, "negotiation.before")
-        assert session.negotiate().ok
+        check_succeeded(fresh_qemu.negotiate().message, "qmp_capabilities", NEGOTIATION)
         check_output(fresh_qemu.transcript)
 
 
 def test_offered_oob_can_be_enabled(fresh_qemu: QemuInstance) -> None:
     label(epic="protocol", feature="negotiation", story="oob", citation=str(OOB_CAPABILITY))
-    session = fresh_qemu.start(negotiate=False)
-    assert session.greeting is not None
-    offered = session.greeting.value["QMP"]["capabilities"]  # type: ignore[index]
+    greeting = fresh_qemu.start(negotiate=False)
+    offered = greeting.value["QMP"]["capabilities"]  # type: ignore[index]
     if "oob" not in offered:
         pytest.skip(f"the greeting offers no oob capability ({offered})")
     with evidence(fresh_qemu):
-        reply = session.negotiate(["oob"])
+        reply = fresh_qemu.negotiate(["oob"])
         check_reply_shape(reply.message)
         if not reply.ok:
             raise Failure(
@@ -143,13 +143,13 @@ def test_bad_envelope(
     inst = qemu_pool.get(qmp_run.profiles[0])
     mark = len(inst.transcript)
     with evidence(inst):
-        (ticket,) = inst.session.send_raw(
+        (ticket,) = inst.send_raw(
             encode(envelope), replies=[(envelope.has_id, envelope.id)], label=rule
         )
         reply = _wait(inst, ticket)
         check_error_class(reply, "GenericError", ENVELOPE, f"envelope.{rule}")
         check_id_echo(reply, envelope.id, sent=envelope.has_id)
-        assert inst.execute("query-version").ok
+        check_succeeded(inst.execute("query-version").message, "query-version", ENVELOPE)
         check_output(inst.transcript.since(mark))
 
 
@@ -164,11 +164,11 @@ def test_id_comes_back_equal(sent_id: object, qemu_pool: InstancePool, qmp_run: 
     inst = qemu_pool.get(qmp_run.profiles[0])
     mark = len(inst.transcript)
     with evidence(inst):
-        ticket = inst.session.send_command("query-version", id=sent_id)
+        ticket = inst.send_command("query-version", id=sent_id)
         # Replies come in issue order: once the fence is answered, so is the command.
         # Waiting on the fence, not on an id the server may have mangled beyond
         # pairing, keeps a broken echo from costing a whole deadline.
-        fence = inst.session.send_command("query-version", id="fence")
+        fence = inst.send_command("query-version", id="fence")
         _wait(inst, fence)
         check_output(inst.transcript.since(mark))
         if ticket.reply is None:
@@ -219,8 +219,8 @@ def _broken_then_probe(inst: QemuInstance, case: WireCase) -> None:
     mark = len(inst.transcript)
     probe_id = {"probe": case.rule}
     with evidence(inst):
-        inst.session.send_raw(case.data + RESYNC, label=case.rule)
-        (ticket,) = inst.session.send_raw(probe(probe_id), replies=[(True, probe_id)])
+        inst.send_raw(case.data + RESYNC, label=case.rule)
+        (ticket,) = inst.send_raw(probe(probe_id), replies=[(True, probe_id)])
         _wait(inst, ticket, extra=len(case.data) / MONITOR_READ_RATE)
         since = inst.transcript.since(mark)
         check_output(since)
@@ -241,7 +241,15 @@ def test_events_shape_and_time_order(qemu_pool: InstancePool, qmp_run: RunContex
         with evidence(inst):
             for round_ in range(8):
                 name, match = _emit_event(inst, round_)
-                inst.session.wait_event(name, match)
+                try:
+                    inst.wait_event(name, match)
+                except EventMissing as exc:
+                    raise Failure(
+                        "events.missing",
+                        EVENTS,
+                        f"{name} {match} never arrived, though QEMU still answers: {exc}",
+                        kind=FindingKind.BEHAVIOUR,
+                    ) from exc
             check_output(inst.transcript)
             check_events(inst.transcript)
     finally:
@@ -254,17 +262,17 @@ def test_event_reaches_every_monitor(qmp_run: RunContext) -> None:
     config.monitors = 2
     with QemuInstance(config) as inst, evidence(inst):
         name, match = _emit_event(inst, 0)
-        for number, session in enumerate([inst.session, *inst.extra_sessions]):
+        for number in range(inst.monitors):
             try:
-                session.wait_event(name, match)
-            except TimeoutError as exc:
+                inst.wait_event(name, match, monitor=number)
+            except EventMissing as exc:
                 raise Failure(
                     "events.broadcast",
                     EVENTS,
                     f"{name} did not reach negotiated monitor {number}: {exc}",
                     kind=_PROTOCOL,
                 ) from exc
-            check_events(session.transcript)
+            check_events(inst.monitor_transcript(number))
 
 
 def _event_profile(qmp_run: RunContext) -> str:
@@ -283,7 +291,7 @@ def _emit_event(inst: QemuInstance, round_: int) -> tuple[str, dict[str, object]
     if inst.profile.tray:
         command = "blockdev-close-tray" if round_ % 2 else "blockdev-open-tray"
         reply = inst.execute(command, {"id": "cd0"})
-        assert reply.ok, reply.message.raw
+        check_succeeded(reply.message, command)
         return "DEVICE_TRAY_MOVED", {"id": "cd0", "tray-open": not round_ % 2}
     # A backup between two small null-co nodes runs to its end unattended, and its job
     # reports every status it passes through. (null0's 1 GiB would keep the main loop
@@ -293,10 +301,10 @@ def _emit_event(inst: QemuInstance, round_: int) -> tuple[str, dict[str, object]
         added = inst.execute(
             "blockdev-add", {"driver": "null-co", "node-name": node, "size": SMALL}
         )
-        assert added.ok, added.message.raw
+        check_succeeded(added.message, "blockdev-add")
     backup = {"job-id": job, "device": f"{job}s", "target": f"{job}t", "sync": "full"}
     reply = inst.execute("blockdev-backup", backup)
-    assert reply.ok, reply.message.raw
+    check_succeeded(reply.message, "blockdev-backup")
     return "JOB_STATUS_CHANGE", {"id": job, "status": "null"}
 
 
@@ -307,12 +315,13 @@ def _emit_event(inst: QemuInstance, round_: int) -> tuple[str, dict[str, object]
 def oob_qemu(qmp_run: RunContext) -> Iterator[QemuInstance]:
     """One instance negotiated with the oob capability (when offered)."""
     inst = _fresh(qmp_run, qmp_run.block_profile)
-    session = inst.start(negotiate=False)
-    offered = session.greeting.value["QMP"]["capabilities"]  # type: ignore[union-attr,index]
+    greeting = inst.start(negotiate=False)
+    offered = greeting.value["QMP"]["capabilities"]  # type: ignore[index]
     if "oob" not in offered:
         inst.close()
         pytest.skip(f"the greeting offers no oob capability ({offered})")
-    assert session.negotiate(["oob"]).ok
+    with evidence(inst):
+        check_succeeded(inst.negotiate(["oob"]).message, "qmp_capabilities", OOB_CAPABILITY)
     yield inst
     inst.close()
 
@@ -379,7 +388,7 @@ def test_oob_may_overtake_and_in_band_keeps_order(oob_qemu: QemuInstance) -> Non
     with evidence(inst):
         lines = [dumps({"execute": "query-status", "id": i}) + b"\n" for i in in_band]
         lines.insert(3, dumps({"exec-oob": "query-yank", "id": "oob"}) + b"\n")
-        tickets = inst.session.send_raw(
+        tickets = inst.send_raw(
             b"".join(lines), replies=[(True, i) for i in [*in_band[:3], "oob", *in_band[3:]]]
         )
         for ticket in tickets:
@@ -408,7 +417,7 @@ def test_pipelined_commands_answered_in_order(
     mark = len(inst.transcript)
     with evidence(inst):
         payload = b"".join(dumps({"execute": "query-status", "id": i}) + b"\n" for i in ids)
-        for ticket in inst.session.send_raw(payload, replies=[(True, i) for i in ids]):
+        for ticket in inst.send_raw(payload, replies=[(True, i) for i in ids]):
             _wait(inst, ticket)
         since = inst.transcript.since(mark)
         check_output(since)

@@ -97,7 +97,7 @@ from conformance.behaviour.rules.device import DELETED, DELETED_DATA, XHCI
 from conformance.behaviour.rules.medium import INSERT, REMOVE, REMOVE_NOOP
 from conformance.behaviour.rules.transaction import ABORT, ATOMIC
 from conformance.behaviour.rules.tray import CLOSE, CLOSE_NOOP, MOVED, OPEN, OPEN_NOOP
-from conformance.machine.instance import QemuGone, QemuInstance
+from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.profiles import TRAY, USB, Profile, block_profile, profile
 from conformance.oracle.conversation import messages
@@ -105,11 +105,9 @@ from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
 from conformance.oracle.jobs import CHANGE_EVENT, ENDS, EVENT, Version, verbs
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.plugin import RunContext
-from conformance.qmp.deadline import DeadlineExceeded
 from conformance.qmp.message import Kind, Message
 from conformance.qmp.session import Reply
 from conformance.qmp.transcript import Direction
-from conformance.qmp.transport import Disconnected
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.model import AlternateType, ArrayType, ObjectType
 from conformance.suite.report import evidence, label
@@ -729,7 +727,7 @@ class ResourceMachine(RuleBasedStateMachine):
         self.last, self.cite = shown, expect.citation
         with evidence(self.inst):
             # This step's events only: a wait in it must not take an older one.
-            self.inst.session.drain_events()
+            self.inst.drain_events()
             reply = self.inst.execute(command, dict(arguments))
             fence = self.inst.execute(self.fence)
             message = reply.message
@@ -764,16 +762,14 @@ class ResourceMachine(RuleBasedStateMachine):
         (the event may come after the step's fence: jobs and unplugs are asynchronous)."""
         with evidence(self.inst):
             try:
-                return self.inst.session.wait_event(event, match)
-            except DeadlineExceeded:
+                return self.inst.wait_event(event, match)
+            except EventMissing:
                 raise self._fail(
                     "resources.event",
                     f"no {event} with {json.dumps(match, sort_keys=True)} within "
                     f"{self.inst.config.timeout:g} s",
                     citation,
                 ) from None
-            except Disconnected as exc:
-                raise QemuGone(self.inst.settle(exc), self.inst.transcript) from exc
 
     def _check_tray_events(
         self, shown: str, command: str, expect: Expect | None, *replies: Reply

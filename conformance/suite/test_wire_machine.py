@@ -28,7 +28,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance.machine.instance import QemuInstance
+from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.conversation import (
     check_events,
     check_issue_order,
@@ -36,7 +36,7 @@ from conformance.oracle.conversation import (
     check_output,
     check_replies,
 )
-from conformance.oracle.failure import Failure, FindingKind, spec
+from conformance.oracle.failure import Failure, FindingKind
 from conformance.oracle.protocol import (
     ENVELOPE,
     MAX_IN_FLIGHT,
@@ -65,12 +65,6 @@ from strategies.wire import (
 STEPS = 60
 # Commands that read state and change none: any interleaving of them is harmless.
 QUERIES = ("query-status", "query-version", "query-name", "query-uuid", "query-target")
-ALIVE = spec(
-    "Forcing the JSON parser into known-good state",
-    "Incomplete or invalid input can leave the server's JSON parser in a state where it "
-    "can't parse additional commands. To get it back into known-good state, the client "
-    "should provoke a lexical error.",
-)
 
 
 class WireMachine(RuleBasedStateMachine):
@@ -92,7 +86,7 @@ class WireMachine(RuleBasedStateMachine):
 
     def _send(self, data: bytes, ids: list[object], label: str) -> list[Ticket]:
         WireMachine.steps += 1
-        return self.inst.session.send_raw(data, replies=[(True, i) for i in ids], label=label)
+        return self.inst.send_raw(data, replies=[(True, i) for i in ids], label=label)
 
     def _await(self, tickets: list[Ticket]) -> None:
         """Wait on a fence sent after `tickets`: replies come in issue order, so once it
@@ -101,7 +95,7 @@ class WireMachine(RuleBasedStateMachine):
         self.fences += 1
         fence = f"fence-{self.fences}"
         self.expected.append(fence)
-        self.inst.wait(self.inst.session.send_command("query-status", id=fence))
+        self.inst.wait(self.inst.send_command("query-status", id=fence))
         for ticket in tickets:
             if ticket.reply is None:
                 raise Failure(
@@ -141,7 +135,7 @@ class WireMachine(RuleBasedStateMachine):
     def bad_envelope(self, envelope: Envelope) -> None:
         with evidence(self.inst):
             WireMachine.steps += 1
-            (ticket,) = self.inst.session.send_raw(
+            (ticket,) = self.inst.send_raw(
                 encode(envelope), replies=[(envelope.has_id, envelope.id)], label=envelope.rule
             )
             self._await([ticket])
@@ -161,7 +155,7 @@ class WireMachine(RuleBasedStateMachine):
         pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
         with evidence(self.inst):
             for piece in pieces[:-1]:
-                self.inst.session.send_raw(piece, label="split")
+                self.inst.send_raw(piece, label="split")
             self._await(self._send(pieces[-1], [id_], "split"))
             self.expected.append(id_)
 
@@ -198,12 +192,10 @@ class WireMachine(RuleBasedStateMachine):
     def conforming(self) -> None:
         with evidence(self.inst):
             if not self.inst.alive():
-                raise Failure(
-                    "wire.alive",
-                    ALIVE,
-                    f"QEMU is gone: {self.inst.settle(RuntimeError('process exited')).describe()}",
-                    kind=FindingKind.CRASH,
-                )
+                # Signed and replayed like any exit: the reproducer is the bytes the
+                # machine wrote, the expected outcome this exit.
+                cause = RuntimeError("process exited")
+                raise QemuGone(self.inst.settle(cause), self.inst.transcript)
             since = self.inst.transcript.since(self.mark)
             check_output(since)
             check_events(since)
@@ -215,7 +207,7 @@ class WireMachine(RuleBasedStateMachine):
                 with evidence(self.inst):
                     # Everything sent before the fence is answered before it.
                     if self.dirty:
-                        self.inst.session.send_raw(RESYNC, label="resync")
+                        self.inst.send_raw(RESYNC, label="resync")
                     self._await([])
                     since = self.inst.transcript.since(self.mark)
                     check_output(since)

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.qemu
 @pytest.mark.parametrize("profile", ["none", "q35"])
 def test_launch_and_close(config: LaunchConfig, channel: str, profile: str) -> None:
     inst = QemuInstance(config, channel=channel, profile=profile)
-    session = inst.start()
-    assert session.negotiated
+    greeting = inst.start()
+    assert greeting.kind is Kind.GREETING
+    assert inst._primary().negotiated
     assert inst.workdir is not None
     assert inst.workdir.is_dir()
     workdir = inst.workdir
@@ -71,9 +72,9 @@ def test_sandbox_is_passed_when_supported(config: LaunchConfig) -> None:
 
 def test_transcript_records_every_byte(config: LaunchConfig, tmp_path: Path) -> None:
     with QemuInstance(config) as inst:
-        inst.session.send_raw(b'{"execute": "query-status"}{"bad"}\n', replies=[(False, None)] * 2)
-        for ticket in inst.session.pending:
-            inst.session.wait(ticket)
+        inst.send_raw(b'{"execute": "query-status"}{"bad"}\n', replies=[(False, None)] * 2)
+        for ticket in inst.pending:
+            inst.wait(ticket)
     sent = b"".join(r.raw for r in inst.transcript.sent())
     assert b'{"bad"' in sent
     assert b"qmp_capabilities" in sent

@@ -71,7 +71,7 @@ def test_launch_with_the_daemon_syntax(daemon_config: LaunchConfig, channel: str
         assert (meta["target"], meta["profile"], meta["channel"]) == (DAEMON, "daemon", channel)
         # Both monitors negotiated and answer.
         assert inst.execute("query-version").ok
-        assert inst.extra_sessions[0].execute("query-version").ok
+        assert inst._extra_sessions[0].execute("query-version").ok
 
 
 def test_machine_profiles_are_refused_and_none_is_bare(daemon_config: LaunchConfig) -> None:
@@ -122,7 +122,7 @@ def test_block_job_emits_its_status_changes(daemon_config: LaunchConfig) -> None
         assert inst.execute("blockdev-backup", backup).ok
         # The job concludes on its own (auto-dismiss); its events arrive within the
         # session's reply deadline each.
-        inst.session.wait_event("JOB_STATUS_CHANGE", {"id": "j0", "status": "null"})
+        inst.wait_event("JOB_STATUS_CHANGE", {"id": "j0", "status": "null"})
         events = [m for m in messages(inst.transcript) if m.kind is Kind.EVENT]
         statuses = [
             e.value["data"]["status"]  # type: ignore[index,call-overload]

@@ -47,11 +47,7 @@ def test_block_profile_tray_moves(target: str, package: str, tmp_path: Path) -> 
         reply = inst.execute("blockdev-open-tray", {"id": "cd0"})
         assert reply.ok, reply.message.raw
         moved = [e for e in reply.events if e.event_name == "DEVICE_TRAY_MOVED"]
-        event = (
-            moved[0]
-            if moved
-            else inst.session.wait_event("DEVICE_TRAY_MOVED", timeout=EVENT_DEADLINE)
-        )
+        event = moved[0] if moved else inst.wait_event("DEVICE_TRAY_MOVED", timeout=EVENT_DEADLINE)
         assert isinstance(event.value, dict)
         assert event.value["data"]["id"] == "cd0"
         assert event.value["data"]["tray-open"] is True

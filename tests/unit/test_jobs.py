@@ -308,7 +308,7 @@ def test_real_backup_job_on_qemu(tmp_path: Path) -> None:
         backup = {"job-id": "j1", "device": "src", "target": "dst", "sync": "full"}
         started = inst.execute("blockdev-backup", backup)
         assert started.ok, started.message.raw
-        inst.session.wait_event("JOB_STATUS_CHANGE", {"id": "j1", "status": "null"}, timeout=10)
+        inst.wait_event("JOB_STATUS_CHANGE", {"id": "j1", "status": "null"}, timeout=10)
         version = inst.info.version if inst.info else V7_2
         # The transcript holds every event once, in arrival order (a Reply's events are
         # also in session.events, so joining the two would count them twice).

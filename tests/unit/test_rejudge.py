@@ -79,3 +79,28 @@ def fenced(request: bytes, *replies: bytes) -> list[tuple[str, bytes]]:
 def test_failed_checks(steps: list[tuple[str, bytes]], failed: set[str]) -> None:
     assert failed_checks(conversation(*steps).records, FENCE) == failed
     assert failed <= REJUDGED
+
+
+def _job_event(status: bytes) -> bytes:
+    return (
+        b'{"timestamp": {"seconds": 1, "microseconds": 0}, "event": "JOB_STATUS_CHANGE", '
+        b'"data": {"status": "' + status + b'", "id": "j"}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("statuses", "failed"),
+    [
+        ([b"created", b"running", b"waiting", b"pending", b"concluded", b"null"], set()),
+        ([b"ready"], {"jobs.start"}),
+        ([b"created", b"concluded", b"running"], {"jobs.transition"}),
+    ],
+)
+def test_job_streams_are_judged_again(statuses: list[bytes], failed: set[str]) -> None:
+    """Given QEMU's version, a replayed conversation's job streams are judged too; without
+    it (no version known) they are not."""
+    steps = fenced(b'{"execute":"query-jobs","id":"a"}', *map(_job_event, statuses))
+    records = conversation(*steps).records
+    assert failed_checks(records, FENCE, (7, 2, 0)) == failed
+    assert failed_checks(records, FENCE) == set()
+    assert failed <= REJUDGED
