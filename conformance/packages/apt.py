@@ -61,7 +61,16 @@ class PrivateApt:
         if suite is not None:
             # Versions from the suite win, as with `apt-get -t SUITE`.
             self.options += ["-o", f"APT::Default-Release={suite}"]
-        self.env = {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
+        # apt-get and apt-key make scratch files (apt.conf.*, apt-key-gpghome.*) in TMPDIR:
+        # keep them in the cache too, so a fetch touches nothing outside it.
+        scratch = state / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "LC_ALL": "C",
+            "DEBIAN_FRONTEND": "noninteractive",
+            "TMPDIR": str(scratch),
+        }
 
     def _run(
         self, tool: str, args: list[str], timeout: float, cwd: Path | None = None

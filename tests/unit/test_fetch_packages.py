@@ -3,6 +3,7 @@ recorded apt output, cache naming and launchers."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from conformance.errors import SetupError
 from conformance.packages import select
+from conformance.packages.apt import PrivateApt
 from conformance.packages.cache import cached_launcher, package_dir, parse_spec, safe_version
 from conformance.packages.launchers import binaries, launcher_text, main_binary, write_launchers
 from conformance.packages.sources import (
@@ -360,3 +362,15 @@ def test_an_interrupted_fetch_leaves_no_half_cache(tmp_path: Path) -> None:
         )
     assert list(directory.parent.iterdir()) == []
     assert cached_launcher(SPEC, tmp_path) is None
+
+
+def test_apts_scratch_files_go_into_the_cache(tmp_path: Path) -> None:
+    """apt-get and apt-key write apt.conf.* and apt-key-gpghome.* into TMPDIR while they
+    run: a fetch keeps them inside its cache, not in the host's TMPDIR."""
+    if shutil.which("apt-get") is None or shutil.which("apt-cache") is None:
+        pytest.skip("apt-get is not installed")
+    state = tmp_path / "apt"
+    apt = PrivateApt(state, state / "sources.list", state / "sources.list.d", None)
+    scratch = Path(apt.env["TMPDIR"])
+    assert scratch.is_dir()
+    assert scratch.is_relative_to(state)
