@@ -37,6 +37,9 @@ from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
 from conformance.docs.load import docs_for_binary
 from conformance.docs.model import DocError, DocSet
+from conformance.drive.exchange import ArgumentRun
+from conformance.drive.harvest import harvest
+from conformance.drive.report import command_tags, evidence, label
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.findings.record import Finding, findings_from, leaves
@@ -54,9 +57,6 @@ from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.oracle.jobs import check_job_events
 from conformance.qmp.message import Kind, Message
 from conformance.spec import Schema, SchemaError, schema_from_reply
-from conformance.suite.exchange import ArgumentRun
-from conformance.suite.harvest import harvest
-from conformance.suite.report import command_tags, evidence, label
 from strategies import safety
 from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools

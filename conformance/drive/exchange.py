@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import reject
 
+from conformance.drive.harvest import absorb
+from conformance.drive.report import evidence
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
@@ -23,8 +25,6 @@ from conformance.oracle.protocol import check_reply_shape
 from conformance.qmp.message import Kind
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.coverage import exercised
-from conformance.suite.harvest import absorb
-from conformance.suite.report import evidence
 from strategies import Malformed
 from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools
