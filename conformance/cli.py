@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +31,9 @@ from conformance.errors import (
     CannotStart,
     SetupError,
 )
+from conformance.interrupts import interrupts
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
+from conformance.machine.preflight import preflight
 from conformance.machine.probe import FALLBACK_QEMU, QEMU_BINARY_ENV, default_qemu
 from conformance.machine.profiles import PROFILES
 from conformance.packages.fetch import add_arguments as add_fetch_arguments
@@ -329,7 +330,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         from conformance.all_installed import cmd_run_all
 
         # SIGTERM as Ctrl-C: the child run (its own process group) is stopped in order.
-        with _interrupts() as stopped:
+        with interrupts() as stopped:
             rc = cmd_run_all(ns, passthrough)
         if stopped:
             raise KeyboardInterrupt
@@ -406,7 +407,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
     with (
         _run_workdir(ns.keep_workdir, passthrough) as workdir_args,
-        _interrupts() as stopped,
+        interrupts() as stopped,
         lifeline.children(),
     ):
         plugins: list[object] = []
@@ -439,34 +440,6 @@ def _run_workdir(keep: bool, passthrough: Sequence[str]) -> Iterator[list[str]]:
             print(f"qmp-conformance: QEMU workdirs kept in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-@contextmanager
-def _interrupts() -> Iterator[list[int]]:
-    """SIGTERM (a CI job cancelled, a timeout) stops the run as Ctrl-C does: pytest ends
-    the session in order, so QEMUs are closed and the workdir removed. The list it
-    gives fills with the signals that stopped the run."""
-    seen: list[int] = []
-
-    def interrupt(signum: int, _frame: object) -> None:
-        seen.append(signum)
-        raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield seen
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def preflight(binary: str) -> None:
-    """Start the binary once, so that a bad one fails here with one line, not in pytest."""
-    try:
-        with QemuInstance(LaunchConfig(binary=binary)) as inst:
-            inst.execute("query-version")
-    except QemuGone as exc:
-        raise CannotStart(f"{binary}: QEMU {exc.exit_info.describe()} right after start") from exc
 
 
 def load_model(qemu: str | None, schema_file: str | None) -> Schema:

@@ -46,17 +46,25 @@ from conformance.findings.record import Finding, findings_from, leaves
 from conformance.findings.signature import exit_finding_kind
 from conformance.findings.store import FindingStore, load_minimiser
 from conformance.machine.cache import BinaryCache
-from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
+from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
-from conformance.machine.probe import BinaryInfo, probe
-from conformance.machine.profiles import PROFILES, block_profile
-from conformance.machine.targets import binary_profiles
+from conformance.machine.profiles import PROFILES
 from conformance.oracle.conversation import messages
 from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.oracle.jobs import check_job_events
 from conformance.qmp.message import Kind, Message
-from conformance.spec import Schema, SchemaError, schema_from_reply
+from conformance.runcontext import (
+    FINDING_PROPERTY,
+    KNOWN_PREFIX,
+    RUN_CONTEXT,
+    SUITE_MARK,
+    RunContext,
+    binary_info,
+    live_schema,
+    run_context,
+)
+from conformance.spec import Schema
 from strategies import safety
 from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools
@@ -73,88 +81,6 @@ hypothesis_profiles.register()
 #: Examples per test in the CI profile (`--suite-profile ci`; docs/suite.md, "The CI profile").
 CI_EXAMPLES = hypothesis_profiles.CI_EXAMPLES
 SUITE_PROFILES = ("full", "ci")
-#: Why a check that needs a board or a device skips on qemu-storage-daemon.
-NO_MACHINE = "qemu-storage-daemon has no machine or devices"
-
-
-@dataclass
-class RunContext:
-    """Per-process state of a conformance run."""
-
-    qemu: str
-    chosen: tuple[str, ...]  # --machine, in order; empty: the target's default profiles
-    timeout: float
-    workdir: Path
-    keep_workdir: bool
-    own_workdir: bool
-    info: BinaryInfo | None = None
-    baseline: baselines.BaselineChoice | None = None
-    suite_profile: str = "full"
-    cache: BinaryCache | None = None
-    _profiles: tuple[str, ...] = ()
-
-    @property
-    def profiles(self) -> tuple[str, ...]:
-        """The run's machine profiles: --machine's, or the default profiles of the
-        binary's target that its build has boards for (asked on first use, so that a
-        pytest run of anything but the suite starts no QEMU for it)."""
-        if not self._profiles:
-            try:
-                self._profiles = self.chosen or binary_profiles(
-                    self.qemu, str(self.workdir), self.cache, self.timeout
-                )
-            except (SetupError, QemuGone) as exc:
-                pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
-        return self._profiles
-
-    @property
-    def reuse(self) -> bool:
-        """Whether tests share a QEMU while its state allows (the CI profile): argument
-        tests, and the doc examples and error conditions that change nothing."""
-        return self.suite_profile == "ci"
-
-    @property
-    def block_profile(self) -> str | None:
-        """The first of the run's profiles with a CD-ROM tray (cd0 holding null0)."""
-        return block_profile(self.profiles)
-
-    def need_block_profile(self) -> str:
-        """The run's block profile; skips the calling test when the run has none."""
-        name = self.block_profile
-        if name is None:
-            if self.info is not None and self.info.storage_daemon:
-                pytest.skip(NO_MACHINE)
-            target = self.info.target if self.info is not None else self.qemu
-            pytest.skip(
-                f"target {target}: no machine profile with a CD-ROM tray "
-                f"(profiles: {', '.join(self.profiles)})"
-            )
-        return name
-
-    @property
-    def argument_profile(self) -> str:
-        """Generated arguments run on the block profile when there is one: it has block
-        devices to hit."""
-        return self.block_profile or self.profiles[0]
-
-    schema: Schema | None = None
-
-    def launch_config(self, profile: str) -> LaunchConfig:
-        return LaunchConfig(
-            binary=self.qemu,
-            profile=profile,
-            timeout=self.timeout,
-            workdir_base=str(self.workdir),
-            keep_workdir=self.keep_workdir,
-        )
-
-
-_CTX = pytest.StashKey[RunContext]()
-# Marks the reports of conformance tests; xdist carries user properties to the controller.
-SUITE_MARK = ("qmp-conformance", "suite")
-# The user property holding one finding of a report, as JSON (Finding.to_json).
-FINDING_PROPERTY = "qmpc-finding"
-KNOWN_PREFIX = "known finding: "
 DEFAULT_MINIMISE_BUDGET = 120.0
 
 
@@ -241,7 +167,7 @@ def pytest_configure(config: pytest.Config) -> None:
     own = wd is None
     workdir = Path(tempfile.mkdtemp(prefix="qmpc-run-")) if own else Path(wd)
     workdir.mkdir(parents=True, exist_ok=True)
-    config.stash[_CTX] = RunContext(
+    config.stash[RUN_CONTEXT] = RunContext(
         qemu=config.getoption("--qemu"),
         chosen=tuple(config.getoption("--machine") or ()),
         timeout=config.getoption("--qmp-timeout"),
@@ -252,12 +178,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     cache_dir = config.getoption("--qmp-cache")
     if cache_dir is not None:
-        config.stash[_CTX].cache = BinaryCache(cache_dir)
+        config.stash[RUN_CONTEXT].cache = BinaryCache(cache_dir)
     spec = config.getoption("--baseline")
     if spec is None and config.getoption("--baseline-update"):
         raise pytest.UsageError("--baseline-update needs --baseline FILE (or auto)")
     if spec is not None:
-        ctx = config.stash[_CTX]
+        ctx = config.stash[RUN_CONTEXT]
         info = binary_info(config) if spec == baselines.AUTO else None
         try:
             ctx.baseline = baselines.choose(
@@ -268,44 +194,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    ctx = config.stash.get(_CTX, None)
+    ctx = config.stash.get(RUN_CONTEXT, None)
     if ctx is not None and ctx.own_workdir and not ctx.keep_workdir:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
-
-
-def run_context(config: pytest.Config) -> RunContext:
-    return config.stash[_CTX]
-
-
-def binary_info(config: pytest.Config) -> BinaryInfo:
-    ctx = run_context(config)
-    if ctx.info is None:
-        try:
-            ctx.info = probe(ctx.qemu)
-        except SetupError as exc:
-            pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
-    return ctx.info
-
-
-def live_schema(config: pytest.Config) -> Schema:
-    """The binary's schema, read once per process through `query-qmp-schema`."""
-    ctx = run_context(config)
-    if ctx.schema is None:
-        info = binary_info(config)
-        key = BinaryCache.key(info.path, "schema") if ctx.cache is not None else ""
-        cached = ctx.cache.load(key) if ctx.cache is not None else None
-        try:
-            if cached is not None:
-                ctx.schema = schema_from_reply(cached)
-            else:
-                with QemuInstance(ctx.launch_config("none")) as inst:
-                    reply = inst.execute("query-qmp-schema")
-                    ctx.schema = schema_from_reply(reply.value)
-                if ctx.cache is not None:
-                    ctx.cache.store(key, reply.value)
-        except (SetupError, QemuGone, SchemaError) as exc:
-            pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
-    return ctx.schema
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -18,8 +18,8 @@ from conformance.machine.instance import QemuInstance
 from conformance.machine.profiles import profile
 from conformance.oracle.conversation import messages
 from conformance.oracle.judge import judge_events
-from conformance.plugin import NO_MACHINE, RunContext
 from conformance.qmp.message import Kind
+from conformance.runcontext import NO_MACHINE, RunContext
 from conformance.spec import Schema
 
 

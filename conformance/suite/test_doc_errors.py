@@ -17,8 +17,8 @@ from conformance.machine.pool import InstancePool
 from conformance.machine.profiles import profile
 from conformance.machine.reuse import unchanged
 from conformance.oracle.failure import Citation, Failure, FindingKind
-from conformance.plugin import RunContext
 from conformance.qmp.message import Kind
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
 from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
 

@@ -17,7 +17,7 @@ from conformance.drive.report import label
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import unchanged
 from conformance.oracle.failure import Citation
-from conformance.plugin import RunContext
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
 
 

@@ -32,7 +32,7 @@ from conformance.drive.migration import (
 )
 from conformance.drive.report import label
 from conformance.machine.profiles import Profile, profile
-from conformance.plugin import RunContext
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
 
 

@@ -47,11 +47,11 @@ from conformance.oracle.protocol import (
     check_reply_shape,
 )
 from conformance.oracle.required import check_succeeded
-from conformance.plugin import RunContext
 from conformance.qmp.message import Message
 from conformance.qmp.session import Ticket
 from conformance.qmp.transport import MONITOR_READ_RATE
 from conformance.qmp.wirejson import dumps
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
 from conformance.spec.minimal import minimal_object
 from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit

@@ -23,7 +23,7 @@ from conformance.drive.resources import (
 )
 from conformance.machine.instance import QemuInstance
 from conformance.machine.profiles import profile
-from conformance.plugin import RunContext
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
 from strategies.policy import GenerationPolicy
 

@@ -8,7 +8,7 @@ from conformance.drive.report import label
 from conformance.drive.wire import WireMachine, run_wire_machine
 from conformance.machine.instance import QemuInstance
 from conformance.oracle.protocol import RESPONSES
-from conformance.plugin import RunContext
+from conformance.runcontext import RunContext
 
 
 def test_wire_state_machine(qmp_run: RunContext, request: pytest.FixtureRequest) -> None:
