@@ -28,11 +28,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from conformance.errors import QmpcError
 from strategies.policy import GenerationPolicy
 from strategies.reviewed import REVIEWED_COMMANDS
 
 
-class Unconfinable(Exception):
+class Unconfinable(QmpcError):
     """This example reaches the host in a way the policy can't confine."""
 
 

@@ -15,6 +15,7 @@ from conformance.docs.replay import (
     unordered_events,
 )
 from conformance.drive.report import evidence
+from conformance.errors import QmpcError
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
 from conformance.qmp.message import Kind
@@ -22,7 +23,7 @@ from conformance.spec import Schema
 from strategies.safety import Unconfinable, admit
 
 
-class NotReplayable(Exception):
+class NotReplayable(QmpcError):
     """The example can't run here; the message says why (the test skips with it)."""
 
 
