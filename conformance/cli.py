@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         # argparse says 2 for a bad argument; `replay`, under `git bisect run`, must not.
         return usage_exit if exc.code == EXIT_USAGE else int(exc.code or 0)
+    _configure_logging(getattr(ns, "log_level", LOG_LEVELS[0]))
     # A child run of `run --all-installed` dies with its parent (conformance.lifeline).
     lifeline.adopt()
     try:
@@ -276,7 +278,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--json", action="store_true", help="print the report as JSON")
     docs.set_defaults(func=cmd_docs)
+    for command in (run, replay, diff, fuzz):
+        command.add_argument(
+            "--log-level",
+            default=LOG_LEVELS[0],
+            choices=LOG_LEVELS,
+            help="show the harness's decisions at this level and above on stderr: INFO "
+            "for QEMU restarts, exit classifications and policy skips, DEBUG for "
+            "confinement rewrites too (default WARNING: nothing more)",
+        )
     return parser
+
+
+#: --log-level's choices, the default first.
+LOG_LEVELS = ("WARNING", "INFO", "DEBUG", "ERROR")
+
+
+def _configure_logging(level: str) -> None:
+    """The harness's loggers (`logging.getLogger(__name__)` per module) to stderr."""
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="qmp-conformance: %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _log_arguments(level: str) -> list[str]:
+    """pytest's options that show the harness's log lines of a suite run: live in the
+    process that runs the tests, and in each test's report."""
+    if level == LOG_LEVELS[0]:
+        return []  # the default: output as it always was
+    return ["-o", "log_cli=true", f"--log-cli-level={level}", f"--log-level={level}"]
 
 
 def _lazy(module: str, name: str) -> Callable[[argparse.Namespace, list[str]], int]:
@@ -389,6 +421,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         f"--suite-profile={ns.profile}",
         "-rsx",  # skip reasons, and the known findings (reported like xfails)
     ]
+    pytest_args += _log_arguments(ns.log_level)
     for m in ns.machine or ():
         pytest_args += ["--machine", m]
     if ns.keep_workdir:

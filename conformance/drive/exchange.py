@@ -10,6 +10,7 @@ conformance matrix reads those from the test's properties, `properties()`).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
 from hypothesis import reject
@@ -29,6 +30,8 @@ from strategies import Malformed
 from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools
 from strategies.safety import Unconfinable, confine
+
+log = logging.getLogger(__name__)
 
 TYPE_CHECK = spec(
     "Compatibility Considerations",
@@ -105,10 +108,14 @@ class ArgumentRun:
     def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
         inst = self.instance()
         try:
-            arguments = confine(self.command, arguments, str(inst.workdir))
-        except Unconfinable:
+            confined = confine(self.command, arguments, str(inst.workdir))
+        except Unconfinable as exc:
+            log.debug("dropped a %s example: %s", self.command, exc)
             self.rejected += 1
             reject()
+        if confined != arguments:
+            log.debug("confined %s arguments: %r -> %r", self.command, arguments, confined)
+        arguments = confined
         # Confinement rewrites values; an example it turned valid (or broke) is no
         # longer the example the strategy meant, so it doesn't run.
         violations = (
