@@ -1,6 +1,6 @@
 """(2) Fuzz throughput: QMP commands per second with generation and checks, over the raw loop.
 
-The suite's own test bodies (`test_valid_arguments`, `test_malformed_arguments`) run
+The argument drivers the suite's tests run (`conformance.drive.arguments`) run
 as the fuzz worker runs them: per command and mode, a chunk of Hypothesis examples on a
 q35 QEMU of its own, each example generated from the schema, confined by the host-safety
 policy, sent, judged against the schema, followed by a liveness probe and the event
@@ -27,26 +27,19 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
+from conformance.drive.arguments import BODIES, Body
+from conformance.drive.exchange import ArgumentRun
+from conformance.drive.harvest import harvest
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
 from conformance.oracle.failure import Failure
 from conformance.spec import schema_from_reply
-from conformance.suite.exchange import ArgumentRun
-from conformance.suite.harvest import harvest
-from conformance.suite.test_arguments import (
-    test_malformed_arguments,
-    test_valid_arguments,
-)
 from strategies import safety
 from strategies.pools import Pools
 
 FUZZ_TARGET = 0.6
 PROFILE = "q35"
-_BODIES: dict[str, Callable[[ArgumentRun, st.DataObject], None]] = {
-    "valid": test_valid_arguments.hypothesis.inner_test,  # type: ignore[attr-defined]
-    "malformed": test_malformed_arguments.hypothesis.inner_test,  # type: ignore[attr-defined]
-}
 
 
 def raw_rate(wd: str, n: int = 2000) -> float:
@@ -65,9 +58,7 @@ def sample(commands: list[str], count: int) -> list[str]:
     return [commands[int(i * step)] for i in range(count)]
 
 
-def _example(
-    body: Callable[[ArgumentRun, st.DataObject], None], run: ArgumentRun
-) -> Callable[[st.DataObject], None]:
+def _example(body: Body, run: ArgumentRun) -> Callable[[st.DataObject], None]:
     def example(data: st.DataObject) -> None:
         body(run, data)
 
@@ -99,7 +90,7 @@ def run(count: int = 40, examples: int = 20) -> list[Result]:
         found = 0
         start = time.perf_counter()
         for command in chosen:
-            for body in _BODIES.values():
+            for body in BODIES.values():
                 pool = InstancePool(lambda p: LaunchConfig(binary=QEMU, profile=p, workdir_base=wd))
                 run_ = ArgumentRun(command, schema, pools, policy, pool, PROFILE)
                 try:

@@ -39,6 +39,7 @@ from conformance import lifeline
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.machine.discovery import Discovery, Found, discover, select
+from conformance.machine.preflight import preflight
 from conformance.reporting import merge
 
 __all__ = ["TARGET_TIMEOUT", "TargetRun", "cmd_run_all", "worst"]
@@ -78,8 +79,6 @@ class TargetRun:
 
 def cmd_run_all(ns: argparse.Namespace, passthrough: list[str]) -> int:
     """Run the suite on every installed binary (or ``--targets``), then merge."""
-    from conformance.cli import preflight
-
     if ns.machine:
         raise SetupError(
             "--machine can't go with --all-installed: machine profiles are per target, "

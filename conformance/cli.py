@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +32,9 @@ from conformance.errors import (
     CannotStart,
     SetupError,
 )
+from conformance.interrupts import interrupts
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
+from conformance.machine.preflight import preflight
 from conformance.machine.probe import FALLBACK_QEMU, QEMU_BINARY_ENV, default_qemu
 from conformance.machine.profiles import PROFILES
 from conformance.packages.fetch import add_arguments as add_fetch_arguments
@@ -64,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         # argparse says 2 for a bad argument; `replay`, under `git bisect run`, must not.
         return usage_exit if exc.code == EXIT_USAGE else int(exc.code or 0)
+    _configure_logging(getattr(ns, "log_level", LOG_LEVELS[0]))
     # A child run of `run --all-installed` dies with its parent (conformance.lifeline).
     lifeline.adopt()
     try:
@@ -275,7 +278,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--json", action="store_true", help="print the report as JSON")
     docs.set_defaults(func=cmd_docs)
+    for command in (run, replay, diff, fuzz):
+        command.add_argument(
+            "--log-level",
+            default=LOG_LEVELS[0],
+            choices=LOG_LEVELS,
+            help="show the harness's decisions at this level and above on stderr: INFO "
+            "for QEMU restarts, exit classifications and policy skips, DEBUG for "
+            "confinement rewrites too (default WARNING: nothing more)",
+        )
     return parser
+
+
+#: --log-level's choices, the default first.
+LOG_LEVELS = ("WARNING", "INFO", "DEBUG", "ERROR")
+
+
+def _configure_logging(level: str) -> None:
+    """The harness's loggers (`logging.getLogger(__name__)` per module) to stderr."""
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="qmp-conformance: %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _log_arguments(level: str) -> list[str]:
+    """pytest's options that show the harness's log lines of a suite run: live in the
+    process that runs the tests, and in each test's report."""
+    if level == LOG_LEVELS[0]:
+        return []  # the default: output as it always was
+    return ["-o", "log_cli=true", f"--log-cli-level={level}", f"--log-level={level}"]
 
 
 def _lazy(module: str, name: str) -> Callable[[argparse.Namespace, list[str]], int]:
@@ -329,7 +362,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         from conformance.all_installed import cmd_run_all
 
         # SIGTERM as Ctrl-C: the child run (its own process group) is stopped in order.
-        with _interrupts() as stopped:
+        with interrupts() as stopped:
             rc = cmd_run_all(ns, passthrough)
         if stopped:
             raise KeyboardInterrupt
@@ -388,6 +421,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         f"--suite-profile={ns.profile}",
         "-rsx",  # skip reasons, and the known findings (reported like xfails)
     ]
+    pytest_args += _log_arguments(ns.log_level)
     for m in ns.machine or ():
         pytest_args += ["--machine", m]
     if ns.keep_workdir:
@@ -406,7 +440,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         pytest_args.append(f"--hypothesis-profile={hypothesis_profile}")
     with (
         _run_workdir(ns.keep_workdir, passthrough) as workdir_args,
-        _interrupts() as stopped,
+        interrupts() as stopped,
         lifeline.children(),
     ):
         plugins: list[object] = []
@@ -439,34 +473,6 @@ def _run_workdir(keep: bool, passthrough: Sequence[str]) -> Iterator[list[str]]:
             print(f"qmp-conformance: QEMU workdirs kept in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-@contextmanager
-def _interrupts() -> Iterator[list[int]]:
-    """SIGTERM (a CI job cancelled, a timeout) stops the run as Ctrl-C does: pytest ends
-    the session in order, so QEMUs are closed and the workdir removed. The list it
-    gives fills with the signals that stopped the run."""
-    seen: list[int] = []
-
-    def interrupt(signum: int, _frame: object) -> None:
-        seen.append(signum)
-        raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield seen
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def preflight(binary: str) -> None:
-    """Start the binary once, so that a bad one fails here with one line, not in pytest."""
-    try:
-        with QemuInstance(LaunchConfig(binary=binary)) as inst:
-            inst.execute("query-version")
-    except QemuGone as exc:
-        raise CannotStart(f"{binary}: QEMU {exc.exit_info.describe()} right after start") from exc
 
 
 def load_model(qemu: str | None, schema_file: str | None) -> Schema:

@@ -5,7 +5,7 @@ differ in at least one of them (two QEMU versions for a packager, two machine ty
 two compat policies here). For each command of side A's schema, one Hypothesis run
 draws cases from A's schema and from strings harvested from A (valid and malformed
 arguments, ids), and every case goes to both sides through the suite's own exchange
-(`conformance.suite.exchange.ArgumentRun`: host-safety confinement into each side's
+(`conformance.drive.exchange.ArgumentRun`: host-safety confinement into each side's
 workdir, a QEMU per side restarted after a crash). The two outcomes are compared by:
 
 - reply kind: return, error, crash (with QEMU's exit kind) or hang;
@@ -36,6 +36,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
 from conformance import compat_report
+from conformance.drive.arguments import BODIES as ARGUMENT_BODIES
+from conformance.drive.arguments import Body
+from conformance.drive.exchange import ArgumentRun, snapshot
+from conformance.drive.harvest import harvest
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, SetupError
 from conformance.findings.signature import crash_detail
 from conformance.machine.exits import ExitKind
@@ -49,9 +53,6 @@ from conformance.qmp.message import Kind
 from conformance.qmp.wirejson import dumps
 from conformance.spec import Schema, schema_from_reply
 from conformance.spec.validate import json_type_of, member_path
-from conformance.suite.exchange import ArgumentRun, snapshot
-from conformance.suite.harvest import harvest
-from conformance.suite.test_arguments import test_malformed_arguments, test_valid_arguments
 from strategies import Malformed, safety
 from strategies.policy import GenerationPolicy
 from strategies.pools import Pools
@@ -284,12 +285,9 @@ class BothSides(ArgumentRun):
             self.report.add(Difference(self.command, mode, case, a.label(), b.label(), what))
 
 
-#: The suite's own test bodies (conformance/suite/test_arguments.py): a diff draws its
-#: cases exactly as the conformance run does.
-BODIES: tuple[Callable[[ArgumentRun, st.DataObject], None], ...] = (
-    test_valid_arguments.hypothesis.inner_test,  # type: ignore[attr-defined]
-    test_malformed_arguments.hypothesis.inner_test,  # type: ignore[attr-defined]
-)
+#: The argument drivers the suite's tests run (conformance.drive.arguments): a diff
+#: draws its cases exactly as the conformance run does.
+BODIES: tuple[Body, ...] = tuple(ARGUMENT_BODIES.values())
 
 
 def run_command(
@@ -337,7 +335,7 @@ def run_command(
 
 
 def _hypothesis_run(
-    body: Callable[[ArgumentRun, st.DataObject], None],
+    body: Body,
     run: ArgumentRun,
     examples: int,
     seed_value: int,

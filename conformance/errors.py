@@ -132,7 +132,29 @@ EXIT_CODES: tuple[ExitFamily, ...] = (
 )
 
 
-class SetupError(Exception):
+class QmpcError(Exception):
+    """The root of the project's exceptions. Three branches say whose the problem is:
+    `SetupError` (the user's to fix: exit 2), `HarnessError` (our own bug: exit 3) and
+    `QemuMisbehaviour` (the binary under test broke a promise: a finding, exit 1). The
+    few that are none of these (`NotReplayable`, `SetupFailed`, `Unconfinable`: "can't
+    be tested here", turned into a skip where they are caught) sit under the root."""
+
+
+class HarnessError(QmpcError):
+    """The harness failed at its own job (a child it can't reap): never a verdict on
+    QEMU, and nothing the user can fix."""
+
+    exit_code = EXIT_HARNESS
+
+
+class QemuMisbehaviour(QmpcError):
+    """QEMU did what its spec says it won't (died, hung up, sent no greeting, missed a
+    deadline, broke a documented promise): the product working, reported as a finding."""
+
+    exit_code = EXIT_FINDINGS
+
+
+class SetupError(QmpcError):
     """The run can't start: a bad binary, a QEMU that dies at start, a corrupt input.
 
     The message is one line meant for the user; no traceback is shown.

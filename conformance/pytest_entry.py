@@ -45,7 +45,7 @@ def _is_suite_dir(path: Path) -> bool:
     return path == _SUITE_DIR or (
         path.name == "suite"
         and path.parent.name == "conformance"
-        and (path.parent / "plugin.py").is_file()
+        and (path.parent / "plugin" / "__init__.py").is_file()
     )
 
 

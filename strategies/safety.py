@@ -23,16 +23,20 @@ already lands inside it; what must be rewritten is anything that can leave it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from conformance.errors import QmpcError
 from strategies.policy import GenerationPolicy
 from strategies.reviewed import REVIEWED_COMMANDS
 
+log = logging.getLogger(__name__)
 
-class Unconfinable(Exception):
+
+class Unconfinable(QmpcError):
     """This example reaches the host in a way the policy can't confine."""
 
 
@@ -349,6 +353,7 @@ def skip_reason(command: str) -> str | None:
     is skipped, since its host reaches are unknown.
     """
     if command not in REVIEWED_COMMANDS:
+        log.info("skipping %s: not reviewed by the host-safety policy", command)
         return "not reviewed by the host-safety policy yet (strategies/reviewed.py)"
     return SKIPPED.get(command)
 

@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from conformance.behaviour.rule import AFTER, BEFORE, Event, Rule, State, Step
+from conformance.errors import QmpcError
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.oracle.failure import Failure, FindingKind
 from conformance.qmp.message import Kind, Message
 from conformance.qmp.wirejson import json_equal
 
 
-class SetupFailed(Exception):
+class SetupFailed(QmpcError):
     """A setup request of the rule was refused."""
 
 

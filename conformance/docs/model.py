@@ -11,6 +11,8 @@ import enum
 import re
 from dataclasses import dataclass, field
 
+from conformance.errors import SetupError
+
 
 class Parse(enum.StrEnum):
     PARSED = "parsed"  # strict JSON as written
@@ -98,5 +100,5 @@ def qemu_version(text: str) -> str | None:
     return found.group() if found else None
 
 
-class DocError(Exception):
+class DocError(SetupError):
     """A doc source can't be read at all (missing, not text, not the named format)."""

@@ -1,7 +1,7 @@
 """A finding: one failed check or one unexpected QEMU exit, with its signature and reproducer.
 
 The conformance tests raise `Failure` (a check broke) or `QemuGone` (QEMU crashed, hung
-or left); `evidence()` (conformance/suite/report.py) hangs an `Evidence` on the way out,
+or left); `evidence()` (conformance/drive/report.py) hangs an `Evidence` on the way out,
 because by the time pytest reports the failure the QEMU it came from is closed and its
 workdir removed. `findings_from` turns such an exception into `Finding`s: the signature
 that deduplicates it, a one-line title, and the `Reproducer` built from the transcript.

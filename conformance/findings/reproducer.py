@@ -51,6 +51,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from conformance.errors import SetupError
 from conformance.machine.instance import WORKDIR_TOKEN
 from conformance.machine.profiles import PROFILES
 from conformance.oracle.failure import FindingKind
@@ -77,7 +78,7 @@ _DAEMON_MONITOR_OPTIONS = ("--chardev", "--monitor")
 _DAEMON_STDIO = ("--chardev", "stdio,id=qmp", "--monitor", "chardev=qmp")
 
 
-class ReproducerError(ValueError):
+class ReproducerError(SetupError, ValueError):
     """A reproducer file that cannot be loaded; the one-line message says why."""
 
 

@@ -19,12 +19,14 @@ it tells two assertions with the same text apart.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.oracle.failure import FindingKind
 
+log = logging.getLogger(__name__)
 __all__ = ["Signature", "crash_detail", "exit_finding_kind", "normalise"]
 
 _PROGRAM = re.compile(r"^\S*qemu[-\w.]*:\s+")  # "qemu-system-x86_64: " and the like
@@ -56,13 +58,15 @@ def normalise(text: str) -> str:
 
 def exit_finding_kind(info: ExitInfo) -> FindingKind:
     """The finding kind of an unexpected QEMU exit."""
-    return {
+    kind = {
         ExitKind.HANG: FindingKind.HANG,
         ExitKind.SANDBOX: FindingKind.SANDBOX,
         ExitKind.EXIT: FindingKind.DISCONNECT,
         ExitKind.CLEAN: FindingKind.DISCONNECT,
         ExitKind.KILLED: FindingKind.DISCONNECT,
     }.get(info.kind, FindingKind.CRASH)
+    log.info("classified QEMU exit (%s) as %s", info.describe(), kind.value)
+    return kind
 
 
 def crash_detail(info: ExitInfo) -> str:

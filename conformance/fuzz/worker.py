@@ -5,8 +5,8 @@ A worker loops over chunks until the parent sets the stop event:
 - an argument chunk takes the next command of its share of the run's shuffled command
   list (worker i of N takes positions i, i+N, i+2N, ...; the first pass over the list
   draws valid arguments, the next malformed ones, and so on) and runs up to
-  `CHUNK_EXAMPLES` examples of the suite's own test body
-  (`conformance/suite/test_arguments.py`) through `ArgumentRun` on a QEMU of its own;
+  `CHUNK_EXAMPLES` examples of the argument drivers the
+  suite's tests run (`conformance.drive.arguments`) through `ArgumentRun` on a QEMU of its own;
 - every `MACHINE_EVERY`-th chunk is a short run of the wire state machine or the
   resource state machine, in turn.
 
@@ -47,6 +47,11 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from conformance import lifeline
 from conformance.behaviour.rules.device import XHCI
+from conformance.drive import resources as resource_drive
+from conformance.drive import wire as wire_drive
+from conformance.drive.arguments import BODIES
+from conformance.drive.exchange import ArgumentRun
+from conformance.drive.harvest import harvest
 from conformance.findings.record import findings_from, leaves
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
@@ -55,10 +60,6 @@ from conformance.machine.profiles import Profile, block_profile, profile
 from conformance.machine.targets import binary_profiles
 from conformance.oracle.failure import Failure
 from conformance.spec import Schema, schema_from_reply
-from conformance.suite import test_resource_machine, test_wire_machine
-from conformance.suite.exchange import ArgumentRun
-from conformance.suite.harvest import harvest
-from conformance.suite.test_arguments import test_malformed_arguments, test_valid_arguments
 from strategies import safety
 from strategies.pools import Pools
 
@@ -68,10 +69,6 @@ MACHINE_EVERY = 10
 MACHINE_RUNS = 2
 SHRINK_BUDGET = 60.0  # seconds a chunk may spend shrinking before its failure is sent as is
 MODES = ("valid", "malformed")
-_BODIES: dict[str, Callable[[ArgumentRun, st.DataObject], None]] = {
-    "valid": test_valid_arguments.hypothesis.inner_test,  # type: ignore[attr-defined]
-    "malformed": test_malformed_arguments.hypothesis.inner_test,  # type: ignore[attr-defined]
-}
 WIRE = "wire-machine"
 RESOURCE = "resource-machine"
 
@@ -185,11 +182,11 @@ class _Watched(RuleBasedStateMachine):
             self.attempt.failed(sys.exc_info()[1])
 
 
-class _WatchedWire(_Watched, test_wire_machine.WireMachine):
+class _WatchedWire(_Watched, wire_drive.WireMachine):
     pass
 
 
-class _WatchedResource(_Watched, test_resource_machine.ResourceMachine):
+class _WatchedResource(_Watched, resource_drive.ResourceMachine):
     pass
 
 
@@ -234,7 +231,7 @@ class Worker:
             self.config.binary, self.config.workdir_base, timeout=self.config.timeout
         )
         self.argument_profile = block_profile(profiles) or profiles[0]
-        self.resource_profile = test_resource_machine.resource_profile(profiles)
+        self.resource_profile = resource_drive.resource_profile(profiles)
         if self.resource_profile is None and probe(self.config.binary).storage_daemon:
             # As in the suite: no machine, so nodes, chardevs, objects and jobs only.
             self.resource_profile = profile(self.argument_profile)
@@ -279,7 +276,7 @@ class Worker:
         run = ArgumentRun(
             command, self.schema, self.pools, self.policy, self.instances, self.argument_profile
         )
-        body = _BODIES[mode]
+        body = BODIES[mode]
         attempt = _Attempt(self.stop)
         fresh = [False]
 
@@ -307,18 +304,14 @@ class Worker:
         assert self.schema is not None
         schema = self.schema
         wire = machine == WIRE
-        driven = (
-            test_resource_machine.COMMANDS
-            if self.with_machine
-            else test_resource_machine.daemon_commands()
-        )
+        driven = resource_drive.COMMANDS if self.with_machine else resource_drive.daemon_commands()
         if not wire and any(c not in schema.commands for c in driven):
             return
         if not wire and self.resource_profile is None:
             return  # no profile of this target has what the resource machine drives
-        test_wire_machine.WireMachine.steps = test_resource_machine.ResourceMachine.steps = 0
+        wire_drive.WireMachine.steps = resource_drive.ResourceMachine.steps = 0
         attempt = _Attempt(self.stop)
-        # Launched as test_wire_state_machine / test_resource_state_machine launch theirs.
+        # Launched as the suite's state-machine tests launch theirs.
         if wire:
             config = self.launch_config(WIRE_PROFILE)
         else:
@@ -326,7 +319,7 @@ class Worker:
             config = self.launch_config(self.resource_profile.name)
             # The USB controller its device rules plug into.
             config.extra_args = XHCI if self.with_machine else ()
-            generated = test_resource_machine.referencing_commands(schema)
+            generated = resource_drive.referencing_commands(schema)
 
         def make() -> QemuInstance:
             attempt.check()  # one QEMU per example: this is its start
@@ -344,7 +337,7 @@ class Worker:
             return found
 
         chunk_seed = _seed(self.config.seed, f"{machine}:{self.config.index}", chunk)
-        steps = test_wire_machine.STEPS if wire else test_resource_machine.STEPS
+        steps = wire_drive.STEPS if wire else resource_drive.STEPS
 
         def test() -> None:
             _run_machine(
@@ -355,7 +348,7 @@ class Worker:
         try:
             self._run(test, f"fuzz::{machine}", chunk_seed, attempt)
         finally:
-            done = test_wire_machine.WireMachine.steps + test_resource_machine.ResourceMachine.steps
+            done = wire_drive.WireMachine.steps + resource_drive.ResourceMachine.steps
             self.outbox.put(Chunk(self.config.index, machine, done, False))
 
     def _run(

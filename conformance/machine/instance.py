@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 
-from conformance.errors import CannotStart, SetupError
+from conformance.errors import CannotStart, QemuMisbehaviour, SetupError
 from conformance.machine import process
 from conformance.machine.exits import ExitInfo, ExitKind, classify_exit, last_line
 from conformance.machine.probe import SANDBOX_ARG, BinaryInfo, probe
@@ -69,7 +69,7 @@ class DiedAtStart(CannotStart):
         self.stderr = stderr
 
 
-class QemuGone(RuntimeError):
+class QemuGone(QemuMisbehaviour, RuntimeError):
     """QEMU stopped answering during a session: it crashed, hung or exited."""
 
     def __init__(self, exit_info: ExitInfo, transcript: Transcript) -> None:

@@ -7,9 +7,12 @@ or was marked spoiled (a command changed state that later checks rely on).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from conformance.machine.instance import LaunchConfig, QemuInstance
+
+log = logging.getLogger(__name__)
 
 
 class InstancePool:
@@ -24,6 +27,11 @@ class InstancePool:
         inst = self._instances.get(key)
         if inst is not None and (not inst.alive() or inst.exit_info is not None):
             inst.close()
+            log.info(
+                "restarting QEMU (profile %s): the previous one %s",
+                profile,
+                inst.exit_info.describe() if inst.exit_info is not None else "is gone",
+            )
             inst = None
         if inst is None:
             self._instances.pop(key, None)
@@ -54,6 +62,7 @@ class InstancePool:
         """Close the pooled instance of `profile`, if any: the next `get` starts afresh."""
         inst = self._instances.pop((profile, negotiated), None)
         if inst is not None:
+            log.info("retiring QEMU (profile %s): the next test gets a fresh one", profile)
             inst.close()
 
     def discard(self, inst: QemuInstance) -> None:

@@ -29,7 +29,7 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 
-from conformance.errors import SetupError
+from conformance.errors import HarnessError, SetupError
 
 #: How long a killed process group may take to be reaped: SIGKILL can't be caught, so
 #: only a process stuck in the kernel (uninterruptible I/O) takes longer.
@@ -44,7 +44,7 @@ class NoSetpriv(SetupError):
     """This host lacks setpriv: nothing can be tested here, whatever the binary."""
 
 
-class Unreapable(RuntimeError):
+class Unreapable(HarnessError, RuntimeError):
     """A killed QEMU that did not end: a harness error, never a verdict on QEMU."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from conformance.errors import QemuMisbehaviour
+
 
 class FindingKind(enum.StrEnum):
     CRASH = "crash"
@@ -46,7 +48,7 @@ def qapi(definition: str, quote: str = "") -> Citation:
     return Citation("qapi", definition, quote)
 
 
-class Failure(AssertionError):
+class Failure(QemuMisbehaviour, AssertionError):
     """A check failed. Carries the check id, the citation, the JSON path and details."""
 
     def __init__(

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conformance.errors import SetupError
+from conformance.interrupts import interrupts
 from conformance.packages import select
 from conformance.packages.apt import PrivateApt
 from conformance.packages.cache import (
@@ -54,10 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_fetch(ns: argparse.Namespace, _passthrough: list[str]) -> int:
-    from conformance.cli import _interrupts
-
     # SIGTERM unwinds like Ctrl-C: apt-get is killed, the unfinished version removed.
-    with _interrupts():
+    with interrupts():
         launcher = fetch(
             ns.spec, suite=ns.suite, cache=ns.cache, binary=ns.binary, mirror=ns.mirror
         )

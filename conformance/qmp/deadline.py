@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from conformance.errors import QemuMisbehaviour
 
-class DeadlineExceeded(TimeoutError):
+
+class DeadlineExceeded(QemuMisbehaviour, TimeoutError):
     """A wait ran past its deadline."""
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from conformance.errors import QemuMisbehaviour
 from conformance.qmp.deadline import Deadline, DeadlineExceeded
 from conformance.qmp.framing import Framer
 from conformance.qmp.message import Kind, Message, parse_message
@@ -47,7 +48,7 @@ EventMatch = Mapping[str, object] | Callable[[Message], bool] | None
 MAX_QUEUED_EVENTS = 10_000
 
 
-class NoGreeting(ConnectionError):
+class NoGreeting(QemuMisbehaviour, ConnectionError):
     """The server's first message was not a QMP greeting."""
 
 

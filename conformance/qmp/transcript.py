@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from conformance.errors import SetupError
 from conformance.qmp.message import Message
 
 __all__ = ["Direction", "Record", "Transcript", "TranscriptError", "readable"]
@@ -45,7 +46,7 @@ _T = TypeVar("_T")
 _RECORD_FIELDS = frozenset({"dir", "t", "text", "b64", "value", "kind", "problems"})
 
 
-class TranscriptError(ValueError):
+class TranscriptError(SetupError, ValueError):
     """A transcript file that cannot be loaded; the one-line message names the line."""
 
 

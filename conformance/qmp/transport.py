@@ -17,6 +17,7 @@ import contextlib
 import select
 import socket
 
+from conformance.errors import QemuMisbehaviour
 from conformance.qmp.deadline import Deadline, DeadlineExceeded
 
 READ_SIZE = 1 << 16
@@ -32,7 +33,7 @@ def write_seconds(size: int, base: float) -> float:
     return base + size / MONITOR_READ_RATE
 
 
-class Disconnected(ConnectionError):
+class Disconnected(QemuMisbehaviour, ConnectionError):
     """The peer closed the channel (EOF or reset)."""
 
 

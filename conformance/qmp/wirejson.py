@@ -37,10 +37,12 @@ import math
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import NoReturn
 
+from conformance.errors import QemuMisbehaviour
+
 __all__ = ["StrictJSONError", "dumps", "json_equal", "loads_strict"]
 
 
-class StrictJSONError(ValueError):
+class StrictJSONError(QemuMisbehaviour, ValueError):
     """Input that is not strict RFC 8259 JSON, or a value that cannot be encoded as such.
 
     The message is one line, so it can be used as a problem description in reports.

@@ -1,6 +1,6 @@
 """allure labels that come from a result's outcome and its run, not from the test body.
 
-The test body labels what it checks (epic, feature, story, tags: conformance.suite.report).
+The test body labels what it checks (epic, feature, story, tags: conformance.drive.report).
 What only the outcome or the run knows is added here: the finding kind of a failure
 (a label, a severity, and the ``finding kind:`` line the categories match), the run's
 parameters (binary, version, target, machine, profile, seed), and links to the sources

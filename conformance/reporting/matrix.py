@@ -9,7 +9,7 @@ skip or n/a, with counts; a finding the baseline knows is a failure, marked know
 
 Coverage comes from the valid-arguments test's ``coverage`` property (the members,
 enum values, union variants and alternate branches its examples sent,
-conformance.suite.exchange) out of everything the command's argument type has.
+conformance.drive.exchange) out of everything the command's argument type has.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.drive.report import command_tags
 from conformance.reporting.output import write_report
 from conformance.reporting.results import Result
 from conformance.spec import Schema
 from conformance.spec.coverage import KINDS, Coverage, Item, command_items, summarise
-from conformance.suite.report import command_tags
 
 AREAS: tuple[str, ...] = (
     "valid arguments",

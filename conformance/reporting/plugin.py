@@ -27,20 +27,26 @@ import allure
 import pytest
 from hypothesis import settings
 
+from conformance.drive.exchange import REPLIES_PROPERTY
+from conformance.drive.report import take_citations
 from conformance.errors import EXIT_USAGE, SetupError
 from conformance.findings.record import Finding, leaves
 from conformance.findings.reproducer import one_liner
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.failure import Failure
-from conformance.plugin import FINDING_PROPERTY, SUITE_MARK, binary_info, live_schema, run_context
 from conformance.reporting import chart, matrix
 from conformance.reporting.categories import HARNESS_ERROR, write_categories
 from conformance.reporting.environment import environment, write_environment
 from conformance.reporting.labels import add_links, add_parameters, add_target, file_failure
 from conformance.reporting.results import coverage_items, read_allure
+from conformance.runcontext import (
+    FINDING_PROPERTY,
+    SUITE_MARK,
+    binary_info,
+    live_schema,
+    run_context,
+)
 from conformance.spec.coverage import KINDS, command_items, summarise
-from conformance.suite.exchange import REPLIES_PROPERTY
-from conformance.suite.report import take_citations
 
 _PARAMETERS = pytest.StashKey[dict[str, str]]()
 _MATRIX = pytest.StashKey[matrix.Matrix]()

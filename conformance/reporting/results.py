@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.drive.exchange import COVERAGE_PROPERTY
 from conformance.errors import SetupError
 from conformance.reporting.categories import KNOWN_MESSAGE
 from conformance.spec.coverage import Item
-from conformance.suite.exchange import COVERAGE_PROPERTY
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,14 @@ from pathlib import Path
 import pytest
 
 from conformance.findings.record import Finding
-from conformance.plugin import FINDING_PROPERTY, KNOWN_PREFIX, SUITE_MARK, binary_info, run_context
 from conformance.reporting.plugin import replay_command
+from conformance.runcontext import (
+    FINDING_PROPERTY,
+    KNOWN_PREFIX,
+    SUITE_MARK,
+    binary_info,
+    run_context,
+)
 from conformance.tapstream import TapWriter, Yaml
 
 SUITE_PACKAGE = "conformance/suite/"

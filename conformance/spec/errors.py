@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from conformance.errors import SetupError
+
 __all__ = ["SchemaError", "brief"]
 
 
-class SchemaError(Exception):
+class SchemaError(SetupError):
     """A schema (or a schema file) is malformed, or a name it was asked about is unknown.
 
     The message is always a single line: callers put it into one-line reports and logs,

@@ -13,14 +13,14 @@ import pytest
 
 from conformance.behaviour.rule import Rule
 from conformance.behaviour.runner import SetupFailed, run_rule
+from conformance.drive.report import evidence, label
 from conformance.machine.instance import QemuInstance
 from conformance.machine.profiles import profile
 from conformance.oracle.conversation import messages
 from conformance.oracle.judge import judge_events
-from conformance.plugin import NO_MACHINE, RunContext
 from conformance.qmp.message import Kind
+from conformance.runcontext import NO_MACHINE, RunContext
 from conformance.spec import Schema
-from conformance.suite.report import evidence, label
 
 
 def test_behaviour(behaviour_rule: Rule, qmp_run: RunContext, schema: Schema) -> None:

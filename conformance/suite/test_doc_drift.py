@@ -7,8 +7,8 @@ the doc's file:line (see `conformance/docs/drift.py`).
 from __future__ import annotations
 
 from conformance.docs.drift import Drift
+from conformance.drive.report import label
 from conformance.oracle.failure import Citation, Failure, FindingKind
-from conformance.suite.report import label
 
 
 def test_doc_drift(drift_items: tuple[str, tuple[Drift, ...]]) -> None:

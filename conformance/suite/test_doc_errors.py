@@ -12,14 +12,14 @@ import pytest
 from conformance.docs.conditions import Condition, requests
 from conformance.docs.model import DocEntry, DocSet
 from conformance.docs.setup import profile_chooser
+from conformance.drive.report import evidence, label
 from conformance.machine.pool import InstancePool
 from conformance.machine.profiles import profile
 from conformance.machine.reuse import unchanged
 from conformance.oracle.failure import Citation, Failure, FindingKind
-from conformance.plugin import RunContext
 from conformance.qmp.message import Kind
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
-from conformance.suite.report import evidence, label
 from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
 
 

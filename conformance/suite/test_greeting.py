@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from conformance.drive.report import evidence, label
 from conformance.machine.instance import QemuInstance
 from conformance.oracle.protocol import GREETING, VERSION, check_greeting, check_greeting_version
-from conformance.suite.report import evidence, label
 
 
 def test_greeting_conforms(fresh_qemu: QemuInstance) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.drive.report import evidence, label
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.oracle.jobs import check_verb_refused, verbs
 from conformance.oracle.required import check_succeeded
-from conformance.plugin import RunContext
-from conformance.suite.report import evidence, label
+from conformance.runcontext import RunContext
 
 NODES = [
     {"driver": "null-co", "node-name": n, "size": 1048576, "read-zeroes": True}

@@ -19,49 +19,21 @@ finding. Both guests stay stopped (``-S``): postcopy works without running guest
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
-from conformance.machine.instance import EventMissing, QemuInstance
+from conformance.drive.migration import (
+    COMMAND,
+    POSTCOPY,
+    no_userfaultfd,
+    postcopy_during_migration,
+    postcopy_refused_without_capability,
+)
+from conformance.drive.report import label
 from conformance.machine.profiles import Profile, profile
-from conformance.oracle.conversation import messages
-from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
-from conformance.oracle.judge import judge_events
-from conformance.plugin import RunContext
-from conformance.qmp.message import Kind
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
-from conformance.suite.report import evidence, label
-
-# The board's smallest RAM (64 MiB on most): zero pages over a unix socket take well
-# under 1 s.
-MIGRATION_DEADLINE = 60.0
-COMMAND = "migrate-start-postcopy"
-SOCKET = "migrate.sock"
-# Bytes per second that keep a precopy migration active for about half a minute (64 MiB
-# of zero pages are some 150 KB on the wire). QEMU applies the limit per 100 ms, so a
-# value under 10 rounds to 0, which means unlimited.
-THROTTLE = 4096
-
-POSTCOPY = qapi(
-    "qapi/migration.json: migrate-start-postcopy",
-    "Followup to a migration command to switch the migration to postcopy mode. The "
-    "postcopy-ram capability must be set on both source and destination before the "
-    "original migration command.",
-)
-STATUSES = qapi(
-    "qapi/migration.json: MigrationStatus",
-    "setup: migration process has been initiated. active: in the process of doing "
-    "migration. postcopy-active: like active, but now in postcopy mode. completed: "
-    "migration is finished.",
-)
-CANCEL = qapi(
-    "qapi/migration.json: migrate_cancel", "Cancel the current executing migration process."
-)
-POSTCOPY_PATH = ("setup", "active", "postcopy-active", "completed")
 
 
 def _needs(qmp_run: RunContext, schema: Schema, commands: Sequence[str]) -> Profile:
@@ -76,137 +48,14 @@ def _needs(qmp_run: RunContext, schema: Schema, commands: Sequence[str]) -> Prof
     return machine
 
 
-@contextmanager
-def _pair(
-    qmp_run: RunContext, machine: Profile
-) -> Iterator[tuple[QemuInstance, QemuInstance, str]]:
-    """A source and a destination waiting on a unix socket in its own workdir."""
-    with ExitStack() as stack:
-        memory = ("-m", str(machine.small_memory))
-        dst_config = qmp_run.launch_config(machine.name)
-        # QEMU's cwd is its workdir, so the bare socket name lands there.
-        dst_config.extra_args = (*memory, "-incoming", f"unix:{SOCKET}")
-        dst = stack.enter_context(QemuInstance(dst_config))
-        src_config = qmp_run.launch_config(machine.name)
-        src_config.extra_args = memory
-        src = stack.enter_context(QemuInstance(src_config))
-        stack.enter_context(evidence(src))
-        assert dst.workdir is not None
-        yield src, dst, f"unix:{dst.workdir / SOCKET}"
-
-
-def _ok(inst: QemuInstance, command: str, arguments: dict[str, object] | None = None) -> None:
-    reply = inst.execute(command, arguments)
-    if reply.message.kind is not Kind.RETURN:
-        raise Failure(
-            "migration.setup",
-            qapi(f"qapi/migration.json: {command}", "Returns: nothing on success"),
-            f"{command} failed: {reply.message.raw[:300]!r}",
-            kind=FindingKind.BEHAVIOUR,
-            command=command,
-        )
-
-
-def _expect(src: QemuInstance, kind: Kind, check: str, given: str) -> None:
-    """`migrate-start-postcopy` on `src` must get a reply of `kind` (the doc's promise
-    for the state `given` describes)."""
-    reply = src.execute(COMMAND)
-    if reply.message.kind is not kind:
-        raise Failure(
-            check,
-            POSTCOPY,
-            f"{given}, yet {COMMAND} replied {reply.message.raw[:300]!r}",
-            kind=FindingKind.BEHAVIOUR,
-            command=COMMAND,
-        )
-
-
-def _capabilities(inst: QemuInstance, postcopy: bool) -> None:
-    caps: list[dict[str, object]] = [{"capability": "events", "state": True}]
-    if postcopy:
-        caps.append({"capability": "postcopy-ram", "state": True})
-        why = no_userfaultfd()
-        if why:
-            # QEMU probes userfaultfd and refuses postcopy-ram: right, on this host.
-            pytest.skip(f"postcopy needs userfaultfd: {why}")
-    _ok(inst, "migrate-set-capabilities", {"capabilities": caps})
-
-
-def no_userfaultfd() -> str:
-    """Why this process's QEMUs can't have userfaultfd, or "" when nothing says so: a
-    user without CAP_SYS_PTRACE gets it only with vm.unprivileged_userfaultfd=1."""
-    if os.geteuid() == 0:
-        return ""
-    try:
-        allowed = Path("/proc/sys/vm/unprivileged_userfaultfd").read_text().strip()
-    except OSError:
-        return ""  # no such knob: unprivileged users have it (older kernels)
-    if allowed == "1":
-        return ""
-    return "this host keeps it from unprivileged users (vm.unprivileged_userfaultfd=0)"
-
-
-def _migrate_throttled(src: QemuInstance, dst: QemuInstance, uri: str, *, postcopy: bool) -> None:
-    """Start a migration held in precopy (active) until it is switched or cancelled:
-    unthrottled, 64 MiB of zero pages could converge before the next command arrives."""
-    _capabilities(dst, postcopy=postcopy)
-    _capabilities(src, postcopy=postcopy)
-    _ok(src, "migrate-set-parameters", {"max-bandwidth": THROTTLE})
-    _ok(src, "migrate", {"uri": uri})
-    _wait_status(src, "active", "source", STATUSES)
-
-
-def _wait_status(inst: QemuInstance, status: str, side: str, citation: Citation) -> None:
-    try:
-        inst.wait_event("MIGRATION", {"status": status}, timeout=MIGRATION_DEADLINE)
-    except EventMissing:
-        raise Failure(
-            "migration.event",
-            citation,
-            f"the {side} sent no MIGRATION event with status {status!r} within "
-            f"{MIGRATION_DEADLINE:g} s",
-            kind=FindingKind.BEHAVIOUR,
-            command=COMMAND,
-        ) from None
-
-
-def _statuses(inst: QemuInstance) -> list[str]:
-    out = []
-    for m in messages(inst.transcript):
-        value = m.value
-        if m.event_name == "MIGRATION" and isinstance(value, dict):
-            data = value.get("data")
-            if isinstance(data, dict):
-                out.append(str(data.get("status")))
-    return out
-
-
-def _judge_all(schema: Schema, *instances: QemuInstance) -> None:
-    for inst in instances:
-        judge_events(schema, [m for m in messages(inst.transcript) if m.kind is Kind.EVENT])
-
-
 def test_postcopy_during_migration(qmp_run: RunContext, schema: Schema) -> None:
     label(epic="behaviour", feature=COMMAND, story="postcopy migration", citation=str(POSTCOPY))
     machine = _needs(qmp_run, schema, ("migrate", COMMAND, "migrate-set-parameters"))
-    with _pair(qmp_run, machine) as (src, dst, uri):
-        _migrate_throttled(src, dst, uri, postcopy=True)
-        _expect(src, Kind.RETURN, "migration.postcopy", "postcopy-ram was set on both sides")
-        _wait_status(src, "completed", "source", STATUSES)
-        _wait_status(dst, "completed", "destination", STATUSES)
-        seen = [s for s in _statuses(src) if s in POSTCOPY_PATH]
-        # Each status once, in this order: the source went through postcopy.
-        if seen != list(POSTCOPY_PATH):
-            raise Failure(
-                "migration.postcopy-statuses",
-                STATUSES,
-                f"the source's MIGRATION statuses were {_statuses(src)}, expected "
-                f"{' -> '.join(POSTCOPY_PATH)} after {COMMAND}",
-                kind=FindingKind.BEHAVIOUR,
-                command=COMMAND,
-                path="$.data.status",
-            )
-        _judge_all(schema, src, dst)
+    why = no_userfaultfd()
+    if why:
+        # QEMU probes userfaultfd and refuses postcopy-ram: right, on this host.
+        pytest.skip(f"postcopy needs userfaultfd: {why}")
+    postcopy_during_migration(qmp_run.launch_config, machine, schema)
 
 
 def test_postcopy_refused_without_capability(qmp_run: RunContext, schema: Schema) -> None:
@@ -219,14 +68,4 @@ def test_postcopy_refused_without_capability(qmp_run: RunContext, schema: Schema
     machine = _needs(
         qmp_run, schema, ("migrate", COMMAND, "migrate_cancel", "migrate-set-parameters")
     )
-    with _pair(qmp_run, machine) as (src, dst, uri):
-        _migrate_throttled(src, dst, uri, postcopy=False)
-        _expect(
-            src,
-            Kind.ERROR,
-            "migration.postcopy-needs-capability",
-            "postcopy-ram was not set, during an active migration",
-        )
-        _ok(src, "migrate_cancel")
-        _wait_status(src, "cancelled", "source", CANCEL)
-        _judge_all(schema, src, dst)
+    postcopy_refused_without_capability(qmp_run.launch_config, machine, schema)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.drive.report import command_tags, evidence, label
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.oracle.protocol import NEGOTIATION, check_error_class, check_id_echo
-from conformance.plugin import RunContext
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
-from conformance.suite.report import command_tags, evidence, label
 
 
 def test_command_before_negotiation(

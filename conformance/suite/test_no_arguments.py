@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.drive.exchange import PROBE_ID
+from conformance.drive.report import command_tags, evidence, label
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
 from conformance.oracle.failure import qapi
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.spec import Schema
-from conformance.suite.exchange import PROBE_ID
-from conformance.suite.report import command_tags, evidence, label
 
 
 def test_no_arguments(

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conformance.docs.setup import profile_chooser
+from conformance.drive.report import command_tags, evidence, label
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.oracle.conversation import (
@@ -46,14 +47,13 @@ from conformance.oracle.protocol import (
     check_reply_shape,
 )
 from conformance.oracle.required import check_succeeded
-from conformance.plugin import RunContext
 from conformance.qmp.message import Message
 from conformance.qmp.session import Ticket
 from conformance.qmp.transport import MONITOR_READ_RATE
 from conformance.qmp.wirejson import dumps
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
 from conformance.spec.minimal import minimal_object
-from conformance.suite.report import command_tags, evidence, label
 from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
 from strategies.wire import (
     ENVELOPE_RULES,

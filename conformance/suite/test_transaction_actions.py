@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.behaviour.rules.transaction import ACTIONS
+from conformance.drive.report import label
 from conformance.spec import Schema
-from conformance.suite.report import label
 
 
 def test_transaction_actions_covered(schema: Schema) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.hypothesis_profiles import CI_EXAMPLES
 from conformance.machine.instance import LaunchConfig, QemuInstance
-from conformance.plugin import CI_EXAMPLES
 from conformance.spec import schema_from_reply
 from tests.integration.clirun import cli
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.suite.test_migration import no_userfaultfd
+from conformance.drive.migration import no_userfaultfd
 from tests.integration.clirun import run_suite
 
 pytestmark = pytest.mark.qemu

@@ -12,7 +12,6 @@ import pytest
 
 from conformance.errors import SetupError
 from conformance.oracle.failure import Failure, FindingKind, qapi
-from conformance.plugin import KNOWN_PREFIX
 from conformance.reporting.categories import (
     HARNESS_ERROR,
     KINDS,
@@ -23,6 +22,7 @@ from conformance.reporting.categories import (
     write_categories,
 )
 from conformance.reporting.labels import SEVERITY, citation_links, file_failure
+from conformance.runcontext import KNOWN_PREFIX
 
 ISSUE_NAMES = {
     "crash",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.drive.exchange import COVERAGE_PROPERTY, ArgumentRun
 from conformance.errors import SetupError
 from conformance.machine.instance import LaunchConfig
 from conformance.machine.pool import InstancePool
@@ -15,7 +16,6 @@ from conformance.reporting import chart, matrix
 from conformance.reporting.results import Result, coverage_items, read_allure
 from conformance.spec import Schema
 from conformance.spec.coverage import Item
-from conformance.suite.exchange import COVERAGE_PROPERTY, ArgumentRun
 from strategies.pools import Pools
 from strategies.safety import generation_policy
 

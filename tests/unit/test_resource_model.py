@@ -1,6 +1,6 @@
 """The resource state machine's model: its predictions, without a QEMU.
 
-The machine (conformance/suite/test_resource_machine.py) compares these predictions with
+The machine (conformance/drive/resources.py) compares these predictions with
 a real QEMU; here they are checked against what the doc sentences they cite say.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import conformance.suite.test_resource_machine as machine
+import conformance.drive.resources as machine
 from conformance.behaviour.rules.backup import SAME
 from conformance.behaviour.rules.block import DEL
 from conformance.spec import load_schema_file

@@ -9,8 +9,8 @@ import pytest
 
 from conformance.cli import main
 from conformance.errors import EXIT_USAGE
-from conformance.plugin import SUITE_MARK
 from conformance.reporting.tap import TapReporter
+from conformance.runcontext import SUITE_MARK
 from conformance.tapstream import TapWriter, description, yaml_lines
 from tests.tapparse import parse_tap
 

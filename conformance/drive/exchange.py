@@ -10,10 +10,13 @@ conformance matrix reads those from the test's properties, `properties()`).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
 from hypothesis import reject
 
+from conformance.drive.harvest import absorb
+from conformance.drive.report import evidence
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
@@ -23,12 +26,12 @@ from conformance.oracle.protocol import check_reply_shape
 from conformance.qmp.message import Kind
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.coverage import exercised
-from conformance.suite.harvest import absorb
-from conformance.suite.report import evidence
 from strategies import Malformed
 from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools
 from strategies.safety import Unconfinable, confine
+
+log = logging.getLogger(__name__)
 
 TYPE_CHECK = spec(
     "Compatibility Considerations",
@@ -105,10 +108,14 @@ class ArgumentRun:
     def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
         inst = self.instance()
         try:
-            arguments = confine(self.command, arguments, str(inst.workdir))
-        except Unconfinable:
+            confined = confine(self.command, arguments, str(inst.workdir))
+        except Unconfinable as exc:
+            log.debug("dropped a %s example: %s", self.command, exc)
             self.rejected += 1
             reject()
+        if confined != arguments:
+            log.debug("confined %s arguments: %r -> %r", self.command, arguments, confined)
+        arguments = confined
         # Confinement rewrites values; an example it turned valid (or broke) is no
         # longer the example the strategy meant, so it doesn't run.
         violations = (
