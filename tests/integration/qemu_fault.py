@@ -57,7 +57,14 @@ def act(inst: QemuInstance, action: str) -> None:
         transport._sock.shutdown(socket.SHUT_RDWR)
         return
     assert inst.pid is not None
+    assert inst.proc is not None
     os.kill(inst.pid, SIGNALS[action])
+    if action != "STOP":
+        # A signal is delivered when the kernel gets to it: without this wait the call
+        # may still reach the dying QEMU, and its death be noticed one message later, so
+        # that the finding's trigger depends on scheduling. A real crash ends QEMU while
+        # it handles the message, before any reply.
+        inst.proc.wait(timeout=10)
 
 
 def install(spec: str) -> None:
