@@ -39,6 +39,7 @@ from conformance.spec.model import (
     Schema,
     TypeInfo,
 )
+from conformance.spec.validate import _branch_json_type
 
 __all__ = [
     "RULES",
@@ -261,16 +262,12 @@ class _Context:
 
 
 def _wire_kind(info: TypeInfo) -> str:
-    """The JSON type a value of ``info`` has on the wire; how alternates tell branches apart."""
-    if isinstance(info, Builtin):
-        return {"int": "number", "value": "any"}.get(info.json_type, info.json_type)
-    if isinstance(info, EnumType):
-        return "string"
-    if isinstance(info, ArrayType):
-        return "array"
-    if isinstance(info, ObjectType):
-        return "object"
-    return "alternate"
+    """The JSON type a value of ``info`` has on the wire; how alternates tell branches apart.
+    The validator's branch kind, with an int a JSON number like any other."""
+    if isinstance(info, AlternateType):
+        return "alternate"
+    kind = _branch_json_type(info)
+    return {"int": "number", "value": "any"}.get(kind, kind)
 
 
 def _scalar_name(info: Builtin) -> str:
