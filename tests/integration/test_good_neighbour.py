@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib.metadata import version
@@ -22,6 +23,10 @@ from tests.conftest import PROJECT_ROOT
 
 INSTALL_TIMEOUT = 600
 DEPENDENCIES = ("pytest", "hypothesis", "pexpect", "pytest-xdist", "allure-pytest")
+# What a checkout holds besides the package's source: environments, caches, build and
+# report output (by name anywhere, or at the top of the checkout).
+NOT_SOURCE = ("__pycache__", "*.egg-info", ".*_cache", ".hypothesis")
+NOT_SOURCE_TOP = {".git", ".venv", ".tox", "build", "dist", "reports"}
 
 # Run in the fresh virtualenv: the settings a test sees, against Hypothesis's own `ci`.
 PLAIN_TEST = """
@@ -59,24 +64,44 @@ print(json.dumps({
 """
 
 
-def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _not_source(directory: str, names: list[str]) -> set[str]:
+    ignored = set(shutil.ignore_patterns(*NOT_SOURCE)(directory, names))
+    if Path(directory) == PROJECT_ROOT:
+        ignored |= NOT_SOURCE_TOP & set(names)
+    return ignored
+
+
+def _run(
+    argv: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False, **kwargs
-    )  # type: ignore[call-overload, no-any-return]
+        argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False, env=env, cwd=cwd
+    )
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("neighbour") / "venv"
-    made = _run([sys.executable, "-m", "venv", str(root)])
+    base = tmp_path_factory.mktemp("neighbour")
+    root = base / "venv"
+    scratch = base / "tmp"
+    scratch.mkdir()
+    # venv's ensurepip and pip's build, unpack and wheel-cache directories go to TMPDIR:
+    # a test running beside this one (test_host_safety) watches the real one.
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    made = _run([sys.executable, "-m", "venv", str(root)], env=env)
     if made.returncode != 0:
         pytest.skip(f"cannot make a virtualenv here: {made.stderr.strip()[-300:]}")
     pip = [str(root / "bin" / "python"), "-m", "pip", "install", "-q"]
     # The project's dependencies, at the versions running this test.
-    deps = _run([*pip, *(f"{name}=={version(name)}" for name in DEPENDENCIES)])
+    deps = _run([*pip, *(f"{name}=={version(name)}" for name in DEPENDENCIES)], env=env)
     if deps.returncode != 0:
         pytest.skip(f"no package index reachable for the dependencies: {deps.stderr[-300:]}")
-    ours = _run([*pip, "--no-deps", str(PROJECT_ROOT)])
+    # setuptools builds in the source tree (build/, *.egg-info): build a copy, so that the
+    # checkout (test_host_safety watches the working directory) and a concurrent run of
+    # this fixture see none of it.
+    source = base / "source"
+    shutil.copytree(PROJECT_ROOT, source, ignore=_not_source)
+    ours = _run([*pip, "--no-deps", str(source)], env=env)
     assert ours.returncode == 0, ours.stdout + ours.stderr
     return root
 

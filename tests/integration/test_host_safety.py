@@ -45,7 +45,9 @@ def test_nothing_is_created_outside_the_workdir(
 ) -> None:
     if command not in live_schema.commands:
         pytest.skip(f"{command} is not in this binary's schema")
-    watched = [Path.cwd(), Path(tempfile.gettempdir()), Path.home(), Path("/")]
+    # /tmp itself as well as TMPDIR: the tests' TMPDIR is a private one (tests/conftest.py).
+    system_tmp = {Path(tempfile.gettempdir()), Path("/tmp")}
+    watched = [Path.cwd(), *sorted(system_tmp), Path.home(), Path("/")]
     before = {d: listing(d) for d in watched}
     policy = safety.generation_policy()
     # A crash here is a QEMU finding for the conformance run, not this test's concern:
