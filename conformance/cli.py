@@ -33,6 +33,7 @@ from conformance.errors import (
     SetupError,
 )
 from conformance.interrupts import interrupts
+from conformance.logs import LOG_FORMAT
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.preflight import preflight
 from conformance.machine.probe import FALLBACK_QEMU, QEMU_BINARY_ENV, default_qemu
@@ -299,7 +300,7 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level,
         stream=sys.stderr,
-        format="qmp-conformance: %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
 
 

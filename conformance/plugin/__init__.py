@@ -20,8 +20,9 @@ as known (xfail-like), not failed. The controller deduplicates them, writes
 The plugin is this package, one module per job: `options` (command-line options, the
 run context at configure time), `parametrise` (test ids from the live binary),
 `fixtures`, `jobs` (the job check after each test), `outcome` (findings, harness
-errors, the findings store, the exit status) and `summary` (the terminal summary, read
-from the structured results in `records`). The run context itself is
+errors, the findings store, the exit status), `summary` (the terminal summary, read
+from the structured results in `records`) and `worker_log` (an xdist worker's live
+log lines on the terminal). The run context itself is
 `conformance.runcontext`, which the reporters read too.
 """
 
@@ -38,6 +39,7 @@ pytest_plugins = [
     "conformance.plugin.jobs",
     "conformance.plugin.outcome",
     "conformance.plugin.summary",
+    "conformance.plugin.worker_log",
     "conformance.reporting.plugin",
     "conformance.sharding",
 ]

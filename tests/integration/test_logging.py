@@ -46,7 +46,12 @@ def test_a_pool_logs_the_restart_of_a_dead_qemu(
         pool.close()
 
 
-def test_run_with_log_level_info_shows_a_restart(system_qemu: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [(), ("-n", "1")], ids=["in-process", "xdist"])
+def test_run_with_log_level_info_shows_a_restart(
+    system_qemu: str, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    """Live, from an xdist worker too (conformance.plugin.worker_log), not only in the
+    reports of failed tests."""
     (tmp_path / "tmp").mkdir()
     pythonpath = os.pathsep.join(p for p in (str(SITE), os.environ.get("PYTHONPATH", "")) if p)
     env = {
@@ -58,6 +63,7 @@ def test_run_with_log_level_info_shows_a_restart(system_qemu: str, tmp_path: Pat
         *("run", "--qemu", system_qemu, "--machine", "q35", "--log-level=INFO"),
         *("--reports", str(tmp_path / "reports"), "--"),
         *("-q", "-k", "test_valid_arguments and x-query-ramblock", "-p", "no:cacheprovider"),
+        *workers,
         env=env,
         cwd=ROOT,
     )
@@ -65,3 +71,5 @@ def test_run_with_log_level_info_shows_a_restart(system_qemu: str, tmp_path: Pat
     assert "Traceback" not in done.stderr, out[-3000:]
     assert "restarting QEMU" in out, out[-3000:]
     assert "classified QEMU exit" in out, out[-3000:]
+    if workers:
+        assert "[gw0] qmp-conformance: INFO conformance." in done.stderr, out[-3000:]
