@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from conformance.errors import QmpcError
-from conformance.machine.harness import names_harness_resource
+from conformance.machine.harness import harness_names
 from strategies.policy import GenerationPolicy
 from strategies.reviewed import REVIEWED_COMMANDS
 
@@ -421,25 +421,6 @@ def confine(command: str, arguments: object, workdir: str) -> object:
     if own:
         raise Unconfinable(f"names the harness's own {', '.join(sorted(own))}")
     return arguments
-
-
-def harness_names(value: object) -> set[str]:
-    """The strings in `value` (member values and keys, at any depth) that name the
-    harness's own resources: fail-closed, whatever member they are in, since the
-    schema doesn't say which strings are ids."""
-    found: set[str] = set()
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if names_harness_resource(item):
-                found.add(item)
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
 
 
 def admit(command: str, arguments: object, workdir: str) -> object:

@@ -55,7 +55,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from conformance.errors import SetupError
-from conformance.machine.harness import names_harness_resource, stdio_monitor_args
+from conformance.machine.harness import harness_names, names_harness_resource, stdio_monitor_args
 from conformance.machine.instance import WORKDIR_TOKEN
 from conformance.machine.profiles import PROFILES
 from conformance.oracle.failure import FindingKind
@@ -189,6 +189,15 @@ class Reproducer:
             kind = FindingKind(str(header.get("kind")))
         except ValueError:
             raise ReproducerError(f"line 1: unknown finding kind {header.get('kind')!r}") from None
+        for number, raw in enumerate(messages, start=2):
+            own = harness_names((envelope(raw) or {}).get("arguments"))
+            if own:
+                # Such a message cuts the replay's own channel and not the one-liner's
+                # (issue 18); the suite no longer generates one.
+                raise ReproducerError(
+                    f"line {number}: names the harness's own monitor ({', '.join(sorted(own))}),"
+                    " not something of QEMU's: not a reproducer"
+                )
         profile = str(header.get("profile", "none"))
         if profile not in PROFILES:
             known = ", ".join(sorted(PROFILES))

@@ -19,6 +19,7 @@ import re
 
 __all__ = [
     "MONITOR_CHARDEV",
+    "harness_names",
     "monitor_args",
     "monitor_chardev",
     "monitor_socket",
@@ -74,3 +75,22 @@ def names_harness_resource(text: str) -> bool:
             return True
     last = re.split(r"[/:]", text)[-1]
     return last.endswith(_SOCKET_SUFFIX) and bool(_CHARDEV.fullmatch(last[: -len(_SOCKET_SUFFIX)]))
+
+
+def harness_names(value: object) -> set[str]:
+    """The strings in a JSON `value` (member values and keys, at any depth) that name
+    the harness's own resources: every one, whatever member holds it, since the schema
+    doesn't say which strings are ids."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if names_harness_resource(item):
+                found.add(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

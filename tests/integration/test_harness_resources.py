@@ -24,13 +24,13 @@ from conformance.drive.report import evidence
 from conformance.findings.record import findings_from
 from conformance.findings.replay import Replayer
 from conformance.findings.reproducer import Reproducer, one_liner_argv, one_liner_input
-from conformance.machine.harness import monitor_chardev, names_harness_resource
+from conformance.machine.harness import harness_names, monitor_chardev, names_harness_resource
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.oracle.failure import Citation, Failure, FindingKind
 from conformance.spec import Schema, schema_from_reply
 from strategies import arguments
 from strategies.pools import KINDS, Pools
-from strategies.safety import Unconfinable, confine, generation_policy, harness_names
+from strategies.safety import Unconfinable, confine, generation_policy
 from tests.integration.qemu_fault import act
 
 pytestmark = pytest.mark.qemu

@@ -15,17 +15,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance.findings.reproducer import Outcome, Reproducer, ReproducerError
 from conformance.machine.harness import (
+    harness_names,
     monitor_args,
     monitor_chardev,
     monitor_socket,
     names_harness_resource,
 )
+from conformance.oracle.failure import FindingKind
 from conformance.spec import Schema
 from conformance.spec.introspect import load_schema_file
 from strategies import arguments
 from strategies.pools import KINDS, Pools
-from strategies.safety import Unconfinable, admit, confine, generation_policy, harness_names
+from strategies.safety import Unconfinable, admit, confine, generation_policy
 
 WD = "/tmp/qmpc-run-x/qemu-x86_64-y"
 #: Every name the launcher gives a monitor of an instance with three of them.
@@ -153,3 +156,23 @@ def test_generation_never_sends_a_harness_name(command: str, schema: Schema) -> 
     check()
     # The leaky pools did put the harness's names into the draws: the test meant something.
     assert drawn_own
+
+
+def test_a_reproducer_aimed_at_the_harness_is_not_one() -> None:
+    # Issue 18's reproducer: replay (chardev qmp, a socket) and its one-liner (a stdio
+    # monitor, which registers no yank instance) can't agree on it, so it doesn't load.
+    yank = b'{"execute":"yank","arguments":{"instances":[{"type":"chardev","id":"qmp"}]}}'
+    rep = Reproducer(
+        signature="hang | yank | no reply before the deadline",
+        kind=FindingKind.HANG,
+        command="yank",
+        title="hang",
+        citation="",
+        profile="none",
+        messages=(b'{"execute":"qmp_capabilities"}', yank),
+        expected=Outcome("hang", 1),
+    )
+    with pytest.raises(ReproducerError, match=r"line 3: names the harness's own monitor \(qmp\)"):
+        Reproducer.from_jsonl(rep.to_jsonl())
+    ok = rep.with_messages([rep.messages[0], yank.replace(b'"qmp"', b'"chr0"')], 1)
+    assert Reproducer.from_jsonl(ok.to_jsonl()) == ok
