@@ -34,6 +34,12 @@ How member names map to pools (:data:`MEMBER_POOLS`), and why:
   CpuModelInfo (``model``, ``modela``, ``modelb`` of the ``query-cpu-model-*``
   commands) it is a CPU model.
 
+A pool never holds a name of the harness's own resources (its monitor chardevs ``qmp``,
+``qmp1``, ..., their QOM paths and sockets; `conformance.machine.harness`), however it
+was harvested: ``query-chardev`` lists them, and a generated ``yank`` or
+``chardev-remove`` of one cuts the suite's own channel. `strategies.safety.confine`
+refuses such a value wherever else it comes from.
+
 Pools are read at *draw* time, so a name harvested while a test runs is drawable in
 the very next example. The price is that a run is only reproducible with the same
 pool contents; Hypothesis may report a flaky test if a pool changes while it shrinks.
@@ -47,6 +53,8 @@ from types import MappingProxyType
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
+
+from conformance.machine.harness import names_harness_resource
 
 __all__ = ["DEFAULT_CAP", "KINDS", "MEMBER_POOLS", "Pools", "pool_strings"]
 
@@ -156,17 +164,20 @@ class Pools:
         self._snapshots: dict[str, tuple[str, ...]] = {}
 
     def add(self, kind: str, value: str) -> None:
-        """Keep ``value`` as a string of ``kind`` (no-op if known or the kind is full)."""
+        """Keep ``value`` as a string of ``kind`` (no-op if known, the kind is full or
+        it names the harness's own resources)."""
         self.extend(kind, (value,))
 
     def extend(self, kind: str, values: Iterable[str]) -> None:
-        """Keep each of ``values`` as a string of ``kind``, in order, up to the cap."""
+        """Keep each of ``values`` as a string of ``kind``, in order, up to the cap,
+        except those that name the harness's own resources."""
         strings = self._kind(kind)
         items = list(values)
         for value in items:
             # Harvests come from JSON replies; a non-string there is a harvester bug.
             if not isinstance(value, str):
                 raise TypeError(f"pool {kind!r} takes strings, not {type(value).__name__}")
+        items = [value for value in items if not names_harness_resource(value)]
         with self._lock:
             before = len(strings)
             for value in items:

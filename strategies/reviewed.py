@@ -6,6 +6,12 @@ fail-closed: a command outside this set is not run with generated arguments (its
 naming this file) until someone reads its QAPI definition, adds its reaches to the table,
 and adds it here.
 
+A review covers the harness's own resources too: a command that removes, yanks, replaces or
+reuses something by id (yank, chardev-remove, chardev-change, chardev-send-break,
+device_del, netdev_del, object-del, qom-set, ...) could aim at the suite's monitor chardev
+`qmp`; `strategies.safety` refuses every value naming one (`conformance.machine.harness`),
+whatever the command, so a newly reviewed command needs no rule of its own for that.
+
 Reviewed: every command of QEMU 7.2 (qemu-system-x86_64, -aarch64, -ppc64, -riscv64, -s390x
 and qemu-storage-daemon) and of QEMU 10.0 (qemu-system-x86_64, -i386, qemu-storage-daemon).
 The 10.0 additions and what the review of their definitions in 10.0.2's schema found:

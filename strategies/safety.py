@@ -14,7 +14,12 @@ each (see ARCHITECTURE.md, "Host safety"):
 - **reject**: an example that can't be confined (a netdev `socket` takes host:port
   strings) is dropped with `Unconfinable`;
 - **skip**: commands the policy can't confine at all are not run, and the run lists them
-  with the reason.
+  with the reason;
+- **harness**: no example may name the harness's own resources (its monitor chardevs,
+  their QOM paths and sockets, `conformance.machine.harness`): a ``yank`` or
+  ``chardev-remove`` of chardev ``qmp`` cuts the channel the suite judges QEMU by, and
+  the silence would look like a hang (issue 18). Rejected by value wherever it appears,
+  whatever drew it (a harvested pool, a reply's strings, a random string, a document).
 
 QEMU's current directory and TMPDIR are the workdir, so a *relative* path without `..`
 already lands inside it; what must be rewritten is anything that can leave it.
@@ -30,6 +35,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from conformance.errors import QmpcError
+from conformance.machine.harness import harness_names
 from strategies.policy import GenerationPolicy
 from strategies.reviewed import REVIEWED_COMMANDS
 
@@ -258,6 +264,15 @@ REACHES: tuple[Reach, ...] = (
         "reject",
         "passes a host device through",
     ),
+    Reach(
+        ("*",),
+        "a value naming the harness's monitor chardevs (qmp, qmp1, ...), their QOM paths "
+        "(/chardevs/qmp...) or sockets (qmp.sock, ...)",
+        "harness",
+        "reject",
+        "yank, chardev-remove, chardev-change and the like would cut the suite's own QMP "
+        "channel; what the harness launched is not under test",
+    ),
 )
 
 HOST_TOUCHING: tuple[str, ...] = (
@@ -369,7 +384,9 @@ def confine(command: str, arguments: object, workdir: str) -> object:
     """Rewrite `arguments` so that running `command` stays inside `workdir`.
 
     Pure and deterministic (the same input gives the same output, so Hypothesis can
-    shrink and replay). Raises `Unconfinable` for an example that must not run.
+    shrink and replay). Raises `Unconfinable` for an example that must not run,
+    including one that names the harness's own resources (after the rewrites, so that
+    what would be sent is what is judged).
     """
     # The generic walk first: the pins below produce workdir URIs it must not touch.
     arguments = _walk(arguments, workdir)
@@ -400,6 +417,9 @@ def confine(command: str, arguments: object, workdir: str) -> object:
             arguments = {
                 k: v for k, v in arguments.items() if k not in SPAWNING_USER_NETDEV_MEMBERS
             }
+    own = harness_names(arguments)
+    if own:
+        raise Unconfinable(f"names the harness's own {', '.join(sorted(own))}")
     return arguments
 
 

@@ -1,8 +1,12 @@
 """Running a behaviour rule on a live QEMU and judging each step.
 
 Every expectation that doesn't hold raises `Failure` (kind behaviour) citing the rule's
-doc sentence; a setup request that fails raises `SetupFailed`, which the suite turns
-into a skip, since the rule then says nothing about this binary.
+doc sentence. A setup request that fails raises a `Failure` too (check
+``behaviour.<rule>.setup``, citing the setup command): setup requests are documented
+commands with valid arguments, so a refusal is a regression of that command (a
+``blockdev-add`` that stopped working), and a skip would quietly take the rule's coverage
+away with it. A rule whose setup can't work on a QEMU version says so with its version
+range (`Rule.applies_to`), which the suite checks before running it.
 """
 
 from __future__ import annotations
@@ -11,15 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from conformance.behaviour.rule import AFTER, BEFORE, Event, Rule, State, Step
-from conformance.errors import QmpcError
 from conformance.machine.instance import EventMissing, QemuInstance
-from conformance.oracle.failure import Failure, FindingKind
+from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.qmp.message import Kind, Message
 from conformance.qmp.wirejson import json_equal
 
-
-class SetupFailed(QmpcError):
-    """A setup request of the rule was refused."""
+#: What a setup request relies on: the command's own documentation.
+SETUP_WORKS = "a documented command with valid arguments succeeds"
 
 
 def run_rule(rule: Rule, inst: QemuInstance) -> None:
@@ -28,7 +30,13 @@ def run_rule(rule: Rule, inst: QemuInstance) -> None:
         try:
             _run_step(rule, number, step, inst)
         except Failure as exc:
-            raise SetupFailed(f"setup {exc.message}") from exc
+            raise Failure(
+                f"behaviour.{rule.id}.setup",
+                qapi(step.command, SETUP_WORKS),
+                f"setup refused, the rule can't be judged: {exc.message}",
+                kind=FindingKind.BEHAVIOUR,
+                command=step.command,
+            ) from exc
     inst.drain_events()
     for number, step in enumerate(rule.steps, start=1):
         _run_step(rule, number, step, inst)

@@ -1,9 +1,19 @@
 """The doc replayer: a documented example's requests sent to a QEMU, its replies and
-events compared with what the example shows (`test_doc_examples.py` runs it)."""
+events compared with what the example shows (`test_doc_examples.py` runs it).
+
+An example that documents a success and gets an error says one of two things. An error
+of a class that names missing state (`lacks_state`: a device or node the profile doesn't
+have, an inactive device, a KVM capability of the host) means the example assumes a
+machine this profile isn't: it can't be judged here, and doesn't run (`NotReplayable`).
+Any other refusal (a class QEMU keeps for other conditions, or the argument parser
+rejecting the documented arguments) is a doc mismatch like any other, never a skip:
+otherwise a command that broke would quietly turn its examples into "needs state".
+"""
 
 from __future__ import annotations
 
 import contextlib
+import re
 
 from conformance.docs.model import DocEntry, DocExample
 from conformance.docs.replay import (
@@ -18,13 +28,48 @@ from conformance.drive.report import evidence
 from conformance.errors import QmpcError
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
-from conformance.qmp.message import Kind
+from conformance.qmp.message import Kind, Message
 from conformance.spec import Schema
 from strategies.safety import Unconfinable, admit
 
 
 class NotReplayable(QmpcError):
     """The example can't run here; the message says why (the test skips with it)."""
+
+
+#: qapi/error.json's ErrorClass values that name state the machine lacks:
+#: DeviceNotFound ("the requested device has not been found"), DeviceNotActive ("a
+#: device has failed to be become active"), KVMMissingCap ("a required KVM capability
+#: is missing"), and GenericError, which QEMU uses for most missing objects ("Cannot
+#: find device=...", "Bus ... not found"). CommandNotFound is not one: the plan only
+#: replays commands of the binary.
+STATE_CLASSES = frozenset({"GenericError", "DeviceNotFound", "DeviceNotActive", "KVMMissingCap"})
+#: The QAPI input visitor's refusals (qapi/qobject-input-visitor.c, qapi/qapi-visit-core.c):
+#: the documented arguments don't parse, whatever the machine holds.
+_ARGUMENTS_REFUSED = re.compile(
+    r"Parameter '[^']*' (is missing|is unexpected|does not accept value)"
+    r"|Invalid parameter type for '"
+)
+
+
+def lacks_state(message: Message) -> bool:
+    """Whether an error reply says the machine lacks what the request assumes."""
+    return (
+        message.kind is Kind.ERROR
+        and message.error_class in STATE_CLASSES
+        and not _ARGUMENTS_REFUSED.match(message.error_desc or "")
+    )
+
+
+def _refused(where: str, message: Message, citation: Citation, command: str) -> Failure:
+    return Failure(
+        "doc.example.refused",
+        citation,
+        f"{where}: documented to succeed, refused with {message.error_class}"
+        f" ({message.error_desc}), which names no state the machine lacks",
+        kind=FindingKind.DOC,
+        command=command,
+    )
 
 
 def replay(
@@ -44,7 +89,10 @@ def replay(
     except Unconfinable as exc:
         raise NotReplayable(f"not replayable: host safety: {exc}") from exc
     for setup_command, setup_arguments, awaited in setup:
-        reply = inst.execute(setup_command, setup_arguments)
+        with evidence(inst):
+            reply = inst.execute(setup_command, setup_arguments)
+            if reply.message.kind is Kind.ERROR and not lacks_state(reply.message):
+                raise _refused(f"setup {setup_command}", reply.message, citation, setup_command)
         if reply.message.kind is Kind.ERROR:
             raise NotReplayable(
                 f"not replayable on profile {how.profile}: setup {setup_command} failed "
@@ -83,6 +131,8 @@ def replay(
                 continue
             doc_kind = "return" if "return" in doc else "error"
             if doc_kind == "return" and reply.message.kind is Kind.ERROR:
+                if not lacks_state(reply.message):
+                    raise _refused(f"request {i + 1} ({command})", reply.message, citation, command)
                 # The example assumes state (a device, a feature) this profile lacks;
                 # QEMU's refusal says which, and that is not a documentation mismatch.
                 raise NotReplayable(

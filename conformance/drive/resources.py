@@ -94,7 +94,7 @@ from conformance.behaviour.rules.backup import BACKUP, SAME
 from conformance.behaviour.rules.block import ADD, DEL
 from conformance.behaviour.rules.device import DELETED, DELETED_DATA
 from conformance.behaviour.rules.medium import INSERT, REMOVE, REMOVE_NOOP
-from conformance.behaviour.rules.transaction import ABORT, ATOMIC
+from conformance.behaviour.rules.transaction import ABORT, ATOMIC, transaction_kinds
 from conformance.behaviour.rules.tray import CLOSE, CLOSE_NOOP, MOVED, OPEN, OPEN_NOOP
 from conformance.drive.report import evidence
 from conformance.machine.instance import EventMissing, QemuInstance
@@ -533,17 +533,6 @@ def _action(op: str, node: str, name: str, disabled: bool | None) -> dict[str, o
     if op == "add" and disabled is not None:
         data["disabled"] = disabled
     return {"type": f"block-dirty-bitmap-{op}", "data": data}
-
-
-def transaction_kinds(schema: Schema) -> frozenset[str]:
-    """The action types `transaction` takes in this binary."""
-    args = schema.object_type(schema.command("transaction").arg_type)
-    actions = next(m for m in args.members if m.name == "actions")
-    array = schema.type(actions.type)
-    if not isinstance(array, ArrayType):
-        return frozenset()
-    action = schema.object_type(array.element_type)
-    return frozenset(v.case for v in action.variants)
 
 
 def referencing_commands(schema: Schema) -> tuple[str, ...]:

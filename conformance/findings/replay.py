@@ -167,15 +167,20 @@ class Replayer:
                 raise SetupError(f"query-qmp-schema: {exc}") from exc
         return self._schema
 
-    def _run(self, rep: Reproducer) -> Trace:
-        config = LaunchConfig(
+    def launch_config(self, rep: Reproducer) -> LaunchConfig:
+        """How a replay of `rep` starts QEMU: its profile and extra arguments, with the
+        harness's monitor (chardev ids of `conformance.machine.harness`, which the
+        one-liner's stdio monitor shares)."""
+        return LaunchConfig(
             binary=self.binary,
             profile=rep.profile,
             extra_args=rep.extra_args,
             timeout=self.timeout,
             workdir_base=self.workdir_base,
         )
-        inst = QemuInstance(config)
+
+    def _run(self, rep: Reproducer) -> Trace:
+        inst = QemuInstance(self.launch_config(rep))
         try:
             inst.start(negotiate=False)
             assert inst.workdir is not None

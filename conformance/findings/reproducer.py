@@ -5,9 +5,12 @@ A reproducer is what a QEMU developer gets with a finding, under
 
 - ``reproducer.jsonl``: the machine-readable form that ``qmp-conformance replay`` runs;
 - ``command-line.txt``: the QEMU command line, the workdir abstracted as ``$WORKDIR``;
-- ``reproduce.sh``: a shell one-liner with ``printf '…' | qemu-system-x86_64 … -qmp stdio``
-  (qemu-storage-daemon: ``--chardev stdio,id=qmp --monitor chardev=qmp``) that needs
-  nothing of this project;
+- ``reproduce.sh``: a shell one-liner with ``printf '…' | qemu-system-x86_64 …
+  -chardev stdio,id=qmp -mon chardev=qmp,mode=control`` (qemu-storage-daemon:
+  ``--chardev stdio,id=qmp --monitor chardev=qmp``) that needs nothing of this project.
+  Its monitor has the id the harness's has (`conformance.machine.harness`), not
+  ``-qmp stdio``'s ``compat_monitor0``: a one-liner and ``replay`` must meet the same
+  names;
 - ``hypothesis.txt``: the test, the Hypothesis profile and the ``@reproduce_failure``
   blob, when the finding came from a Hypothesis test.
 
@@ -52,6 +55,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from conformance.errors import SetupError
+from conformance.machine.harness import harness_names, names_harness_resource, stdio_monitor_args
 from conformance.machine.instance import WORKDIR_TOKEN
 from conformance.machine.profiles import PROFILES
 from conformance.oracle.failure import FindingKind
@@ -64,6 +68,8 @@ __all__ = [
     "Reproducer",
     "ReproducerError",
     "one_liner",
+    "one_liner_argv",
+    "one_liner_input",
     "reply_token",
 ]
 
@@ -71,11 +77,10 @@ FORMAT_VERSION = 1
 _HEADER_KEY = "qmp-reproducer"
 QEMU_TOKEN = "$QEMU"
 ENDS = ("exit", "hang", "reply")
-# The monitor arguments the harness adds; the one-liner replaces them with -qmp stdio
-# (qemu-storage-daemon: its own long options, and a stdio chardev for its monitor).
+# The monitor arguments the harness adds; the one-liner puts its primary monitor on
+# stdio under the same chardev id (qemu-storage-daemon: its own long options).
 _MONITOR_OPTIONS = ("-chardev", "-mon")
 _DAEMON_MONITOR_OPTIONS = ("--chardev", "--monitor")
-_DAEMON_STDIO = ("--chardev", "stdio,id=qmp", "--monitor", "chardev=qmp")
 
 
 class ReproducerError(SetupError, ValueError):
@@ -184,6 +189,15 @@ class Reproducer:
             kind = FindingKind(str(header.get("kind")))
         except ValueError:
             raise ReproducerError(f"line 1: unknown finding kind {header.get('kind')!r}") from None
+        for number, raw in enumerate(messages, start=2):
+            own = harness_names((envelope(raw) or {}).get("arguments"))
+            if own:
+                # Such a message cuts the replay's own channel and not the one-liner's
+                # (issue 18); the suite no longer generates one.
+                raise ReproducerError(
+                    f"line {number}: names the harness's own monitor ({', '.join(sorted(own))}),"
+                    " not something of QEMU's: not a reproducer"
+                )
         profile = str(header.get("profile", "none"))
         if profile not in PROFILES:
             known = ", ".join(sorted(PROFILES))
@@ -225,9 +239,9 @@ class Reproducer:
         d.mkdir(parents=True, exist_ok=True)
         (d / "reproducer.jsonl").write_text(self.to_jsonl(), encoding="utf-8")
         # The harness's monitor is a socket fd that means nothing outside its run; the
-        # command line a developer runs has the monitor on stdio, as the one-liner does.
+        # command line a developer runs has it on stdio (same id), as the one-liner does.
         (d / "command-line.txt").write_text(
-            shlex.join([binary, *_stdio_args(self.argv[1:])]) + "\n", encoding="utf-8"
+            shlex.join(one_liner_argv(self, binary)) + "\n", encoding="utf-8"
         )
         script = "#!/bin/sh\n# " + self.title.replace("\n", " ") + "\n" + one_liner(self, binary)
         (d / "reproduce.sh").write_text(script + "\n", encoding="utf-8")
@@ -276,44 +290,75 @@ def reply_token(value: object) -> str:
 def one_liner(rep: Reproducer, binary: str = "qemu-system-x86_64") -> str:
     """A shell command that reproduces the finding with nothing but QEMU and printf.
 
-    It runs in a new temporary directory (QEMU's files and `$WORKDIR` paths land there),
-    removed afterwards; sends the messages on stdin to ``-qmp stdio``, then ``quit`` so
-    that a QEMU that survives exits; and prints QEMU's exit status. A hang ends after 20 s
-    with status 137: ``timeout`` sends SIGKILL, since a QEMU blocked in its main loop
-    doesn't act on SIGTERM.
+    It runs in a new temporary directory ``$W`` (QEMU's files and `$WORKDIR` paths land
+    there, `$WORKDIR` written as ``$W``'s absolute path, as `replay` writes its own
+    workdir's), removed afterwards; sends the messages on stdin to the monitor on
+    stdio (chardev ``qmp``, as the harness names its own), then ``quit`` so that a QEMU
+    that survives exits; and prints QEMU's exit status. A hang ends after 20 s with
+    status 137: ``timeout`` sends SIGKILL, since a QEMU blocked in its main loop doesn't
+    act on SIGTERM.
     """
-    args = _stdio_args(rep.argv[1:] if rep.argv else ())
-    payload = b"".join(m.rstrip(b"\r\n") + b"\n" for m in rep.messages_for("."))
-    if rep.expected.end != "exit":
-        payload += b'{"execute":"quit"}\n'
-    fmt = _printf_format(payload)
-    # printf would take a format that starts with "-" (wire garbage) for an option.
     return (
-        'W="$(mktemp -d)" && (cd "$W" && printf '
-        + ("-- " if fmt.startswith("'-") else "")
-        + fmt
+        'W="$(mktemp -d)" && (cd "$W" && '
+        + one_liner_input(rep)
         + " | timeout -s KILL 20 "
-        + shlex.join([binary, *args])
+        + shlex.join(one_liner_argv(rep, binary))
         + '; echo "exit status $?"); rm -rf "$W"'
     )
 
 
+def one_liner_argv(rep: Reproducer, binary: str = "qemu-system-x86_64") -> list[str]:
+    """The QEMU command line of the one-liner: the finding's, with the harness's
+    monitors replaced by its primary one on stdio."""
+    return [binary, *_stdio_args(rep.argv[1:] if rep.argv else ())]
+
+
+def one_liner_input(rep: Reproducer) -> str:
+    """The one-liner's ``printf`` command, run where ``$W`` is the workdir: it writes the
+    messages as `replay` does (`Reproducer.messages_for` the workdir), one a line, and a
+    ``quit`` unless the finding is QEMU's exit."""
+    token = WORKDIR_TOKEN.encode()
+    payload = b"".join(m.rstrip(b"\r\n") + b"\n" for m in rep.messages)
+    if rep.expected.end != "exit":
+        payload += b'{"execute":"quit"}\n'
+    pieces = payload.split(token)
+    # The workdir goes in as a %s argument: the path may hold what a format interprets.
+    fmt = "%s".join(_printf_format(p)[1:-1] for p in pieces)
+    # printf would take a format that starts with "-" (wire garbage) for an option.
+    return (
+        "printf "
+        + ("-- " if fmt.startswith("-") else "")
+        + "'"
+        + fmt
+        + "'"
+        + ' "$W"' * (len(pieces) - 1)
+    )
+
+
 def _stdio_args(argv: Sequence[str]) -> list[str]:
-    """`argv` without the harness's monitor options, with ``-qmp stdio`` instead."""
+    """`argv` without the harness's monitor options, with its primary monitor on stdio
+    under the same chardev id."""
     # Only the harness gives the daemon a --monitor, so it tells the syntax apart.
     daemon = "--monitor" in argv
     monitor = _DAEMON_MONITOR_OPTIONS if daemon else _MONITOR_OPTIONS
     out: list[str] = []
     skip = False
-    for arg in argv:
+    for arg, value in zip(argv, [*argv[1:], ""], strict=True):
         if skip:
             skip = False
             continue
-        if arg in monitor:
+        # Only the harness's own chardevs and monitors go: a profile's or a test's
+        # chardev of another id is part of what reproduces the finding.
+        if arg in monitor and _is_harness_monitor(value):
             skip = True
             continue
         out.append(arg)
-    return [*out, *(_DAEMON_STDIO if daemon else ("-qmp", "stdio"))]
+    return [*out, *stdio_monitor_args(daemon=daemon)]
+
+
+def _is_harness_monitor(value: str) -> bool:
+    options = dict(o.partition("=")[::2] for o in value.split(","))
+    return names_harness_resource(options.get("id") or options.get("chardev") or "")
 
 
 def _printf_format(data: bytes) -> str:

@@ -10,7 +10,7 @@ Layout of a findings directory (``reports/findings/`` for ``qmp-conformance run`
         reproducer.jsonl        the (minimised) messages and the expected outcome
         reproducer.full.jsonl   the reproducer before minimisation, when it shrank
         command-line.txt        QEMU's command line, the workdir as $WORKDIR
-        reproduce.sh            the printf … | qemu … -qmp stdio one-liner
+        reproduce.sh            the printf … | qemu … -chardev stdio,id=qmp one-liner
         hypothesis.txt          test, Hypothesis profile, @reproduce_failure blob
         transcript.jsonl        the whole original transcript
         qemu-stderr.txt         what QEMU wrote to stderr

@@ -7,7 +7,8 @@ instance's private workdir, where QEMU connects to a socket the harness listens 
 
 `LaunchConfig.monitors` gives QEMU more than one QMP monitor, each on a channel of its
 own (chardev ids `qmp`, `qmp1`, `qmp2`, ...; sockets `qmp.sock`, `qmp1.sock`, ... in
-the workdir). Monitor 0 is the primary one; the others each have their own transcript
+the workdir; named by `conformance.machine.harness`, which generated commands never
+target). Monitor 0 is the primary one; the others each have their own transcript
 (`monitor_transcript`), so the suite can check what every monitor receives (events are
 broadcast to all monitors in command mode).
 
@@ -47,6 +48,7 @@ from typing import ClassVar, Literal, TypeVar
 from conformance.errors import CannotStart, QemuMisbehaviour, SetupError
 from conformance.machine import process
 from conformance.machine.exits import ExitInfo, ExitKind, classify_exit, last_line
+from conformance.machine.harness import monitor_args, monitor_socket
 from conformance.machine.probe import SANDBOX_ARG, BinaryInfo, probe
 from conformance.machine.profiles import BASE_ARGS, Profile, profile
 from conformance.machine.stderr import StderrCapture
@@ -203,7 +205,7 @@ class QemuInstance:
             pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
             try:
                 for number, (_, theirs) in enumerate(pairs):
-                    argv += _monitor_args(number, f"fd={theirs.fileno()}", daemon=daemon)
+                    argv += monitor_args(number, "socket", f"fd={theirs.fileno()}", daemon=daemon)
                 argv += self.config.extra_args
                 self._spawn(argv, env, pass_fds=[theirs.fileno() for _, theirs in pairs])
             except BaseException:
@@ -223,12 +225,12 @@ class QemuInstance:
             dirfd = os.open(self.workdir, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 for number in range(count):
-                    name = _socket_name(number)
+                    name = monitor_socket(number)
                     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                     listeners.append(listener)
                     listener.bind(f"/proc/self/fd/{dirfd}/{name}")
                     listener.listen(1)
-                    argv += _monitor_args(number, f"path={name},server=off", daemon=daemon)
+                    argv += monitor_args(number, "socket", f"path={name},server=off", daemon=daemon)
                 argv += self.config.extra_args
                 self._spawn(argv, env)
                 # QEMU connects to each socket as it creates the chardevs: one deadline.
@@ -604,15 +606,6 @@ class QemuInstance:
         return info
 
 
-def _monitor_args(number: int, backend: str, *, daemon: bool = False) -> list[str]:
-    """The options of QMP monitor `number` (0 is the primary) on a socket `backend`."""
-    chardev = _chardev_id(number)
-    if daemon:
-        # The daemon's monitors are QMP only, and its options are long ones.
-        return ["--chardev", f"socket,id={chardev},{backend}", "--monitor", f"chardev={chardev}"]
-    return ["-chardev", f"socket,id={chardev},{backend}", "-mon", f"chardev={chardev},mode=control"]
-
-
 #: The options qemu-storage-daemon has besides --daemonize and --pidfile, which a
 #: profile never uses: the harness supervises QEMU, and writes nothing outside the workdir.
 DAEMON_OPTIONS = frozenset({"--blockdev", "--chardev", "--export", "--nbd-server", "--object"})
@@ -633,14 +626,6 @@ def fit_profile(prof: Profile, info: BinaryInfo) -> Profile:
         f"machine profile {prof.name!r} needs {' '.join(foreign)}: "
         "qemu-storage-daemon has no machine or devices (use its daemon profile)"
     )
-
-
-def _chardev_id(number: int) -> str:
-    return "qmp" if number == 0 else f"qmp{number}"
-
-
-def _socket_name(number: int) -> str:
-    return f"{_chardev_id(number)}.sock"
 
 
 def _status(info: ExitInfo) -> str:

@@ -2,7 +2,10 @@
 with the reason the suite can't produce it.
 
 Passed = QEMU replied with the documented class (or with an error, where the doc names
-none); failed = a doc mismatch stating both sides; skipped = not inducible.
+none); failed = a doc mismatch stating both sides; skipped = not inducible. The first
+request of a pair ("twice": add, then add again) must succeed: refused with an error
+that names state the profile lacks (`lacks_state`) the condition can't be induced here,
+refused otherwise it is a finding, never a skip.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import pytest
 from conformance.docs.conditions import Condition, requests
 from conformance.docs.model import DocEntry, DocSet
 from conformance.docs.setup import profile_chooser
+from conformance.drive.doc_replay import lacks_state
 from conformance.drive.report import evidence, label
 from conformance.machine.pool import InstancePool
 from conformance.machine.profiles import profile
 from conformance.machine.reuse import unchanged
-from conformance.oracle.failure import Citation, Failure, FindingKind
+from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
 from conformance.qmp.message import Kind
 from conformance.runcontext import RunContext
 from conformance.spec import Schema
@@ -66,6 +70,16 @@ def test_doc_error(
             replies = [inst.execute(entry.name, a) for a in sent]
             *before, last = replies
             for reply in before:
+                if reply.message.kind is Kind.ERROR and not lacks_state(reply.message):
+                    raise Failure(
+                        f"doc.error-condition.{condition.how}.first",
+                        qapi(entry.name, "a documented command with valid arguments succeeds"),
+                        f"the first request of {condition.text!r} was refused with "
+                        f"{reply.message.error_class} ({reply.message.error_desc}), which "
+                        "names no state the machine lacks",
+                        kind=FindingKind.BEHAVIOUR,
+                        command=entry.name,
+                    )
                 if reply.message.kind is Kind.ERROR:
                     pytest.skip(
                         f"not inducible on profile {machine}: the first request failed "

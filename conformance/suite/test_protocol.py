@@ -312,18 +312,33 @@ def _emit_event(inst: QemuInstance, round_: int) -> tuple[str, dict[str, object]
 
 
 @pytest.fixture(scope="module")
-def oob_qemu(qmp_run: RunContext) -> Iterator[QemuInstance]:
-    """One instance negotiated with the oob capability (when offered)."""
-    inst = _fresh(qmp_run, qmp_run.block_profile)
-    greeting = inst.start(negotiate=False)
-    offered = greeting.value["QMP"]["capabilities"]  # type: ignore[index]
+def oob_instances(qmp_run: RunContext) -> Iterator[tuple[InstancePool, list[QemuInstance]]]:
+    """The module's oob instances (a pool of one, restarted when it dies), and the one
+    negotiated with oob last."""
+    pool = InstancePool(qmp_run.launch_config)
+    yield pool, []
+    pool.close()
+
+
+@pytest.fixture
+def oob_qemu(
+    oob_instances: tuple[InstancePool, list[QemuInstance]], qmp_run: RunContext
+) -> QemuInstance:
+    """An instance negotiated with the oob capability (when offered), shared by the
+    module's tests. One that an earlier test left dead (its crash or hang is that
+    test's finding) is replaced by a fresh one, so that later tests still run."""
+    pool, negotiated = oob_instances
+    inst = pool.get(qmp_run.block_profile or qmp_run.profiles[0], negotiated=False)
+    if negotiated and negotiated[-1] is inst:
+        return inst
+    assert inst.greeting is not None
+    offered = inst.greeting.value["QMP"]["capabilities"]  # type: ignore[index]
     if "oob" not in offered:
-        inst.close()
         pytest.skip(f"the greeting offers no oob capability ({offered})")
     with evidence(inst):
         check_succeeded(inst.negotiate(["oob"]).message, "qmp_capabilities", OOB_CAPABILITY)
-    yield inst
-    inst.close()
+    negotiated[:] = [inst]
+    return inst
 
 
 def test_exec_oob_without_the_capability(qemu_pool: InstancePool, qmp_run: RunContext) -> None:
@@ -347,8 +362,6 @@ def test_exec_oob(command_name: str, schema: Schema, oob_qemu: QemuInstance) -> 
         citation=str(OOB),
     )
     inst = oob_qemu
-    if not inst.alive():
-        pytest.skip("the oob instance died in an earlier test")
     choose = profile_chooser(inst.profile, command_name, schema)
     try:
         arguments = admit(

@@ -12,7 +12,9 @@ import pytest
 
 from conformance.behaviour.rule import AFTER, BEFORE, Event, Quiet, Rule, State, Step
 from conformance.behaviour.rules import RULES
-from conformance.behaviour.runner import SetupFailed, run_rule
+from conformance.behaviour.runner import run_rule
+from conformance.drive.report import evidence
+from conformance.findings.record import findings_from
 from conformance.machine.instance import LaunchConfig, QemuInstance
 from conformance.oracle.failure import Failure, FindingKind, qapi
 
@@ -103,9 +105,23 @@ def test_an_event_expected_before_but_sent_after(config: LaunchConfig) -> None:
         run(config, r)
 
 
-def test_a_refused_setup_is_not_a_failure(q35: LaunchConfig) -> None:
-    with pytest.raises(SetupFailed, match=r"DeviceNotFound|GenericError"):
-        run(q35, rule(Step("query-status"), setup=(("device_del", {"id": "nosuch"}),)))
+def test_a_refused_setup_is_a_behaviour_finding_with_a_reproducer(q35: LaunchConfig) -> None:
+    # Setup requests are documented commands with valid arguments: a refusal (here one
+    # real QEMU refuses on purpose) is a regression of that command, never a skip that
+    # would take the rule's coverage away unseen.
+    r = rule(Step("query-status"), setup=(("device_del", {"id": "nosuch"}),))
+    with QemuInstance(q35) as inst, pytest.raises(Failure) as raised, evidence(inst):
+        run_rule(r, inst)
+    failure = raised.value
+    assert failure.kind is FindingKind.BEHAVIOUR
+    assert failure.check == "behaviour.test.rule.setup"
+    assert failure.command == "device_del"
+    assert "device_del" in str(failure.citation)
+    assert "DeviceNotFound" in failure.message or "GenericError" in failure.message
+    (finding,) = findings_from(failure, "test_behaviour[test.rule]")
+    assert finding.reproducer is not None
+    assert finding.reproducer.expected.reply in ("error:DeviceNotFound", "error:GenericError")
+    assert b"nosuch" in finding.reproducer.messages[finding.reproducer.expected.trigger]
 
 
 def test_the_rules_are_well_formed() -> None:

@@ -10,7 +10,6 @@ import pytest
 
 import conformance
 import strategies
-from conformance.behaviour.runner import SetupFailed
 from conformance.docs.model import DocError
 from conformance.drive.doc_replay import NotReplayable
 from conformance.errors import (
@@ -49,7 +48,7 @@ BRANCHES: dict[type[QmpcError], tuple[type[BaseException], ...]] = {
     ),
 }
 #: "Can't be tested here": caught where raised and turned into a skip.
-SIGNALS = (NotReplayable, SetupFailed, Unconfinable)
+SIGNALS = (NotReplayable, Unconfinable)
 
 
 @pytest.mark.parametrize("branch", list(BRANCHES), ids=lambda b: b.__name__)

@@ -80,10 +80,11 @@ def test_save_writes_the_finding_directory_and_load_reads_it_back(tmp_path: Path
     assert Reproducer.load(d) == rep
     assert Reproducer.load(d / "reproducer.jsonl") == rep
     assert "@reproduce_failure" in (d / "hypothesis.txt").read_text()
-    assert "$WORKDIR" not in (d / "reproduce.sh").read_text()  # the one-liner runs in "."
+    assert "$WORKDIR" not in (d / "reproduce.sh").read_text()  # the one-liner's is "$W"
     command_line = (d / "command-line.txt").read_text().split()
-    # The harness's socket-fd monitor means nothing outside its run: stdio instead.
-    assert command_line[-2:] == ["-qmp", "stdio"]
+    # The harness's socket-fd monitor means nothing outside its run: stdio instead, with
+    # the chardev id the harness gives its monitor (what replay's QEMU has).
+    assert command_line[-4:] == ["-chardev", "stdio,id=qmp", "-mon", "chardev=qmp,mode=control"]
     assert not any("fd=" in arg for arg in command_line)
 
 
@@ -172,23 +173,27 @@ NASTY = [
 def test_printf_prints_exactly_the_messages(payload: bytes) -> None:
     rep = reproducer(payload, CAPS, PMEMSAVE)
     line = one_liner(rep, "qemu-system-x86_64")
-    done = subprocess.run(["sh", "-c", _printf_part(line)], capture_output=True, check=False)
+    # A workdir path a printf format would misread, to show it goes in as an argument.
+    workdir = "/w/%d \\n '"
+    done = subprocess.run(
+        ["sh", "-c", _printf_part(line)], capture_output=True, check=False, env={"W": workdir}
+    )
     assert done.returncode == 0, done.stderr
     # Each message is one line; the "\n" inside the all-bytes payload ends one too.
-    want = b"".join(m.rstrip(b"\r\n") + b"\n" for m in rep.messages_for("."))
+    want = b"".join(m.rstrip(b"\r\n") + b"\n" for m in rep.messages_for(workdir))
     assert done.stdout == want
 
 
-def test_one_liner_survives_a_survivor_with_quit_and_uses_qmp_stdio() -> None:
+def test_one_liner_survives_a_survivor_with_quit_and_has_the_harness_monitor_on_stdio() -> None:
     rep = reproducer(
         CAPS, b'{"execute":"query-status"}', expected=Outcome("reply", 1, reply="return")
     )
     line = one_liner(rep, "qemu-system-x86_64")
     printed = subprocess.run(["sh", "-c", _printf_part(line)], capture_output=True, check=True)
     assert printed.stdout.endswith(b'{"execute":"quit"}\n')
-    assert "-qmp stdio" in line
-    assert "-chardev" not in line
-    assert "-mon" not in line
+    assert "-qmp" not in line
+    assert "-chardev stdio,id=qmp -mon chardev=qmp,mode=control;" in line
+    assert "fd=" not in line
     assert "-machine none" in line
 
 

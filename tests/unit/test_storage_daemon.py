@@ -8,7 +8,8 @@ import pytest
 from conformance.docs.load import MAN_PAGES
 from conformance.errors import SetupError
 from conformance.findings.reproducer import Outcome, Reproducer, one_liner
-from conformance.machine.instance import _monitor_args, fit_profile
+from conformance.machine.harness import monitor_args
+from conformance.machine.instance import fit_profile
 from conformance.machine.probe import BinaryInfo
 from conformance.machine.profiles import PROFILES, default_profiles, profile
 from conformance.oracle.failure import FindingKind
@@ -44,13 +45,13 @@ def test_fit_profile() -> None:
 
 
 def test_monitor_options() -> None:
-    assert _monitor_args(1, "fd=7", daemon=True) == [
+    assert monitor_args(1, "socket", "fd=7", daemon=True) == [
         "--chardev",
         "socket,id=qmp1,fd=7",
         "--monitor",
         "chardev=qmp1",
     ]
-    assert _monitor_args(0, "fd=7")[2:] == ["-mon", "chardev=qmp,mode=control"]
+    assert monitor_args(0, "socket", "fd=7")[2:] == ["-mon", "chardev=qmp,mode=control"]
 
 
 def test_one_liner_and_command_line_use_the_daemon_syntax() -> None:

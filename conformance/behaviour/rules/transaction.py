@@ -1,7 +1,7 @@
 """transaction: the empty group, abort, and every action the 7.2 TransactionAction
 union lists, alone (it takes effect) and followed by abort (nothing takes effect,
 checked by query). `ACTIONS` is keyed by action; `test_transaction_actions_covered`
-reports any action of the binary under test that has no entry."""
+fails on any action of the binary under test that has no entry (`uncovered_actions`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from conformance.behaviour.rule import EITHER, Event, Rule, State, Step
 from conformance.behaviour.rules.block import OVERLAY_SETUP
 from conformance.machine.profiles import TRAY
 from conformance.oracle.failure import Citation, qapi
+from conformance.spec import Schema
+from conformance.spec.model import ArrayType
 
 ATOMIC = qapi(
     "qapi/transaction.json: transaction",
@@ -139,6 +141,24 @@ ACTIONS: Mapping[str, Action] = {
         needs=frozenset({TRAY}),
     ),
 }
+
+
+def transaction_kinds(schema: Schema) -> frozenset[str]:
+    """The action types `schema`'s transaction takes (its TransactionAction union's
+    cases, ``abort`` included); empty when the binary has no transaction."""
+    if "transaction" not in schema.commands:
+        return frozenset()
+    arguments = schema.object_type(schema.command("transaction").arg_type)
+    actions = next(m for m in arguments.members if m.name == "actions")
+    array = schema.type(actions.type)
+    if not isinstance(array, ArrayType):
+        return frozenset()
+    return frozenset(v.case for v in schema.object_type(array.element_type).variants)
+
+
+def uncovered_actions(schema: Schema) -> list[str]:
+    """The actions of `schema`'s transaction that `ACTIONS` has no rules for."""
+    return sorted(transaction_kinds(schema) - {ABORT_ACTION["type"]} - set(ACTIONS))
 
 
 def _action_rules(name: str, action: Action) -> tuple[Rule, Rule]:
