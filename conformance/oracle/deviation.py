@@ -16,11 +16,13 @@ on exploring: an id that is a deviation must not hide one that is a finding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from conformance.oracle.conversation import replies
 from conformance.oracle.failure import Citation, Failure, Source, qemu, rfc8259, spec
+from conformance.qmp.transcript import Direction, Record
 from conformance.qmp.wirejson import StrictJSONError, loads_strict
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Deviation",
     "deliberate",
     "holds_noncharacter",
+    "modified_utf8_ids",
     "modified_utf8_json",
     "take",
 ]
@@ -184,6 +187,26 @@ def holds_noncharacter(value: object) -> bool:
     if isinstance(value, dict):
         return any(holds_noncharacter(k) or holds_noncharacter(v) for k, v in value.items())
     return False
+
+
+def modified_utf8_ids(records: Iterable[Record], prefix: str) -> list[object]:
+    """The ids (starting with `prefix`) of the replies that answer a request holding C0 80
+    in a string that is JSON read as modified UTF-8; empty unless every reply with such
+    an id does, so that a deviation never hides a command run from broken input.
+    The sends are read as one stream (a request may be written in pieces)."""
+    records = list(records)
+    stream = b"".join(r.raw for r in records if r.direction is Direction.SEND)
+    lines = stream.split(b"\n")
+    found: list[object] = []
+    for reply in replies(records):
+        if not (reply.has_id and isinstance(reply.id, str) and reply.id.startswith(prefix)):
+            continue
+        # The id as it was written: QEMU echoes the U+0000 that C0 80 stood for.
+        token = f'"{reply.id}"'.encode().replace(b"\0", b"\xc0\x80")
+        if not any(token in line and modified_utf8_json(line) for line in lines):
+            return []
+        found.append(reply.id)
+    return found
 
 
 def modified_utf8_json(data: bytes) -> bool:

@@ -205,3 +205,32 @@ def test_a_replayed_record_is_judged_with_the_sends_around_it() -> None:
 
 def test_qemu_citation_helper_is_a_qemu_source() -> None:
     assert qemu("util/unicode.c", "x").source is Source.QEMU
+
+
+def _conversation(*sends: bytes, answers: tuple[object, ...]) -> Transcript:
+    transcript = Transcript()
+    for raw in sends:
+        transcript.record_send(raw)
+    for ident in answers:
+        transcript.record_recv(parse_message(dumps({"return": {}, "id": ident}) + b"\r\n"))
+    return transcript
+
+
+def test_modified_utf8_ids_reads_the_sends_as_one_stream() -> None:
+    # Written in two pieces, the id's U+0000 echoed for its C0 80.
+    split = _conversation(
+        b'{"execute":"query-version","id":"MUST-',
+        b'NOT-RUN-1\xc0\x80"}\n\x1b\n',
+        answers=(f"{HIDDEN}1\0",),
+    )
+    assert deviation.modified_utf8_ids(split, HIDDEN) == [f"{HIDDEN}1\0"]
+
+
+def test_modified_utf8_ids_excuses_nothing_when_one_hidden_command_was_broken() -> None:
+    both = _conversation(
+        b'{"execute":"query-versi\xc0\x80on","id":"MUST-NOT-RUN-2"}\n',
+        b'[{"execute":"query-version","id":"MUST-NOT-RUN-3"}\n',
+        answers=(f"{HIDDEN}2", f"{HIDDEN}3"),
+    )
+    assert deviation.modified_utf8_ids(both, HIDDEN) == []
+    assert deviation.modified_utf8_ids(_conversation(answers=()), HIDDEN) == []
