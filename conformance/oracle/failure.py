@@ -63,7 +63,9 @@ HOLDS_TO: Mapping[FindingKind, frozenset[Source]] = MappingProxyType(
         # Documented behaviour: the QAPI docs' sentences, and the spec's about events.
         FindingKind.BEHAVIOUR: frozenset({Source.QAPI, Source.QMP_SPEC}),
         FindingKind.DOC: frozenset({Source.QAPI}),
-        FindingKind.COMPAT: frozenset({Source.QAPI}),
+        # qapi-code-gen's compatibility rules, and the spec's "Compatibility
+        # Considerations" (what a client may rely on between versions).
+        FindingKind.COMPAT: frozenset({Source.QAPI, Source.QMP_SPEC}),
     }
 )
 

@@ -99,3 +99,13 @@ def test_the_docs_table_is_the_mapping() -> None:
     assert set(rows) == {k.value for k in FindingKind}
     for kind, sources in HOLDS_TO.items():
         assert {s.strip() for s in rows[kind.value].split(",")} == {names[s] for s in sources}
+
+
+def test_rules_cite_what_their_kind_holds_qemu_to() -> None:
+    from conformance.behaviour.rules import RULES
+    from conformance.oracle.compat import RULES as COMPAT_RULES
+
+    for rule in RULES:
+        assert rule.citation.source in HOLDS_TO[rule.kind], rule.id
+    for name, citation in COMPAT_RULES.items():
+        assert citation.source in HOLDS_TO[FindingKind.COMPAT], name
