@@ -104,6 +104,7 @@ RUN_CONTEXT = pytest.StashKey[RunContext]()
 SUITE_MARK = ("qmp-conformance", "suite")
 # The user property holding one finding of a report, as JSON (Finding.to_json).
 FINDING_PROPERTY = "qmpc-finding"
+DEVIATION_PROPERTY = "qmpc-deviation"
 KNOWN_PREFIX = "known finding: "
 
 

@@ -33,7 +33,10 @@ So every wire case that embeds a would-be command (``{"execute": "query-version"
 rejects the whole message, no complete object with that id can remain. No reply may ever carry
 an id starting with :data:`MUST_NOT_RUN_PREFIX`; an error's ``desc`` may quote it (QEMU echoes a
 stray token's text). The exception is deliberate: ``deep-nesting`` puts the command at the
-deepest level, and one level past the limit QEMU 7.2 does run it (see :func:`wire_bytes`).
+deepest level, and past the limit QEMU resumes parsing inside the rejected value and runs it:
+a parser differential, its own finding kind (conformance/oracle/conversation.py). A command
+holding C0 80 in a string runs too, by QEMU's design ("modified UTF-8"): a deviation
+(conformance/oracle/deviation.py), not a finding.
 
 Every input is at most :data:`MAX_CASE_BYTES` bytes, since the monitor reads about 130 KB/s.
 """
@@ -47,7 +50,7 @@ from typing import Final
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from conformance.qmp.wirejson import dumps
+from conformance.qmp.wirejson import QEMU_MAX_NESTING, dumps
 
 __all__ = [
     "ENVELOPE_RULES",
@@ -90,7 +93,7 @@ WIRE_RULES: Final = (
 )
 """The wire-byte rules, in generation order (examples shrink toward the first)."""
 
-MAX_NESTING: Final = 1024
+MAX_NESTING: Final = QEMU_MAX_NESTING
 """``MAX_NESTING`` in QEMU's json-streamer.c (``1 << 10``): open brackets plus braces allowed."""
 
 MAX_CASE_BYTES: Final = 1_000_000
@@ -787,8 +790,8 @@ def wire_bytes(
       Unicode whitespace, a BOM. Valid UTF-8; rejected by a strict parser.
     * ``invalid-utf8``: a bad sequence inside a string or between tokens: lone continuation
       bytes, cut sequences, overlong forms, encoded surrogates, code points past U+10FFFF,
-      0xFE/0xFF. Rejected by a strict parser. Known deviation: QEMU 7.2 accepts the overlong
-      NUL ``C0 80`` inside strings ("modified UTF-8") and runs the command.
+      0xFE/0xFF. Rejected by a strict parser. Deliberate deviation: QEMU accepts the overlong
+      NUL ``C0 80`` inside strings ("modified UTF-8", util/unicode.c) and runs the command.
     * ``control-chars``: raw U+0000..U+001F inside a string, or a non-whitespace control
       character or DEL between tokens. Rejected by a strict parser.
     * ``bad-escape``: an invalid ``\\x``-style escape, a malformed ``\\u`` or a lone ``\\u``
@@ -799,8 +802,9 @@ def wire_bytes(
     * ``deep-nesting``: the command inside arrays and ``{"a": ...}`` objects (outermost an
       array), ``depth`` counting every bracket and brace: below :data:`MAX_NESTING` (2 to 1023),
       at it (1024) or just above (1025 to 1032). Valid JSON, but an array, so not a request.
-      Known deviation: past the limit QEMU 7.2 drops the message at the 1025th opener and parses
-      the rest afresh, so at depth 1026 the inner command runs and is answered.
+      Past the limit QEMU drops the message at the 1025th opener and parses the rest afresh,
+      so at depth 1026 the inner command runs and is answered: a parser differential (the
+      spec promises known-good state only after a lexical error), not a protocol violation.
     * ``long-token``: a name, string or number of 2 bytes up to the size limit, dangling inside
       the command object without a value. Rejected by a strict parser; a parse error for QEMU.
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from conformance.machine.profiles import Profile
-from conformance.oracle.failure import Citation
+from conformance.oracle.failure import Citation, FindingKind
 from conformance.oracle.jobs import Version
 
 NO_DATA: Mapping[str, object] = MappingProxyType({})
@@ -95,6 +95,10 @@ class Rule:
     second_cd: tuple[str, str] | None = None
     # Profile features (conformance.machine.profiles.FEATURES) the extra devices need.
     needs: frozenset[str] = frozenset()
+    # What a broken expectation is: behaviour that breaks its doc sentence, or (DOC) a
+    # doc sentence the code has outgrown, expected as written by one rule, so that the
+    # stale sentence is filed once while the behaviour rules expect what the code does.
+    kind: FindingKind = FindingKind.BEHAVIOUR
 
     def applies_to(self, version: Version) -> bool:
         return self.since <= version and (self.until is None or version < self.until)

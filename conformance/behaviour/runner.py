@@ -156,9 +156,9 @@ def _member(value: object, path: str) -> tuple[bool, object]:
 
 def _fail(rule: Rule, where: str, message: str) -> NoReturn:
     raise Failure(
-        f"behaviour.{rule.id}",
+        f"{'doc' if rule.kind is FindingKind.DOC else 'behaviour'}.{rule.id}",
         rule.citation,
         f"{rule.title}: {where}: {message}",
-        kind=FindingKind.BEHAVIOUR,
+        kind=rule.kind,
         command=rule.command,
     )

@@ -101,7 +101,7 @@ from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.profiles import TRAY, USB, Profile, block_profile, profile
 from conformance.oracle.conversation import messages
-from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
+from conformance.oracle.failure import ANSWERED, Citation, Failure, FindingKind, qapi
 from conformance.oracle.jobs import CHANGE_EVENT, ENDS, EVENT, Version, verbs
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.qmp.message import Kind, Message
@@ -1278,7 +1278,7 @@ class ResourceMachine(RuleBasedStateMachine):
                 info = self.inst.settle(RuntimeError("process exited"))
                 raise Failure(
                     "resources.alive",
-                    self.cite,
+                    ANSWERED,
                     f"after {self.last}: QEMU is gone: {info.describe()}",
                     kind=FindingKind.CRASH,
                 )

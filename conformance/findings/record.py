@@ -28,7 +28,7 @@ from conformance.findings.signature import Signature, crash_detail
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.reuse import reads_only
-from conformance.oracle.failure import Failure, FindingKind
+from conformance.oracle.failure import ANSWERED, Failure, FindingKind
 from conformance.qmp.transcript import Direction, Record, Transcript
 from conformance.qmp.wirejson import json_equal
 
@@ -179,7 +179,7 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
         signature = Signature.of_exit(exc.exit_info, command)
         expected = _exit_outcome(exc.exit_info, max(trigger, 0))
         text = exc.exit_info.assertion or exc.exit_info.describe()
-        message, citation = exc.exit_info.describe(), ""
+        message, citation = exc.exit_info.describe(), str(ANSWERED)
     elif isinstance(exc, Failure):
         signature = Signature.of_violation(exc.kind, exc.check, exc.command, exc.path)
         command = exc.command

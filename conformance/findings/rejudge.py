@@ -38,6 +38,7 @@ REJUDGED = frozenset(
         "output.strict-json",
         "malformed.executed",
         "malformed.parsed",
+        "malformed.nesting-resumed",
         "ids.echo",
         *JOB_CHECKS,
     }
@@ -62,7 +63,7 @@ def failed_checks(
             for record in records
             for check in (
                 lambda r=record: check_output([r]),
-                lambda r=record: check_nothing_hidden_ran([r], MUST_NOT_RUN_PREFIX),
+                lambda r=record: check_nothing_hidden_ran([r], MUST_NOT_RUN_PREFIX, records),
             )
         ),
         lambda: _check_ids(records, fence_prefix),

@@ -30,8 +30,16 @@ from pathlib import Path
 
 from conformance.findings.record import Finding
 from conformance.findings.reproducer import Reproducer
+from conformance.oracle.deviation import Deviation
 
-__all__ = ["FORMAT_VERSION", "Entry", "FindingStore", "Minimiser", "load_minimiser"]
+__all__ = [
+    "FORMAT_VERSION",
+    "DeviationEntry",
+    "Entry",
+    "FindingStore",
+    "Minimiser",
+    "load_minimiser",
+]
 
 FORMAT_VERSION = 1
 _FINDING_FILE = "finding.json"
@@ -80,6 +88,17 @@ class Entry:
         }
 
 
+@dataclass
+class DeviationEntry:
+    """A deliberate deviation of QEMU's (not a finding), and every test that saw it."""
+
+    deviation: Deviation
+    tests: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return self.deviation.to_json() | {"tests": self.tests}
+
+
 class FindingStore:
     """Unique findings by signature key, in the order they were first seen."""
 
@@ -96,6 +115,7 @@ class FindingStore:
         self.binary = binary  # the binary named in command-line.txt and reproduce.sh
         self.qemu = qemu or {}
         self._entries: dict[str, Entry] = {}
+        self._deviations: dict[tuple[str, str], DeviationEntry] = {}
 
     def add(self, finding: Finding) -> Entry:
         """Record one occurrence; the entry is new when its `occurrences` is 1."""
@@ -108,6 +128,20 @@ class FindingStore:
         if finding.test and finding.test not in entry.tests:
             entry.tests.append(finding.test)
         return entry
+
+    def add_deviation(self, deviation: Deviation, test: str) -> DeviationEntry:
+        """Record a deviation seen by `test`: listed in the index, never a finding, so it
+        neither fails a run nor enters a baseline."""
+        entry = self._deviations.setdefault(
+            (deviation.name, deviation.check), DeviationEntry(deviation)
+        )
+        if test not in entry.tests:
+            entry.tests.append(test)
+        return entry
+
+    @property
+    def deviations(self) -> list[DeviationEntry]:
+        return list(self._deviations.values())
 
     @property
     def entries(self) -> list[Entry]:
@@ -190,7 +224,12 @@ class FindingStore:
         ]
         _write_json(
             self.directory / "index.json",
-            {_INDEX_KEY: FORMAT_VERSION, "qemu": self.qemu, "findings": rows},
+            {
+                _INDEX_KEY: FORMAT_VERSION,
+                "qemu": self.qemu,
+                "findings": rows,
+                "deviations": [d.to_json() for d in self._deviations.values()],
+            },
         )
         lines = [
             "# Findings",
@@ -207,7 +246,28 @@ class FindingStore:
                 f"| {r['status']} | {r['kind']} | {r['occurrences']} "
                 f"| [{r['slug']}]({r['slug']}/) | {title} |"
             )
+        lines += _deviation_lines(self.deviations)
         (self.directory / "index.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _deviation_lines(entries: list[DeviationEntry]) -> list[str]:
+    if not entries:
+        return []
+    lines = [
+        "",
+        "## Deviations",
+        "",
+        "Behaviour QEMU's own source or tests state as deliberate: not findings, never "
+        "in a baseline, never a failed run.",
+        "",
+        "| deviation | check | tests | departs from | deliberate per |",
+        "|---|---|---|---|---|",
+    ]
+    for e in entries:
+        d = e.deviation
+        cells = [d.name, d.check, str(len(e.tests)), d.departs_from, "; ".join(d.because)]
+        lines.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
+    return lines
 
 
 def load_minimiser() -> Minimiser | None:

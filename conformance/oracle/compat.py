@@ -25,7 +25,7 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from conformance.oracle.failure import Citation, Failure, FindingKind, spec
+from conformance.oracle.failure import Citation, Failure, FindingKind, Source, spec
 from conformance.spec.model import (
     AlternateType,
     ArrayType,
@@ -70,7 +70,7 @@ class Status(enum.StrEnum):
 
 
 def _qapi_doc(section: str, quote: str) -> Citation:
-    return Citation("qapi-code-gen", section, quote)
+    return Citation(Source.QAPI, f"qapi-code-gen: {section}", quote)
 
 
 _COMPAT = "Compatibility considerations"

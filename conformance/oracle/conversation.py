@@ -16,7 +16,7 @@ from conformance.oracle.failure import Citation, Failure, FindingKind, spec
 from conformance.oracle.protocol import RESPONSES, check_event_shape, check_well_formed
 from conformance.qmp.message import Kind, Message
 from conformance.qmp.transcript import Direction, Record, Transcript
-from conformance.qmp.wirejson import json_equal
+from conformance.qmp.wirejson import QEMU_MAX_NESTING, json_equal, nesting_depth
 
 ISSUE_ORDER = spec(
     "Out-of-band execution",
@@ -31,6 +31,12 @@ NO_ID = spec(
 RESYNC = spec(
     "Forcing the JSON parser into known-good state",
     "To get it back into known-good state, the client should provoke a lexical error.",
+)
+NESTING = spec(
+    "Forcing the JSON parser into known-good state",
+    "Incomplete or invalid input can leave the server's JSON parser in a state where it "
+    "can't parse additional commands. To get it back into known-good state, the client "
+    "should provoke a lexical error.",
 )
 EVENT_TIME = spec(
     "Asynchronous events",
@@ -152,13 +158,24 @@ def check_issue_order(records: Transcript | Iterable[Record], in_band: Sequence[
             )
 
 
-def check_nothing_hidden_ran(records: Transcript | Iterable[Record], prefix: str) -> None:
+def check_nothing_hidden_ran(
+    records: Transcript | Iterable[Record],
+    prefix: str,
+    sent: Iterable[Record] | None = None,
+) -> None:
     """No reply answers a command hidden in rejected input (its id starts with `prefix`):
     a success means part of it ran; an error echoing the id means the server read the
-    broken bytes as a JSON request instead of rejecting them as JSON."""
+    broken bytes as a JSON request instead of rejecting them as JSON.
+
+    `sent` (by default the sends among `records`) tells where the hidden command was:
+    inside input nested past QEMU's limit, answering it is a parser differential, not a
+    protocol violation (`_nesting_resumed`)."""
+    records = list(records)
+    sends = [r for r in (records if sent is None else sent) if r.direction is Direction.SEND]
     for reply in replies(records):
         if reply.has_id and isinstance(reply.id, str) and reply.id.startswith(prefix):
             ran = reply.kind is Kind.RETURN
+            _nesting_resumed(reply, ran, sends)
             raise _fail(
                 "malformed.executed" if ran else "malformed.parsed",
                 RESYNC,
@@ -170,6 +187,32 @@ def check_nothing_hidden_ran(records: Transcript | Iterable[Record], prefix: str
                 + repr(reply.raw[:200]),
                 "$.id",
             )
+
+
+def _nesting_resumed(reply: Message, ran: bool, sends: Sequence[Record]) -> None:
+    """QEMU's streamer answers input nested past `QEMU_MAX_NESTING` with "JSON nesting
+    depth limit exceeded", resets, and parses the bytes after the error point as new
+    input, so a command inside the rejected nesting is read (and runs). The spec promises
+    known-good state only after a lexical error, and a limit isn't one, so QEMU breaks no
+    sentence of it; but a client or proxy that rejects the whole input as one (too deep)
+    JSON value disagrees with QEMU about what ran. That is its own kind of finding."""
+    token = f'"{reply.id}"'.encode()
+    carrier = next((s.raw for s in reversed(sends) if token in s.raw), None)
+    if carrier is None or nesting_depth(carrier) <= QEMU_MAX_NESTING:
+        return
+    raise Failure(
+        "malformed.nesting-resumed",
+        NESTING,
+        f"input nested {nesting_depth(carrier)} deep (QEMU's limit: {QEMU_MAX_NESTING}) "
+        f"was rejected, then QEMU parsed the rest of it as new input and "
+        + ("ran" if ran else "read")
+        + " the command inside the rejected value: "
+        + repr(reply.raw[:200])
+        + "; the spec promises known-good state only after a lexical error, so this is "
+        "no spec violation, but a reader that rejects the whole value runs nothing",
+        kind=FindingKind.PARSER_DIFFERENTIAL,
+        path="$.id",
+    )
 
 
 def check_id_less(records: Transcript | Iterable[Record], allowed: Sequence[object] = ()) -> None:

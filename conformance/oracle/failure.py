@@ -8,7 +8,9 @@ an error in the suite.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from conformance.errors import QemuMisbehaviour
 
@@ -23,15 +25,62 @@ class FindingKind(enum.StrEnum):
     BEHAVIOUR = "behaviour-mismatch"
     DOC = "doc-mismatch"
     COMPAT = "incompatible-change"  # between two QEMU versions' schemas
+    # QEMU and a strict RFC 8259 reader disagree about what a byte stream holds (where
+    # one message ends and the next begins): neither reading breaks a sentence the spec
+    # makes a promise with, but a proxy or client that reads the stream the other way
+    # runs or drops a command QEMU doesn't.
+    PARSER_DIFFERENTIAL = "parser-differential"
+
+
+class Source(enum.StrEnum):
+    """What a finding holds QEMU to. Nothing else makes a finding: behaviour QEMU's own
+    source or tests call deliberate is a deviation (conformance.oracle.deviation)."""
+
+    QMP_SPEC = "qmp-spec"  # docs/interop/qmp-spec.rst
+    # QEMU's documentation of its commands, types and events: the QAPI schema's doc
+    # comments and what is generated from them (qemu-qmp-ref.7), qmp-commands.hx before
+    # QAPI docs existed, and the compatibility rules of docs/devel/qapi-code-gen.rst.
+    QAPI = "qapi"
+    RFC_8259 = "rfc8259"  # JSON itself, where the spec defers to "the JSON standard"
+    # QEMU's source comments and tests: what a deviation cites, never a Failure.
+    QEMU = "qemu"
+
+
+#: The sources each kind of finding holds QEMU to. A Failure whose citation names
+#: another source is a bug of the suite (Failure raises ValueError).
+HOLDS_TO: Mapping[FindingKind, frozenset[Source]] = MappingProxyType(
+    {
+        # "There are two possible responses which the Server will issue as the result
+        # of a command execution: success or error" (qmp-spec, Commands Responses):
+        # a crash, a hang or a dropped connection is neither.
+        FindingKind.CRASH: frozenset({Source.QMP_SPEC}),
+        FindingKind.SANDBOX: frozenset({Source.QMP_SPEC}),
+        FindingKind.HANG: frozenset({Source.QMP_SPEC}),
+        FindingKind.DISCONNECT: frozenset({Source.QMP_SPEC}),
+        FindingKind.PROTOCOL: frozenset({Source.QMP_SPEC, Source.RFC_8259}),
+        FindingKind.PARSER_DIFFERENTIAL: frozenset({Source.QMP_SPEC, Source.RFC_8259}),
+        FindingKind.SCHEMA: frozenset({Source.QAPI}),
+        # Documented behaviour: the QAPI docs' sentences, and the spec's about events.
+        FindingKind.BEHAVIOUR: frozenset({Source.QAPI, Source.QMP_SPEC}),
+        FindingKind.DOC: frozenset({Source.QAPI}),
+        # qapi-code-gen's compatibility rules, and the spec's "Compatibility
+        # Considerations" (what a client may rely on between versions).
+        FindingKind.COMPAT: frozenset({Source.QAPI, Source.QMP_SPEC}),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Citation:
     """Where a rule is written down."""
 
-    source: str  # "qmp-spec", "qapi", "qmp-commands.hx", "qemu-source"
+    source: Source
     section: str  # a section title, or "qapi/block-core.json: blockdev-add"
     quote: str = ""
+
+    def __post_init__(self) -> None:
+        # A plain string naming a source is accepted and kept as the Source it names.
+        object.__setattr__(self, "source", Source(self.source))
 
     def __str__(self) -> str:
         head = f"{self.source} § {self.section}"
@@ -40,12 +89,31 @@ class Citation:
 
 def spec(section: str, quote: str = "") -> Citation:
     """A citation of the QMP specification (docs/interop/qmp-spec)."""
-    return Citation("qmp-spec", section, quote)
+    return Citation(Source.QMP_SPEC, section, quote)
 
 
 def qapi(definition: str, quote: str = "") -> Citation:
     """A citation of the QAPI schema or its documentation for one definition."""
-    return Citation("qapi", definition, quote)
+    return Citation(Source.QAPI, definition, quote)
+
+
+def rfc8259(section: str, quote: str = "") -> Citation:
+    """A citation of RFC 8259, which the QMP spec names as the definition of JSON."""
+    return Citation(Source.RFC_8259, section, quote)
+
+
+def qemu(where: str, quote: str = "") -> Citation:
+    """A citation of QEMU's own source or tests (a file, and the comment or assertion)."""
+    return Citation(Source.QEMU, where, quote)
+
+
+#: What every finding of a QEMU exit (crash, sandbox hit, hang, disconnect) breaks.
+ANSWERED = Citation(
+    Source.QMP_SPEC,
+    "Commands Responses",
+    "There are two possible responses which the Server will issue as the result of a "
+    "command execution: success or error.",
+)
 
 
 class Failure(QemuMisbehaviour, AssertionError):
@@ -62,6 +130,11 @@ class Failure(QemuMisbehaviour, AssertionError):
         command: str | None = None,
         details: tuple[str, ...] = (),
     ) -> None:
+        if citation.source not in HOLDS_TO[kind]:
+            allowed = ", ".join(sorted(HOLDS_TO[kind]))
+            raise ValueError(
+                f"[{check}] a {kind} finding holds QEMU to {allowed}, not {citation.source}"
+            )
         self.check = check
         self.citation = citation
         self.message = message

@@ -15,8 +15,10 @@ from conformance.findings.record import Finding, findings_from, leaves
 from conformance.findings.signature import exit_finding_kind
 from conformance.findings.store import FindingStore, load_minimiser
 from conformance.machine.instance import QemuGone
+from conformance.oracle import deviation as deviations
 from conformance.oracle.failure import Failure, FindingKind
 from conformance.runcontext import (
+    DEVIATION_PROPERTY,
     FINDING_PROPERTY,
     KNOWN_PREFIX,
     SUITE_MARK,
@@ -34,6 +36,9 @@ def pytest_runtest_makereport(
     if not in_suite(item):
         return report
     report.user_properties.append(SUITE_MARK)
+    # A deviation is shown with the test that saw it, whatever the test's outcome.
+    for seen in deviations.take():
+        report.user_properties.append((DEVIATION_PROPERTY, json.dumps(seen.to_json())))
     excinfo = call.excinfo
     if report.failed and excinfo is not None and not _is_finding(excinfo.value):
         # Anything but a check failure is the suite's own bug, never a QEMU finding.
@@ -127,6 +132,10 @@ def _collect_findings(config: pytest.Config, reports: list[pytest.TestReport]) -
     seen: set[tuple[str, str]] = set()
     for rep in reports:
         for name, value in rep.user_properties:
+            if name == DEVIATION_PROPERTY:
+                store.add_deviation(
+                    deviations.Deviation.from_json(json.loads(str(value))), rep.nodeid
+                )
             if name != FINDING_PROPERTY:
                 continue
             finding = Finding.from_json(json.loads(str(value)))

@@ -138,6 +138,14 @@ def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> 
     )
     for entry in store.new:
         tr.write_line(f"  new {entry.slug}: {entry.finding.title}")
+    if store.deviations:
+        tr.write_line(
+            f"deviations: {len(store.deviations)} (deliberate per QEMU's source or tests; "
+            "not findings)"
+        )
+    for seen in store.deviations:
+        d = seen.deviation
+        tr.write_line(f"  {d.name} ({d.check}, {len(seen.tests)} tests): {d.summary}")
     if outcome.baseline_note:
         unseen = f"; {outcome.unseen} known signatures not seen" if outcome.unseen else ""
         tr.write_line(outcome.baseline_note + unseen)

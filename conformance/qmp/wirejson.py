@@ -39,7 +39,17 @@ from typing import NoReturn
 
 from conformance.errors import QemuMisbehaviour
 
-__all__ = ["StrictJSONError", "dumps", "json_equal", "loads_strict"]
+__all__ = [
+    "QEMU_MAX_NESTING",
+    "StrictJSONError",
+    "dumps",
+    "json_equal",
+    "loads_strict",
+    "nesting_depth",
+]
+
+QEMU_MAX_NESTING = 1024
+"""``MAX_NESTING`` in QEMU's json-streamer.c (``1 << 10``): open brackets plus braces allowed."""
 
 
 class StrictJSONError(QemuMisbehaviour, ValueError):
@@ -227,3 +237,28 @@ def json_equal(a: object, b: object, *, float_tolerance: float = 1e-9) -> bool:
             )
         )
     return a == b
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of brackets and braces in `data`, outside strings, counted as
+    QEMU's streamer counts it (every open bracket or brace, never more closes than opens).
+    Strings are "double" or 'single' quoted (QEMU's extension), with backslash escapes."""
+    depth = deepest = 0
+    quote: int | None = None
+    escaped = False
+    for byte in data:
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == quote:
+                quote = None
+        elif byte in b"\"'":
+            quote = byte
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth = max(depth - 1, 0)
+    return deepest

@@ -38,6 +38,7 @@ _FIRST = (
     FindingKind.HANG,
     FindingKind.DISCONNECT,
     FindingKind.PROTOCOL,
+    FindingKind.PARSER_DIFFERENTIAL,
     FindingKind.SCHEMA,
     FindingKind.BEHAVIOUR,
     FindingKind.DOC,

@@ -29,6 +29,7 @@ SEVERITY: Mapping[str, str] = {
     FindingKind.HANG: "critical",
     FindingKind.DISCONNECT: "critical",
     FindingKind.PROTOCOL: "normal",
+    FindingKind.PARSER_DIFFERENTIAL: "normal",
     FindingKind.SCHEMA: "normal",
     FindingKind.BEHAVIOUR: "normal",
     FindingKind.DOC: "minor",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.drive.report import command_tags
+from conformance.oracle.deviation import Deviation
 from conformance.reporting.output import write_report
 from conformance.reporting.results import Result
 from conformance.spec import Schema
@@ -118,6 +119,9 @@ class Row:
 @dataclass
 class Matrix:
     rows: list[Row]
+    # Deliberate departures QEMU's source or tests state (protocol-wide, so no row's):
+    # shown beside the rows, never counted as failures.
+    deviations: list[Deviation] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         """How many commands have each status."""
@@ -137,6 +141,7 @@ class Matrix:
             "totals": self.totals(),
             "coverage": self.coverage().to_json(),
             "commands": [r.to_json() for r in self.rows],
+            "deviations": [d.to_json() for d in self.deviations],
         }
 
 
@@ -144,6 +149,7 @@ def build(
     schema: Schema,
     results: Iterable[Result],
     covered: Mapping[str, Iterable[Item]],
+    deviations: Iterable[Deviation] = (),
 ) -> Matrix:
     """The matrix of every command of ``schema`` from a run's results and coverage."""
     cells = {c: {a: Cell() for a in AREAS} for c in schema.commands}
@@ -163,7 +169,7 @@ def build(
         )
         for command in sorted(schema.commands)
     ]
-    return Matrix(rows)
+    return Matrix(rows, list(deviations))
 
 
 def percent(coverage: Coverage) -> str:
@@ -204,6 +210,12 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
         cells = [row.cells[a].text for a in AREAS]
         fractions = [_fraction(row.coverage, k) for k in KINDS]
         lines.append("| " + " | ".join([name, *cells, *fractions, percent(row.coverage)]) + " |")
+    if matrix.deviations:
+        lines += ["", "## Deviations (deliberate, not findings)", ""]
+        lines += [
+            f"- `{d.name}` ({d.check}): {d.summary}. {'; '.join(d.because)}"
+            for d in matrix.deviations
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -232,6 +244,7 @@ def table(matrix: Matrix) -> list[str]:
         + ", ".join(f"{totals[s]} {s}" for s in STATUSES)
         + f" (no test of this run reached them); schema coverage {percent(matrix.coverage())}"
     )
+    lines += [f"deviation (not a finding): {d.name} ({d.check})" for d in matrix.deviations]
     return lines
 
 

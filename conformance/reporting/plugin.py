@@ -38,7 +38,7 @@ from conformance.reporting import chart, matrix
 from conformance.reporting.categories import HARNESS_ERROR, write_categories
 from conformance.reporting.environment import environment, write_environment
 from conformance.reporting.labels import add_links, add_parameters, add_target, file_failure
-from conformance.reporting.results import coverage_items, read_allure
+from conformance.reporting.results import coverage_items, deviations, read_allure
 from conformance.runcontext import (
     FINDING_PROPERTY,
     SUITE_MARK,
@@ -247,6 +247,7 @@ def _write_reports(
         live_schema(config),
         read_allure(results_dir),
         coverage_items(p for rep in reports for p in rep.user_properties),
+        deviations(p for rep in reports for p in rep.user_properties),
     )
     config.stash[_MATRIX] = built
     out = config.getoption("--reports-dir")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from conformance.drive.exchange import COVERAGE_PROPERTY
 from conformance.errors import SetupError
+from conformance.oracle.deviation import Deviation
 from conformance.reporting.categories import KNOWN_MESSAGE
+from conformance.runcontext import DEVIATION_PROPERTY
 from conformance.spec.coverage import Item
 
 
@@ -88,3 +90,13 @@ def coverage_items(properties: Iterable[tuple[str, object]]) -> dict[str, set[It
             raise SetupError(f"bad {COVERAGE_PROPERTY} property {str(value)[:80]!r}") from exc
         found.setdefault(command, set()).update(items)
     return found
+
+
+def deviations(properties: Iterable[tuple[str, object]]) -> list[Deviation]:
+    """The deliberate deviations tests recorded, each (name, check) once, in order."""
+    seen: dict[tuple[str, str], Deviation] = {}
+    for name, value in properties:
+        if name == DEVIATION_PROPERTY:
+            deviation = Deviation.from_json(json.loads(str(value)))
+            seen.setdefault((deviation.name, deviation.check), deviation)
+    return list(seen.values())

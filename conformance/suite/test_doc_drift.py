@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from conformance.docs.drift import Drift
 from conformance.drive.report import label
-from conformance.oracle.failure import Citation, Failure, FindingKind
+from conformance.oracle.failure import Failure, FindingKind, qapi
 
 
 def test_doc_drift(drift_items: tuple[str, tuple[Drift, ...]]) -> None:
     name, items = drift_items
     first = items[0]
-    citation = Citation("docs", f"{name} ({first.source})")
+    citation = qapi(f"{name} ({first.source})")
     label(epic="documentation", feature=name, story="drift", citation=str(citation))
     lines = [f"{i.kind} at {i.path}: {i.detail} [{i.source}]" for i in items]
     raise Failure(

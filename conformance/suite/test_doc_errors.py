@@ -20,7 +20,7 @@ from conformance.drive.report import evidence, label
 from conformance.machine.pool import InstancePool
 from conformance.machine.profiles import profile
 from conformance.machine.reuse import unchanged
-from conformance.oracle.failure import Citation, Failure, FindingKind, qapi
+from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.qmp.message import Kind
 from conformance.runcontext import RunContext
 from conformance.spec import Schema
@@ -35,9 +35,7 @@ def test_doc_error(
     qmp_run: RunContext,
 ) -> None:
     entry, index, condition = doc_error
-    citation = Citation(
-        doc_set.format, f"{entry.name}, error condition {index + 1} ({entry.source})"
-    )
+    citation = qapi(f"{doc_set.format}: {entry.name}, error condition {index + 1} ({entry.source})")
     label(
         epic="documentation",
         feature=entry.name,

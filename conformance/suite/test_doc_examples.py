@@ -16,7 +16,7 @@ from conformance.drive.doc_replay import NotReplayable, replay
 from conformance.drive.report import label
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import unchanged
-from conformance.oracle.failure import Citation
+from conformance.oracle.failure import qapi
 from conformance.runcontext import RunContext
 from conformance.spec import Schema
 
@@ -30,7 +30,7 @@ def test_doc_example(
 ) -> None:
     entry, index, example = doc_example
     where = f"{entry.source.rsplit(':', 1)[0]}:{example.line}"
-    citation = Citation(doc_set.format, f"{entry.name}, example {index + 1} ({where})")
+    citation = qapi(f"{doc_set.format}: {entry.name}, example {index + 1} ({where})")
     label(
         epic="documentation",
         feature=entry.name,
@@ -47,7 +47,7 @@ def test_doc_example(
     inst = qemu_pool.take(how.profile)
     mark = len(inst.transcript)
     try:
-        replay(entry, example, how, inst, citation, schema)
+        replay(entry, example, how, inst, citation)
     except NotReplayable as exc:
         pytest.skip(str(exc))
     finally:

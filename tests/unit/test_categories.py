@@ -29,6 +29,7 @@ ISSUE_NAMES = {
     "hang",
     "sandbox hit",
     "protocol violation",
+    "parser differential",
     "schema violation",
     "doc mismatch",
     "behaviour mismatch",

@@ -524,7 +524,7 @@ def test_text_groups_by_kind_marks_each_line_and_sums_up() -> None:
     assert lines[4] == "added (1):"
     assert lines[5].split() == ["compatible", "command", "new"]
     assert lines[6].startswith(
-        '[send-removed] qapi-code-gen § Compatibility considerations: "Incompatible'
+        '[send-removed] qapi § qapi-code-gen: Compatibility considerations: "Incompatible'
     )
     assert lines[-1] == (
         "schema: 2 changes: 1 findings, 0 incompatible but deprecated in A, 0 incompatible but unstable, 1 compatible"

@@ -13,7 +13,7 @@ from conformance.findings.reproducer import Reproducer
 from conformance.findings.store import FindingStore
 from conformance.machine.exits import classify_exit
 from conformance.machine.instance import QemuGone
-from conformance.oracle.failure import Failure, FindingKind, spec
+from conformance.oracle.failure import Failure, FindingKind, qapi, spec
 from conformance.qmp.message import parse_message
 from conformance.qmp.transcript import Transcript
 
@@ -49,7 +49,7 @@ PROBE = ({"execute": "query-version", "id": 9}, {"return": {"qemu": {}}, "id": 9
 def _doc_failure(command: str = "block_resize") -> Failure:
     return Failure(
         "doc.error-condition",
-        spec("Commands"),
+        qapi("Commands"),
         "documented DeviceNotFound; QEMU replied GenericError",
         kind=FindingKind.DOC,
         command=command,
@@ -101,7 +101,7 @@ def test_schema_violation_expects_the_violation_at_its_path() -> None:
     )
     failure = Failure(
         "schema.reply",
-        spec("s"),
+        qapi("s"),
         "m",
         kind=FindingKind.SCHEMA,
         path="$.return[0]",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from conformance.behaviour.rule import EITHER, Event, Rule, State, Step
-from conformance.oracle.failure import Citation, qapi
+from conformance.oracle.failure import Citation, FindingKind, qapi
+from conformance.oracle.jobs import Version
 
 BACKUP = qapi(
     "qapi/block-core.json: blockdev-backup",
     "Start a point-in-time copy of a block device to a new destination.",
 )
-SAME = Citation(
-    "qmp-commands.hx",
-    "blockdev-backup (QEMU 2.5)",
+SAME = qapi(
+    "qmp-commands.hx: blockdev-backup (QEMU 2.5)",
     '"on-target-error": the action to take on an error on the target, default '
     "'report' (no limitations, since this applies to a different block device than device).",
 )
@@ -119,6 +119,17 @@ SOURCE_ERROR = qapi(
     "'stop' and 'enospc' can only be used if the block device supports io-status (see "
     "BlockInfo).",
 )
+ON_ERROR_VALUES = qapi(
+    "qapi/block-core.json: BlockdevOnError",
+    "stop: for guest operations, stop the virtual machine; for jobs, pause the job. "
+    "enospc: same as @stop on ENOSPC, same as @report otherwise.",
+)
+# The io-status restriction SOURCE_ERROR states was enforced by backup_start() (and
+# mirror_start()) until the 2.6 era, when it left the code; blockdev-mirror, documented
+# with the same sentence, accepts stop and enospc for a bare node too. The code is
+# right and the sentence is stale: the behaviour rules expect acceptance, and one rule
+# expects the sentence as written, to file the stale doc once.
+NO_IO_STATUS_CHECK: Version = (2, 6, 0)
 TARGET_ERROR = qapi(
     "qapi/block-core.json: BackupCommon",
     "on-target-error: the action to take on an error on the target, default 'report' (no "
@@ -126,10 +137,19 @@ TARGET_ERROR = qapi(
 )
 
 
-def _on_error(side: str, value: str, reply: str, citation: Citation) -> Rule:
+def _on_error(
+    side: str,
+    value: str,
+    reply: str,
+    citation: Citation,
+    *,
+    rule_id: str = "",
+    since: Version = (2, 3, 0),
+    kind: FindingKind = FindingKind.BEHAVIOUR,
+) -> Rule:
     # The source is a bare node, attached to no device, so it has no io-status.
     return Rule(
-        f"blockdev-backup.{side}-{value}",
+        rule_id or f"blockdev-backup.{side}-{value}",
         f"{side} {value} is {'refused' if reply == 'error' else 'accepted'} for a source "
         "node without io-status (no device attached)",
         "blockdev-backup",
@@ -142,21 +162,27 @@ def _on_error(side: str, value: str, reply: str, citation: Citation) -> Rule:
             ),
         ),
         setup=NODES,
-        since=(2, 3, 0),
+        since=since,
+        kind=kind,
     )
 
 
 ON_ERROR = ("report", "ignore", "stop", "enospc")
 RULES: tuple[Rule, ...] = (
     *_JOBS,
+    *(_on_error("on-source-error", value, "return", SOURCE_ERROR) for value in ON_ERROR[:2]),
     *(
-        _on_error(
-            "on-source-error",
-            value,
-            "error" if value in ("stop", "enospc") else "return",
-            SOURCE_ERROR,
-        )
-        for value in ON_ERROR
+        _on_error("on-source-error", value, "return", ON_ERROR_VALUES, since=NO_IO_STATUS_CHECK)
+        for value in ON_ERROR[2:]
+    ),
+    _on_error(
+        "on-source-error",
+        "stop",
+        "error",
+        SOURCE_ERROR,
+        rule_id="blockdev-backup.on-source-error-io-status-doc",
+        since=NO_IO_STATUS_CHECK,
+        kind=FindingKind.DOC,
     ),
     *(_on_error("on-target-error", value, "return", TARGET_ERROR) for value in ON_ERROR),
 )

@@ -7,15 +7,14 @@ nothing outside QEMU's memory."""
 from __future__ import annotations
 
 from conformance.behaviour.rule import Rule, State, Step
-from conformance.oracle.failure import Citation, qapi
+from conformance.oracle.failure import qapi
 
 HIGHEST = qapi(
     "qapi/block-core.json: BlockDeviceStats",
     "wr_highest_offset: The offset after the greatest byte written to the device.",
 )
-HX = Citation(
-    "qmp-commands.hx",
-    "query-blockstats (QEMU 2.5)",
+HX = qapi(
+    "qmp-commands.hx: query-blockstats (QEMU 2.5)",
     '"wr_highest_offset": The offset after the greatest byte written to the '
     "BlockDriverState since it has been opened (json-int)",
 )

@@ -7,16 +7,15 @@ Both are rules, each for the versions whose docs say it."""
 from __future__ import annotations
 
 from conformance.behaviour.rule import Rule, Step
-from conformance.oracle.failure import Citation, qapi
+from conformance.oracle.failure import qapi
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "migrate-start-postcopy.ignored-without-migration",
         "without a migration the command is ignored (2.5 docs)",
         "migrate-start-postcopy",
-        Citation(
-            "qmp-commands.hx",
-            "migrate-start-postcopy (QEMU 2.5)",
+        qapi(
+            "qmp-commands.hx: migrate-start-postcopy (QEMU 2.5)",
             "Switch an in-progress migration to postcopy mode. Ignored after the end of "
             "migration (or once already in postcopy).",
         ),
