@@ -40,6 +40,7 @@ _TITLE_MAX = 200
 _BLOB = re.compile(r"@reproduce_failure\([^)]*\)")
 _SEED = re.compile(r"@seed\(\d+\)")
 _NO_ID = object()
+_PARAMETER = re.compile(r"\[([^\[\]]+)\]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,18 +177,23 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
         sends = _sends(evidence.transcript)
         trigger = len(sends) - 1
         command = _culprit(sends)
-        signature = Signature.of_exit(exc.exit_info, command)
+        signature = Signature.of_exit(exc.exit_info, command, _arguments(sends, command))
         expected = _exit_outcome(exc.exit_info, max(trigger, 0))
         text = exc.exit_info.assertion or exc.exit_info.describe()
         message, citation = exc.exit_info.describe(), ""
     elif isinstance(exc, Failure):
-        signature = Signature.of_violation(exc.kind, exc.check, exc.command, exc.path)
         command = exc.command
         text, message, citation = exc.message, str(exc), str(exc.citation)
         if not isinstance(evidence, Evidence):
+            signature = _violation(exc, command, nodeid)
             return Finding(signature, _title(signature, text), message, citation, nodeid, None)
         sends = _sends(evidence.transcript)
         trigger = _trigger(sends, command)
+        if command is None and exc.kind is FindingKind.PROTOCOL and sends:
+            # A rule about a reply, judged on the conversation: the request it was
+            # judged at names the command (a probe's, a fence's, the hidden one's).
+            command = _command(sends[trigger])
+        signature = _violation(exc, command, nodeid)
         reply = _reply_to(evidence.transcript, sends[trigger]) if sends else None
         violation = exc.path if exc.kind is FindingKind.SCHEMA else None
         if exc.check in REJUDGED:
@@ -227,6 +233,35 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
         evidence.transcript.to_jsonl(),
         evidence.stderr,
     )
+
+
+def _violation(exc: Failure, command: str | None, nodeid: str) -> Signature:
+    facets = dict(exc.facets)
+    case = _case(nodeid)
+    if exc.kind is FindingKind.PROTOCOL and case is not None and case != command:
+        # The rule or limit case the test was parametrised with: a hidden command run
+        # by a nesting limit is not the one run by an overlong UTF-8 sequence.
+        facets.setdefault("case", case)
+    return Signature.of_violation(
+        exc.kind, exc.check, command, exc.path, paths=exc.paths, facets=facets
+    )
+
+
+def _case(nodeid: str) -> str | None:
+    """The parameter part of a test id (``test_x[nested-at-limit]``), if any."""
+    match = _PARAMETER.search(nodeid)
+    return match.group(1) if match else None
+
+
+def _arguments(sends: list[Record], command: str | None) -> object:
+    """The arguments of the last request of `command` (what a crash is signed with)."""
+    if command is None:
+        return None
+    for record in reversed(sends):
+        value = _value(record)
+        if _command(record) == command and isinstance(value, dict):
+            return value.get("arguments")
+    return None
 
 
 def _exit_outcome(info: ExitInfo, trigger: int) -> Outcome:
