@@ -41,6 +41,13 @@ _BLOB = re.compile(r"@reproduce_failure\([^)]*\)")
 _SEED = re.compile(r"@seed\(\d+\)")
 _NO_ID = object()
 _PARAMETER = re.compile(r"\[([^\[\]]+)\]$")
+# Kinds whose findings the test's parameter doesn't tell apart: their command and
+# paths do (a schema, doc or behaviour check), or the test is only where they were
+# noticed (a job's status stream is judged after whichever test moved it). Every
+# other kind (protocol, and wire-level kinds to come) is signed with its case.
+_NO_CASE = frozenset(
+    {FindingKind.SCHEMA, FindingKind.DOC, FindingKind.BEHAVIOUR, FindingKind.COMPAT}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +196,10 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
             return Finding(signature, _title(signature, text), message, citation, nodeid, None)
         sends = _sends(evidence.transcript)
         trigger = _trigger(sends, command)
-        if command is None and exc.kind is FindingKind.PROTOCOL and sends:
-            # A rule about a reply, judged on the conversation: the request it was
-            # judged at names the command (a probe's, a fence's, the hidden one's).
-            command = _command(sends[trigger])
+        if command is None and exc.kind is FindingKind.PROTOCOL:
+            # A rule about a reply or an event, judged on the conversation: the command
+            # in flight names it (as it names a crash), not a probe sent after it.
+            command = _culprit(sends)
         signature = _violation(exc, command, nodeid)
         reply = _reply_to(evidence.transcript, sends[trigger]) if sends else None
         violation = exc.path if exc.kind is FindingKind.SCHEMA else None
@@ -238,7 +245,7 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
 def _violation(exc: Failure, command: str | None, nodeid: str) -> Signature:
     facets = dict(exc.facets)
     case = _case(nodeid)
-    if exc.kind is FindingKind.PROTOCOL and case is not None and case != command:
+    if exc.kind not in _NO_CASE and case is not None and case != command:
         # The rule or limit case the test was parametrised with: a hidden command run
         # by a nesting limit is not the one run by an overlong UTF-8 sequence.
         facets.setdefault("case", case)

@@ -383,3 +383,15 @@ def test_a_signal_only_crash_is_signed_with_its_arguments_shape() -> None:
     # The reproducer's expected exit stays the signal: replay compares the exit itself.
     assert finding.reproducer is not None
     assert finding.reproducer.expected.detail == "SIGSEGV"
+
+
+def test_a_protocol_finding_about_an_event_names_the_command_in_flight_not_the_probe() -> None:
+    added = (
+        {"execute": "blockdev-add", "arguments": {"driver": "null-co"}, "id": 2},
+        {"return": {}, "id": 2},
+    )
+    t = _conversation(NEGOTIATE, added, PROBE)
+    failure = Failure("events.shape", spec("s"), "m", kind=FindingKind.PROTOCOL, path="$.timestamp")
+    (finding,) = findings_from(_with(failure, t), "x::test_valid_arguments[blockdev-add]")
+    # The test's parameter is the command: no case.
+    assert finding.key == "protocol-violation | blockdev-add | events.shape $.timestamp"
