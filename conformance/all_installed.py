@@ -15,8 +15,8 @@ documented precedence (3 harness > 2 usage > 1 findings > 0); a binary that cann
 start on this host (no KVM for a KVM-only build) is listed, not failed.
 
 ``--baseline FILE --baseline-update`` must keep every target's signatures: each target
-updates a copy of FILE in its own directory, and FILE becomes their union (one
-baseline per package version, whatever targets the package ships).
+updates its own section of a copy of FILE in its own directory, and each section goes
+back to FILE (one baseline file per package version, a section per target it ships).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def _run_target(run: TargetRun, ns: argparse.Namespace, passthrough: Sequence[st
     shutil.rmtree(run.directory / merge.RESULTS_DIR, ignore_errors=True)
     if ns.baseline is not None and ns.baseline_update:
         # The target starts from FILE's signatures (they decide known and new), and
-        # writes its own; the union goes back to FILE at the end.
+        # writes its own section; each section goes back to FILE at the end.
         copy = _target_baseline(run)
         copy.unlink(missing_ok=True)
         source = _destination(ns.baseline, run)
@@ -339,33 +339,26 @@ def _merge(
 
 
 def _update_baselines(spec: str, ran: Sequence[TargetRun]) -> list[str]:
-    """Write each destination baseline as the union of its targets' signatures."""
+    """Write each target's section of its destination baseline from the target's copy."""
     failed = [r.target for r in ran if r.status not in (EXIT_OK, EXIT_FINDINGS)]
     if failed:
         return [f"baseline not updated: the run of {', '.join(failed)} did not complete"]
-    by_destination: dict[Path, list[TargetRun]] = {}
-    for r in ran:
-        by_destination.setdefault(_destination(spec, r), []).append(r)
     lines = []
-    for destination, group in by_destination.items():
-        findings: dict[str, dict[str, str]] = {}
-        versions: list[str] = []
-        packages: list[str] = []
-        for r in group:
-            written = baselines.load(_target_baseline(r))
-            for key, value in sorted(written.findings.items()):
-                findings.setdefault(key, value)
-            versions += [written.version] if written.version not in versions else []
-            packages += [written.package] if written.package not in packages else []
+    for r in ran:
+        destination = _destination(spec, r)
+        written = baselines.load(_target_baseline(r), r.target)
         baselines.save(
             destination,
-            ((k, v.get("kind", ""), v.get("title", "")) for k, v in findings.items()),
-            version=", ".join(versions),
-            package=", ".join(packages),
+            (
+                (k, v.get("kind", ""), v.get("title", ""))
+                for k, v in sorted(written.findings.items())
+            ),
+            version=written.version,
+            package=written.package,
+            target=r.target,
         )
         lines.append(
-            f"baseline updated: {destination} ({len(findings)} signatures of "
-            f"{', '.join(r.target for r in group)})"
+            f"baseline updated: {destination} [{r.target}] ({len(written.findings)} signatures)"
         )
     return lines
 

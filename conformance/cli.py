@@ -147,13 +147,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--baseline",
-        help="known findings (a baseline JSON file): reported as known, the run does not "
-        "fail on them; 'auto' picks the packaged baseline for the binary's QEMU version",
+        help="known findings (a baseline JSON file; the section of the binary's target): "
+        "reported as known, the run does not fail on them; 'auto' picks the packaged "
+        "baseline for the binary's QEMU version",
     )
     run.add_argument(
         "--baseline-update",
         action="store_true",
-        help="write every finding of this run into the --baseline file",
+        help="write every finding of this run into the --baseline file's section of the "
+        "binary's target",
     )
     run.add_argument(
         "--tap",

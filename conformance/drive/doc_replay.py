@@ -149,7 +149,20 @@ def replay(
                 "; ".join(diffs[:20]) + (f" (+{len(diffs) - 20} more)" if len(diffs) > 20 else ""),
                 kind=FindingKind.DOC,
                 command=entry.name,
+                paths=[_place(d) for d in diffs],
             )
+
+
+def _place(diff: str) -> str:
+    """Where a difference is: "request N (CMD): PLACE: what" names PLACE, a JSON path
+    into the return (``$`` its top, written ``$.return`` like the drift check's paths)
+    or ``event NAME``; a reply of another kind is the reply as a whole (``$``)."""
+    place = diff.split(": ", 2)[1]
+    if place.startswith("$"):
+        return "$.return" + place[1:]
+    if place.startswith("event "):
+        return "$.event." + place.removeprefix("event ")
+    return "$"
 
 
 def _await_missing(inst: QemuInstance, documented: list[str], before: list[str]) -> list[str]:

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
 
 from conformance.drive.report import evidence
 from conformance.machine.instance import QemuGone, QemuInstance
+from conformance.oracle.classes import id_class
 from conformance.oracle.conversation import (
     check_events,
     check_issue_order,
@@ -104,6 +105,7 @@ class WireMachine(RuleBasedStateMachine):
                     f"the later {fence}",
                     kind=FindingKind.PROTOCOL,
                     path="$.id",
+                    facets={"id": id_class(ticket.id, present=ticket.has_id)},
                 )
 
     @staticmethod

@@ -40,6 +40,14 @@ _TITLE_MAX = 200
 _BLOB = re.compile(r"@reproduce_failure\([^)]*\)")
 _SEED = re.compile(r"@seed\(\d+\)")
 _NO_ID = object()
+_PARAMETER = re.compile(r"\[([^\[\]]+)\]$")
+# Kinds whose findings the test's parameter doesn't tell apart: their command and
+# paths do (a schema, doc or behaviour check), or the test is only where they were
+# noticed (a job's status stream is judged after whichever test moved it). Every
+# other kind (protocol, and wire-level kinds to come) is signed with its case.
+_NO_CASE = frozenset(
+    {FindingKind.SCHEMA, FindingKind.DOC, FindingKind.BEHAVIOUR, FindingKind.COMPAT}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,18 +184,23 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
         sends = _sends(evidence.transcript)
         trigger = len(sends) - 1
         command = _culprit(sends)
-        signature = Signature.of_exit(exc.exit_info, command)
+        signature = Signature.of_exit(exc.exit_info, command, _arguments(sends, command))
         expected = _exit_outcome(exc.exit_info, max(trigger, 0))
         text = exc.exit_info.assertion or exc.exit_info.describe()
         message, citation = exc.exit_info.describe(), str(ANSWERED)
     elif isinstance(exc, Failure):
-        signature = Signature.of_violation(exc.kind, exc.check, exc.command, exc.path)
         command = exc.command
         text, message, citation = exc.message, str(exc), str(exc.citation)
         if not isinstance(evidence, Evidence):
+            signature = _violation(exc, command, nodeid)
             return Finding(signature, _title(signature, text), message, citation, nodeid, None)
         sends = _sends(evidence.transcript)
         trigger = _trigger(sends, command)
+        if command is None and exc.kind is FindingKind.PROTOCOL:
+            # A rule about a reply or an event, judged on the conversation: the command
+            # in flight names it (as it names a crash), not a probe sent after it.
+            command = _culprit(sends)
+        signature = _violation(exc, command, nodeid)
         reply = _reply_to(evidence.transcript, sends[trigger]) if sends else None
         violation = exc.path if exc.kind is FindingKind.SCHEMA else None
         if exc.check in REJUDGED:
@@ -227,6 +240,35 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
         evidence.transcript.to_jsonl(),
         evidence.stderr,
     )
+
+
+def _violation(exc: Failure, command: str | None, nodeid: str) -> Signature:
+    facets = dict(exc.facets)
+    case = _case(nodeid)
+    if exc.kind not in _NO_CASE and case is not None and case != command:
+        # The rule or limit case the test was parametrised with: a hidden command run
+        # by a nesting limit is not the one run by an overlong UTF-8 sequence.
+        facets.setdefault("case", case)
+    return Signature.of_violation(
+        exc.kind, exc.check, command, exc.path, paths=exc.paths, facets=facets
+    )
+
+
+def _case(nodeid: str) -> str | None:
+    """The parameter part of a test id (``test_x[nested-at-limit]``), if any."""
+    match = _PARAMETER.search(nodeid)
+    return match.group(1) if match else None
+
+
+def _arguments(sends: list[Record], command: str | None) -> object:
+    """The arguments of the last request of `command` (what a crash is signed with)."""
+    if command is None:
+        return None
+    for record in reversed(sends):
+        value = _value(record)
+        if _command(record) == command and isinstance(value, dict):
+            return value.get("arguments")
+    return None
 
 
 def _exit_outcome(info: ExitInfo, trigger: int) -> Outcome:

@@ -5,15 +5,22 @@ source: release CI compares it with a baseline and a packager with last package'
 So it keeps what identifies the defect and drops what varies between runs:
 
 - a crash (abort, signal, sandbox hit): the assertion or abort text, or the signal and
-  the first stable line QEMU wrote to stderr, plus the command that was in flight;
+  the first stable line QEMU wrote to stderr, plus the command that was in flight; a
+  crash that left nothing but its signal adds the shape of the command's arguments
+  (`argument_shape`), since "SIGSEGV in transaction" alone would match any segfault
+  of any action;
 - a hang: the command in flight;
-- a violation (protocol, schema, behaviour, doc): the check id, the command and the
-  JSON path.
+- a violation (protocol, schema, behaviour, doc): the check id, the command, every
+  JSON path the failure is about (sorted, de-duplicated), and the facets that tell
+  failures of one check apart (``case=`` the test's rule or limit case, ``id=`` and
+  ``output=`` from the fixed vocabularies of conformance.oracle.classes).
 
 Numbers, addresses, absolute paths and the program-name prefix are normalised away:
 line numbers move between builds, addresses and PIDs between runs, workdirs between
-machines. The source file name in an assertion is kept (``util/qemu-thread-posix.c``):
-it tells two assertions with the same text apart.
+machines. Digits inside identifiers stay (``s390x``, ``x86_64``, ``virtio9p``,
+``X86_MACHINE``): they name things, and ``s390x`` must not become ``s370x``'s twin.
+The source file name in an assertion is kept (``util/qemu-thread-posix.c``): it tells
+two assertions with the same text apart.
 """
 
 from __future__ import annotations
@@ -21,18 +28,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.oracle.failure import FindingKind
 
 log = logging.getLogger(__name__)
-__all__ = ["Signature", "crash_detail", "exit_finding_kind", "normalise"]
+__all__ = ["Signature", "argument_shape", "crash_detail", "exit_finding_kind", "normalise"]
 
 _PROGRAM = re.compile(r"^\S*qemu[-\w.]*:\s+")  # "qemu-system-x86_64: " and the like
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
 _PATH = re.compile(r"(?<![\w.])/(?:[\w.+@-]+/)*[\w.+@-]+")  # absolute paths only
-_NUMBER = re.compile(r"(?<![A-Za-z_])-?\d+(?:\.\d+)?")
+# A number starts where no word does: the digits of "s390x" or "x86_64" are part of a name.
+_NUMBER = re.compile(r"(?<!\w)-?\d+(?:\.\d+)?")
 _SPACE = re.compile(r"\s+")
 _UPWARD = re.compile(r"(?<![\w.])(?:\.\./)+")  # "../../util/x.c": the build tree's depth
 # stderr lines that say nothing about the defect (they come before it, or vary). A modular
@@ -77,6 +86,11 @@ def crash_detail(info: ExitInfo) -> str:
         # The harness's own SIGKILL and what QEMU printed before it stopped answering
         # say nothing about the hang; the command in flight (in the key) does.
         return "no reply before the deadline"
+    how, first = _signal_and_line(info)
+    return f"{how}: {first}" if first else how
+
+
+def _signal_and_line(info: ExitInfo) -> tuple[str, str]:
     how = info.kind.value
     if info.signal is not None:
         import signal as _signal
@@ -94,8 +108,53 @@ def crash_detail(info: ExitInfo) -> str:
     ]
     # Only warnings (a backup's block-size notice, say) are the state before the crash,
     # and which of them were printed depends on the examples before it: none is kept.
-    first = stable[0] if stable else ""
-    return f"{how}: {first}" if first else how
+    return how, stable[0] if stable else ""
+
+
+def _signal_only(info: ExitInfo) -> bool:
+    """Whether a crash left nothing to tell it from another but its signal."""
+    return info.kind is ExitKind.CRASH and not info.assertion and not _signal_and_line(info)[1]
+
+
+# Members whose string value picks a variant (a union's tag, a backend or driver name).
+_DISCRIMINATORS = ("type", "driver", "qom-type")
+
+
+def argument_shape(arguments: object) -> str:
+    """The shape of a command's arguments: the variants they select, else their names.
+
+    The members that select variants (a union's tag, a list of tagged actions), each
+    with its sorted, de-duplicated variants: ``transaction`` with a bitmap-enable and
+    two drive-backups is ``actions[block-dirty-bitmap-enable,drive-backup]`` whatever
+    optional members come with them, since a generator adds or leaves those out from one
+    example to the next while the crash stays the same; ``chardev-add`` of a ring buffer
+    ``backend[ringbuf]``. Arguments without variants: their sorted member names. Values
+    are left out: they vary from one example to the next.
+    """
+    if not isinstance(arguments, dict) or not arguments:
+        return "{}"
+    parts = []
+    for name in sorted(arguments):
+        value = arguments[name]
+        if name in _DISCRIMINATORS and isinstance(value, str):
+            variants = {value}
+        else:
+            items = value if isinstance(value, list) else [value]
+            variants = {tag for item in items if (tag := _variant(item)) is not None}
+        if variants:
+            parts.append(f"{name}[{','.join(sorted(variants))}]")
+    return ",".join(parts or sorted(arguments)).replace(" ", "_")
+
+
+def _variant(value: object) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    return next((v for k in _DISCRIMINATORS if isinstance(v := value.get(k), str)), None)
+
+
+def _facets(facets: Mapping[str, str]) -> str:
+    # Spaces would make the key ambiguous to read; the values are names and classes.
+    return "".join(f" {k}={_SPACE.sub('_', v.strip())}" for k, v in sorted(facets.items()) if v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +166,27 @@ class Signature:
     detail: str  # crash_detail(), or "check-id path" for a violation
 
     @classmethod
-    def of_exit(cls, info: ExitInfo, command: str | None) -> Signature:
-        return cls(exit_finding_kind(info), command, crash_detail(info))
+    def of_exit(cls, info: ExitInfo, command: str | None, arguments: object = None) -> Signature:
+        """An exit's signature; `arguments` (the command's) sign a crash that left only
+        its signal (`argument_shape`)."""
+        detail = crash_detail(info)
+        if command is not None and _signal_only(info):
+            detail += _facets({"args": argument_shape(arguments)})
+        return cls(exit_finding_kind(info), command, detail)
 
     @classmethod
     def of_violation(
-        cls, kind: FindingKind, check: str, command: str | None, path: str | None
+        cls,
+        kind: FindingKind,
+        check: str,
+        command: str | None,
+        path: str | None,
+        *,
+        paths: Iterable[str] = (),
+        facets: Mapping[str, str] | None = None,
     ) -> Signature:
-        return cls(kind, command, f"{check} {normalise(path) if path else '$'}")
+        places = sorted({normalise(p) for p in (path, *paths) if p}) or ["$"]
+        return cls(kind, command, f"{check} {','.join(places)}{_facets(facets or {})}")
 
     @property
     def key(self) -> str:

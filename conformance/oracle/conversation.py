@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from conformance.oracle.classes import id_class
 from conformance.oracle.failure import Citation, Failure, FindingKind, spec
 from conformance.oracle.protocol import RESPONSES, check_event_shape, check_well_formed
 from conformance.qmp.message import Kind, Message
@@ -44,8 +45,23 @@ EVENT_TIME = spec(
 )
 
 
-def _fail(check: str, citation: Citation, message: str, path: str | None = None) -> Failure:
-    return Failure(check, citation, message, kind=FindingKind.PROTOCOL, path=path)
+_NOTHING = object()
+
+
+def _fail(
+    check: str,
+    citation: Citation,
+    message: str,
+    path: str | None = None,
+    about: object = _NOTHING,
+) -> Failure:
+    """A protocol failure; `about` is the reply (a Message) or the id it is about, whose
+    id class goes into the signature."""
+    if isinstance(about, Message):
+        facets = {"id": id_class(about.id, present=about.has_id)}
+    else:
+        facets = {"id": id_class(about)} if about is not _NOTHING else {}
+    return Failure(check, citation, message, kind=FindingKind.PROTOCOL, path=path, facets=facets)
 
 
 def messages(records: Transcript | Iterable[Record]) -> list[Message]:
@@ -127,6 +143,7 @@ def check_replies(
                 f"{what} with id {reply.id!r}, which "
                 + ("was already answered" if sent_before else "no well-formed command carried"),
                 "$.id",
+                reply,
             )
         del pending[index]
     if pending:
@@ -135,6 +152,7 @@ def check_replies(
             RESPONSES,
             f"{len(pending)} command(s) got no reply: ids {pending[:5]!r}",
             "$.id",
+            pending[0],
         )
 
 
@@ -186,6 +204,7 @@ def check_nothing_hidden_ran(
                 )
                 + repr(reply.raw[:200]),
                 "$.id",
+                reply,
             )
 
 
@@ -228,6 +247,7 @@ def check_id_less(records: Transcript | Iterable[Record], allowed: Sequence[obje
                 NO_ID,
                 f"broken input was answered with {reply.raw[:200]!r}",
                 "$.id" if reply.has_id else "$",
+                reply,
             )
 
 

@@ -8,7 +8,7 @@ an error in the suite.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -129,6 +129,8 @@ class Failure(QemuMisbehaviour, AssertionError):
         path: str | None = None,
         command: str | None = None,
         details: tuple[str, ...] = (),
+        paths: Iterable[str] = (),
+        facets: Mapping[str, str] | None = None,
     ) -> None:
         if citation.source not in HOLDS_TO[kind]:
             allowed = ", ".join(sorted(HOLDS_TO[kind]))
@@ -144,6 +146,13 @@ class Failure(QemuMisbehaviour, AssertionError):
         # Everything else the check saw (a validator's other violations, one per line):
         # the message names the first, a report attaches them all.
         self.details = details
+        # Every place the failure is about (`path` is the first one the message names):
+        # two failures of one check at different sets of places are different findings.
+        self.paths = tuple(paths)
+        # What else tells this failure apart from others of the same check (the class of
+        # an id, of a broken server message: conformance.oracle.classes), for its
+        # signature; a finding's recorder adds the test's case.
+        self.facets = dict(facets or {})
         where = f" at {path}" if path else ""
         subject = f"{command}: " if command else ""
         super().__init__(f"[{check}] {subject}{message}{where} — {citation}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from conformance.oracle.classes import id_class, output_class
 from conformance.oracle.failure import Citation, Failure, FindingKind, spec
 from conformance.qmp.message import Kind, Message
 from conformance.qmp.wirejson import json_equal
@@ -66,17 +67,27 @@ FRAMING = spec(
 )
 
 
-def _fail(check: str, citation: Citation, message: str, path: str | None = None) -> Failure:
-    return Failure(check, citation, message, kind=FindingKind.PROTOCOL, path=path)
+def _fail(
+    check: str,
+    citation: Citation,
+    message: str,
+    path: str | None = None,
+    facets: dict[str, str] | None = None,
+) -> Failure:
+    return Failure(check, citation, message, kind=FindingKind.PROTOCOL, path=path, facets=facets)
 
 
 def check_well_formed(message: Message) -> None:
     """Every server message is one strict-JSON object, of a known kind, ending in CRLF."""
-    if message.kind is Kind.UNKNOWN:
-        raise _fail("output.kind", FRAMING, f"{'; '.join(message.problems)}: {message.raw[:200]!r}")
-    if message.problems:
-        problems = "; ".join(message.problems)
-        raise _fail("output.strict-json", FRAMING, f"{problems}: {message.raw[:200]!r}")
+    if not message.problems:
+        return
+    check = "output.kind" if message.kind is Kind.UNKNOWN else "output.strict-json"
+    raise _fail(
+        check,
+        FRAMING,
+        f"{'; '.join(message.problems)}: {message.raw[:200]!r}",
+        facets={"output": output_class(message.problems, message.raw)},
+    )
 
 
 def check_greeting(message: Message) -> None:
@@ -146,13 +157,20 @@ def check_id_echo(reply: Message, sent_id: object, *, sent: bool = True) -> None
     if not sent:
         if reply.has_id:
             raise _fail(
-                "ids.absent", RESPONSES, f"reply carries id {reply.id!r} but none was sent", "$.id"
+                "ids.absent",
+                RESPONSES,
+                f"reply carries id {reply.id!r} but none was sent",
+                "$.id",
+                {"id": id_class(reply.id)},
             )
         return
+    facets = {"id": id_class(sent_id)}
     if not reply.has_id:
-        raise _fail("ids.echo", RESPONSES, f"reply lacks the id {sent_id!r}", "$.id")
+        raise _fail("ids.echo", RESPONSES, f"reply lacks the id {sent_id!r}", "$.id", facets)
     if not json_equal(reply.id, sent_id):
-        raise _fail("ids.echo", RESPONSES, f"id {reply.id!r} differs from sent {sent_id!r}", "$.id")
+        raise _fail(
+            "ids.echo", RESPONSES, f"id {reply.id!r} differs from sent {sent_id!r}", "$.id", facets
+        )
 
 
 def check_reply_shape(reply: Message) -> None:

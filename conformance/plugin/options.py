@@ -90,7 +90,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--baseline-update",
         action="store_true",
-        help="write every finding of this run into the --baseline file",
+        help="write every finding of this run into the --baseline file's section of the "
+        "binary's target",
     )
     group.addoption(
         "--minimise-budget",
@@ -126,10 +127,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--baseline-update needs --baseline FILE (or auto)")
     if spec is not None:
         ctx = config.stash[RUN_CONTEXT]
-        info = binary_info(config) if spec == baselines.AUTO else None
         try:
+            # Every baseline is read for the binary's target (its own section).
             ctx.baseline = baselines.choose(
-                spec, info, update=config.getoption("--baseline-update")
+                spec, binary_info(config), update=config.getoption("--baseline-update")
             )
         except SetupError as exc:
             pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)

@@ -159,8 +159,9 @@ def _collect_findings(config: pytest.Config, reports: list[pytest.TestReport]) -
             ((e.finding.key, e.finding.kind.value, e.finding.title) for e in store.entries),
             version=info.version_text,
             package=info.package,
+            target=info.target,
         )
-        outcome.updated = str(choice.path)
+        outcome.updated = f"{choice.path} [{info.target}]"
     return outcome
 
 

@@ -23,5 +23,6 @@ def test_doc_drift(drift_items: tuple[str, tuple[Drift, ...]]) -> None:
         f"{len(items)} drift item(s): " + "; ".join(lines[:15]) + (" …" if len(lines) > 15 else ""),
         kind=FindingKind.DOC,
         path=first.path,
+        paths=[i.path for i in items],
         command=name,
     )

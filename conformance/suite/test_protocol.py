@@ -19,6 +19,7 @@ from conformance.docs.setup import profile_chooser
 from conformance.drive.report import command_tags, evidence, label
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.pool import InstancePool
+from conformance.oracle.classes import id_class
 from conformance.oracle.conversation import (
     ISSUE_ORDER,
     check_events,
@@ -190,6 +191,7 @@ def test_id_comes_back_equal(sent_id: object, qemu_pool: InstancePool, qmp_run: 
                     f"no reply carries the id {sent_id!r}",
                     kind=_PROTOCOL,
                     path="$.id",
+                    facets={"id": id_class(sent_id)},
                 )
             check_id_echo(ticket.reply, sent_id)
 

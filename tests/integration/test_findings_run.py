@@ -57,7 +57,7 @@ def test_finding_directory_baseline_update_and_known_findings(
     rc, out = _run(qemu_binary, tmp_path, "new", "--baseline", str(file), "--baseline-update")
     assert rc == EXIT_OK, out  # the update accepted the finding
     assert "findings: 1 unique (0 known, 1 new)" in out
-    written = baseline.load(file)
+    written = baseline.load(file, probe(qemu_binary).target)
     assert list(written.findings) == [KEY]
     assert written.version == ".".join(map(str, probe(qemu_binary).version))
     index = json.loads((tmp_path / "new" / "findings" / "index.json").read_text())
@@ -80,9 +80,16 @@ def test_finding_directory_baseline_update_and_known_findings(
     assert 'type="pytest.xfail"' in junit
 
     other = tmp_path / "other.json"
+    target = probe(qemu_binary).target
     baseline.save(
-        other, [("crash | calc-dirty-rate | SIGSEGV", "crash", "t")], version="7.2", package=""
+        other,
+        [("crash | calc-dirty-rate | SIGSEGV args={}", "crash", "t")],
+        version="7.2",
+        package="",
+        target=target,
     )
+    # Another target's section doesn't make the finding known on this one.
+    baseline.save(other, [(KEY, "doc-mismatch", "t")], version="7.2", package="", target="s390x")
     rc, out = _run(qemu_binary, tmp_path, "stale", "--baseline", str(other))
     assert rc == EXIT_FINDINGS, out
     assert "findings: 1 unique (0 known, 1 new)" in out

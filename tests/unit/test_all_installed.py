@@ -39,29 +39,44 @@ def _run(tmp_path: Path, target: str, keys: list[str], status: int = 1) -> Targe
         ((k, "crash", f"title of {k}") for k in keys),
         version="7.2.22",
         package="Debian 1:7.2",
+        target=info.target,
     )
     return run
 
 
-def test_baseline_update_writes_the_union_of_the_targets(tmp_path: Path) -> None:
+def test_baseline_update_writes_each_target_its_section(tmp_path: Path) -> None:
+    target = tmp_path / "qemu-7.2.json"
+    # A target this run doesn't cover keeps its section.
+    baselines.save(
+        target,
+        [("crash | s | SIGILL", "crash", "t")],
+        version="7.2.22",
+        package="p",
+        target="s390x",
+    )
     runs = [
         _run(tmp_path, "x86_64", ["crash | a | SIGSEGV", "hang | b"]),
         _run(tmp_path, "aarch64", ["hang | b", "crash | c | SIGABRT"]),
         _run(tmp_path, "qemu-storage-daemon", [], status=0),
     ]
-    target = tmp_path / "qemu-7.2.json"
     lines = all_installed._update_baselines(str(target), runs)
     assert lines == [
-        f"baseline updated: {target} (3 signatures of x86_64, aarch64, qemu-storage-daemon)"
+        f"baseline updated: {target} [x86_64] (2 signatures)",
+        f"baseline updated: {target} [aarch64] (2 signatures)",
+        f"baseline updated: {target} [qemu-storage-daemon] (0 signatures)",
     ]
-    written = baselines.load(target)
-    assert sorted(written.findings) == ["crash | a | SIGSEGV", "crash | c | SIGABRT", "hang | b"]
-    assert (written.version, written.package) == ("7.2.22", "Debian 1:7.2")
+    written = baselines.load_file(target)
+    assert sorted(written.targets) == ["aarch64", "qemu-storage-daemon", "s390x", "x86_64"]
+    assert sorted(written.targets["x86_64"].findings) == ["crash | a | SIGSEGV", "hang | b"]
+    assert sorted(written.targets["aarch64"].findings) == ["crash | c | SIGABRT", "hang | b"]
+    assert list(written.targets["s390x"].findings) == ["crash | s | SIGILL"]
+    x86 = baselines.load(target, "x86_64")
+    assert (x86.version, x86.package, x86.target) == ("7.2.22", "Debian 1:7.2", "x86_64")
 
 
 def test_baseline_is_not_updated_after_a_failed_target(tmp_path: Path) -> None:
     target = tmp_path / "qemu-7.2.json"
-    baselines.save(target, [("old", "crash", "t")], version="7.2.22", package="p")
+    baselines.save(target, [("old", "crash", "t")], version="7.2.22", package="p", target="x86_64")
     runs = [_run(tmp_path, "x86_64", ["new"]), _run(tmp_path, "arm", [], status=3)]
     assert all_installed._update_baselines(str(target), runs) == [
         "baseline not updated: the run of arm did not complete"

@@ -155,8 +155,10 @@ def test_a_deviation_is_indexed_but_is_no_finding_and_no_baseline_entry(tmp_path
         ((e.finding.key, e.finding.kind.value, e.finding.title) for e in store.entries),
         version="7.2.22",
         package="p",
+        target="x86_64",
     )
-    assert json.loads(saved.read_text(encoding="utf-8"))["findings"] == {}
+    sections = json.loads(saved.read_text(encoding="utf-8"))["targets"]
+    assert sections["x86_64"]["findings"] == {}
 
 
 # -- nesting past the limit: a parser differential ----------------------------------------

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from conformance.findings.signature import Signature, normalise
+from conformance.findings.signature import Signature, argument_shape, normalise
 from conformance.machine.exits import ExitKind, classify_exit
 from conformance.oracle.failure import FindingKind
 
@@ -64,9 +64,54 @@ def test_signal_crash_uses_the_first_stable_stderr_line() -> None:
     assert first.detail == "SIGSEGV: fatal: bad pointer ADDR in PATH"
 
 
-def test_a_crash_with_no_stderr_is_the_signal() -> None:
+def test_a_crash_with_no_stderr_is_the_signal_and_the_shape_of_the_arguments() -> None:
     sig = Signature.of_exit(classify_exit(-signal.SIGSEGV, ""), "calc-dirty-rate")
-    assert sig.key == "crash | calc-dirty-rate | SIGSEGV"
+    assert sig.key == "crash | calc-dirty-rate | SIGSEGV args={}"
+    with_time = Signature.of_exit(
+        classify_exit(-signal.SIGSEGV, ""), "calc-dirty-rate", {"calc-time": 3}
+    )
+    assert with_time.key == "crash | calc-dirty-rate | SIGSEGV args=calc-time"
+
+
+def _transaction(*actions: str, **extra: object) -> dict[str, object]:
+    return {
+        "actions": [{"type": a, "data": {"node": f"n{i}"}} for i, a in enumerate(actions)]
+    } | extra
+
+
+def test_a_signal_only_crash_of_transaction_is_told_apart_by_its_action_types() -> None:
+    segv = classify_exit(-signal.SIGSEGV, "")
+
+    def key(arguments: object) -> str:
+        return Signature.of_exit(segv, "transaction", arguments).key
+
+    one = key(_transaction("drive-backup", "block-dirty-bitmap-add", "drive-backup"))
+    assert one == (
+        "crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-add,drive-backup]"
+    )
+    # Order, repetition and the actions' data don't matter; the action types do.
+    assert one == key(_transaction("block-dirty-bitmap-add", "drive-backup"))
+    assert one != key(_transaction("block-dirty-bitmap-add"))
+    # An optional member a generator may or may not add is not the crash's identity.
+    assert one == key(_transaction("block-dirty-bitmap-add", "drive-backup", properties={"x": 1}))
+
+
+def test_argument_shape_keeps_names_and_variants_only() -> None:
+    assert argument_shape(None) == "{}"
+    assert argument_shape({"id": "c0", "backend": {"type": "ringbuf", "data": {"size": 4}}}) == (
+        "backend[ringbuf]"
+    )
+    assert argument_shape({"driver": "qcow2", "node-name": "n", "file": "f"}) == ("driver[qcow2]")
+    assert argument_shape({"qom-type": "colo-compare", "id": "x"}) == "qom-type[colo-compare]"
+    # Without variants, the member names.
+    assert argument_shape({"calc-time": 1, "sample-pages": 2}) == "calc-time,sample-pages"
+
+
+def test_an_assertion_crash_is_not_widened_by_the_arguments() -> None:
+    info = classify_exit(-signal.SIGABRT, COLO_RUN_1)
+    assert Signature.of_exit(info, "object-add", {"qom-type": "a"}).key == (
+        Signature.of_exit(info, "object-add", {"qom-type": "b"}).key
+    )
 
 
 @pytest.mark.parametrize(
@@ -116,6 +161,55 @@ def test_normalise_replaces_run_specific_parts() -> None:
         normalise("qemu-system-x86_64:  at 0xdeadBEEF pid 4242 file /var/tmp/x-1/y.img  ")
         == "at ADDR pid N file PATH"
     )
+    # Line numbers, negative numbers, sizes and indices still go.
+    assert normalise("block.c:4586: bdrv_x: offset -12 of 9223372036854775808 at [3]") == (
+        "block.c:N: bdrv_x: offset N of N at [N]"
+    )
+    assert normalise("failed after 1.5 s, pid 77") == "failed after N s, pid N"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["s390x", "x86_64", "virtio9p", "i386", "X86_MACHINE", "qcow2", "ppc64le", "e1000e", "v2"],
+)
+def test_normalise_keeps_digits_inside_identifiers(name: str) -> None:
+    assert normalise(f"target/{name}/cpu.c:754:{name}_fn: type {name}") == (
+        f"target/{name}/cpu.c:N:{name}_fn: type {name}"
+    )
+
+
+def test_targets_differing_only_in_digits_get_different_keys() -> None:
+    def key(arch: str) -> str:
+        stderr = f"**\nERROR:../../target/{arch}/cpu_models.c:754:s390_set: assertion failed\n"
+        return Signature.of_exit(classify_exit(-signal.SIGABRT, stderr), "qom-list-properties").key
+
+    assert key("s390x") != key("s370x")
+    assert "target/s390x/cpu_models.c:N:s390_set" in key("s390x")
+
+
+def test_violation_facets_and_every_path_are_in_the_key() -> None:
+    def key(paths: list[str], **facets: str) -> str:
+        return Signature.of_violation(
+            FindingKind.DOC,
+            "doc.drift.example-reply",
+            "query-pci",
+            None,
+            paths=paths,
+            facets=facets,
+        ).key
+
+    both = key(["$.return[1].b", "$.return[0].a", "$.return[3].a"])
+    assert both == "doc-mismatch | query-pci | doc.drift.example-reply $.return[N].a,$.return[N].b"
+    assert both != key(["$.return[0].a"])  # not only the first path
+    protocol = Signature.of_violation(
+        FindingKind.PROTOCOL, "ids.echo", "query-version", "$.id", facets={"id": "string"}
+    )
+    assert protocol.key == "protocol-violation | query-version | ids.echo $.id id=string"
+    other = Signature.of_violation(
+        FindingKind.PROTOCOL, "ids.echo", "query-version", "$.id", facets={"id": "int-huge"}
+    )
+    assert other.key != protocol.key
+    assert Signature.from_key(protocol.key) == protocol
 
 
 def test_a_crash_after_only_warnings_is_the_signal_alone() -> None:
@@ -126,9 +220,10 @@ def test_a_crash_after_only_warnings_is_the_signal_alone() -> None:
         "is used.\n",
     )
     silent = classify_exit(-signal.SIGSEGV, "")
-    key = Signature.of_exit(warned, "transaction").key
-    assert key == Signature.of_exit(silent, "transaction").key
-    assert key == "crash | transaction | SIGSEGV"
+    arguments = _transaction("drive-backup")
+    key = Signature.of_exit(warned, "transaction", arguments).key
+    assert key == Signature.of_exit(silent, "transaction", arguments).key
+    assert key == "crash | transaction | SIGSEGV args=actions[drive-backup]"
 
 
 def test_a_module_that_failed_to_load_is_not_the_crash() -> None:

@@ -168,7 +168,8 @@ def test_crash_expects_the_exit_and_names_the_command_in_flight() -> None:
     info = classify_exit(-signal.SIGSEGV, "")
     gone = QemuGone(info, t)
     (finding,) = findings_from(gone, "t", f"Falsifying example\n{BLOB} as a decorator", "ci")
-    assert finding.key == "crash | calc-dirty-rate | SIGSEGV"
+    # Nothing but the signal: the arguments' shape tells it from another segfault.
+    assert finding.key == "crash | calc-dirty-rate | SIGSEGV args={}"
     rep = finding.reproducer
     assert rep is not None
     assert rep.expected.end == "exit"
@@ -339,3 +340,58 @@ def test_a_hang_noticed_by_a_probe_is_signed_with_the_command_before_it() -> Non
 def test_a_query_that_hangs_on_its_own_keeps_its_name() -> None:
     (finding,) = findings_from(_hang_after("query-status", "query-version"), "t::x")
     assert finding.key == "hang | query-version | no reply before the deadline"
+
+
+def test_a_protocol_finding_carries_the_case_the_command_and_the_facets() -> None:
+    # What the hidden-command check raises on the reply to a command nested past the
+    # parser's limit: the case comes from the test's parameter, the command from the
+    # request it was judged at, the id class from the check.
+    t = _conversation(NEGOTIATE, PROBE)
+    failure = Failure(
+        "malformed.executed",
+        spec("s"),
+        "m",
+        kind=FindingKind.PROTOCOL,
+        path="$.id",
+        facets={"id": "string"},
+    )
+    node = "conformance/suite/test_protocol.py::test_malformed_input_at_limits"
+    (one,) = findings_from(_with(failure, t), f"{node}[nested-one-past-limit]")
+    assert one.key == (
+        "protocol-violation | query-version | malformed.executed $.id "
+        "case=nested-one-past-limit id=string"
+    )
+    (two,) = findings_from(_with(failure, t), f"{node}[overlong-nul-in-string]")
+    assert two.key != one.key
+    # A test parametrised by the command adds no case: the command is in the key.
+    oob = Failure("oob.allowed", spec("s"), "m", kind=FindingKind.PROTOCOL, command="query-version")
+    (three,) = findings_from(_with(oob, t), "x::test_exec_oob[query-version]")
+    assert three.key == "protocol-violation | query-version | oob.allowed $"
+    # Other kinds are signed by their command and paths alone.
+    doc = _doc_failure()
+    (four,) = findings_from(_with(doc, t), "x::test_doc_error[block_resize-0]")
+    assert "case=" not in four.key
+
+
+def test_a_signal_only_crash_is_signed_with_its_arguments_shape() -> None:
+    actions = [{"type": "block-dirty-bitmap-add", "data": {"node": "n", "name": "b"}}]
+    t = _conversation(
+        NEGOTIATE, ({"execute": "transaction", "arguments": {"actions": actions}}, None)
+    )
+    (finding,) = findings_from(QemuGone(classify_exit(-signal.SIGSEGV, ""), t), "t")
+    assert finding.key == "crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-add]"
+    # The reproducer's expected exit stays the signal: replay compares the exit itself.
+    assert finding.reproducer is not None
+    assert finding.reproducer.expected.detail == "SIGSEGV"
+
+
+def test_a_protocol_finding_about_an_event_names_the_command_in_flight_not_the_probe() -> None:
+    added = (
+        {"execute": "blockdev-add", "arguments": {"driver": "null-co"}, "id": 2},
+        {"return": {}, "id": 2},
+    )
+    t = _conversation(NEGOTIATE, added, PROBE)
+    failure = Failure("events.shape", spec("s"), "m", kind=FindingKind.PROTOCOL, path="$.timestamp")
+    (finding,) = findings_from(_with(failure, t), "x::test_valid_arguments[blockdev-add]")
+    # The test's parameter is the command: no case.
+    assert finding.key == "protocol-violation | blockdev-add | events.shape $.timestamp"
