@@ -25,258 +25,434 @@ from conformance.machine.exits import classify_exit
 from conformance.oracle.deviation import MODIFIED_UTF8_NUL, NONCHARACTERS
 
 MIGRATION: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
-    'qemu-7.2.json': {
-        'behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-enospc $': (
-            ('x86_64', 'doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $'),
+    "qemu-7.2.json": {
+        "behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-enospc $": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $",
+            ),
         ),
-        'behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-stop $': (
-            ('x86_64', 'doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $'),
+        "behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-stop $": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $",
+            ),
         ),
         "crash | blockdev-reopen | block.c:N: bdrv_reopen_multiple: Assertion `bs_queue != NULL' failed.": (
-            ('x86_64', "crash | blockdev-reopen | block.c:N: bdrv_reopen_multiple: Assertion `bs_queue != NULL' failed."),
+            (
+                "x86_64",
+                "crash | blockdev-reopen | block.c:N: bdrv_reopen_multiple: Assertion `bs_queue != NULL' failed.",
+            ),
         ),
-        'crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes': (
-            ('x86_64', 'crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes'),
+        "crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes": (
+            (
+                "x86_64",
+                "crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes",
+            ),
         ),
         "crash | netdev_add | util/error.c:N: error_setv: Assertion `*errp == NULL' failed.": (
-            ('x86_64', "crash | netdev_add | util/error.c:N: error_setv: Assertion `*errp == NULL' failed."),
+            (
+                "x86_64",
+                "crash | netdev_add | util/error.c:N: error_setv: Assertion `*errp == NULL' failed.",
+            ),
         ),
         "crash | object-add | util/qemu-thread-posix.c:N: qemu_mutex_destroy: Assertion `mutex->initialized' failed.": (
-            ('x86_64', "crash | object-add | util/qemu-thread-posix.c:N: qemu_mutex_destroy: Assertion `mutex->initialized' failed."),
+            (
+                "x86_64",
+                "crash | object-add | util/qemu-thread-posix.c:N: qemu_mutex_destroy: Assertion `mutex->initialized' failed.",
+            ),
         ),
-        'crash | qom-list-properties | ** ERROR:target/s3Nx/cpu_models.c:N:s3N_set_qemu_cpu_model: assertion failed: (QTAILQ_EMPTY_RCU(&cpus))': (
-            ('s390x', 'crash | qom-list-properties | ** ERROR:target/s390x/cpu_models.c:N:s390_set_qemu_cpu_model: assertion failed: (QTAILQ_EMPTY_RCU(&cpus))'),
+        "crash | qom-list-properties | ** ERROR:target/s3Nx/cpu_models.c:N:s3N_set_qemu_cpu_model: assertion failed: (QTAILQ_EMPTY_RCU(&cpus))": (
+            (
+                "s390x",
+                "crash | qom-list-properties | ** ERROR:target/s390x/cpu_models.c:N:s390_set_qemu_cpu_model: assertion failed: (QTAILQ_EMPTY_RCU(&cpus))",
+            ),
         ),
-        'crash | transaction | SIGSEGV': (
-            ('x86_64', 'crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-enable]'),
+        "crash | transaction | SIGSEGV": (
+            ("x86_64", "crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-enable]"),
         ),
         "crash | xen-save-devices-state | block.c:N: bdrv_inactivate_recurse: Assertion `!(bs->open_flags & BDRV_O_INACTIVE)' failed.": (
-            ('x86_64', "crash | xen-save-devices-state | block.c:N: bdrv_inactivate_recurse: Assertion `!(bs->open_flags & BDRV_O_INACTIVE)' failed."),
+            (
+                "x86_64",
+                "crash | xen-save-devices-state | block.c:N: bdrv_inactivate_recurse: Assertion `!(bs->open_flags & BDRV_O_INACTIVE)' failed.",
+            ),
         ),
-        'doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path': (
-            ('x86_64', 'doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path'),
+        "doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path": (
+            ("x86_64", "doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path"),
         ),
-        'doc-mismatch | add-fd | doc.error-condition.state $': (
-            ('x86_64', 'doc-mismatch | add-fd | doc.error-condition.state $'),
+        "doc-mismatch | add-fd | doc.error-condition.state $": (
+            ("x86_64", "doc-mismatch | add-fd | doc.error-condition.state $"),
         ),
-        'doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | expire_password | doc.error-condition.state $': (
-            ('x86_64', 'doc-mismatch | expire_password | doc.error-condition.state $'),
+        "doc-mismatch | expire_password | doc.error-condition.state $": (
+            ("x86_64", "doc-mismatch | expire_password | doc.error-condition.state $"),
         ),
-        'doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.cache': (
-            ('x86_64', 'doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.cache,$.return[N].inserted.image.backing_file'),
+        "doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.cache": (
+            (
+                "x86_64",
+                "doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.cache,$.return[N].inserted.image.backing_file",
+            ),
         ),
-        'doc-mismatch | query-block | doc.example $': (
+        "doc-mismatch | query-block | doc.example $": (),
+        "doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].stats.unmap_bytes": (
+            (
+                "x86_64",
+                "doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].parent.stats.failed_flush_operations,$.return[N].parent.stats.failed_rd_operations,$.return[N].parent.stats.failed_unmap_operations,$.return[N].parent.stats.failed_wr_operations,$.return[N].parent.stats.flush_total_time_ns,$.return[N].parent.stats.flush_total_times_ns,$.return[N].parent.stats.invalid_flush_operations,$.return[N].parent.stats.invalid_rd_operations,$.return[N].parent.stats.invalid_unmap_operations,$.return[N].parent.stats.invalid_wr_operations,$.return[N].parent.stats.rd_total_time_ns,$.return[N].parent.stats.rd_total_times_ns,$.return[N].parent.stats.timed_stats,$.return[N].parent.stats.unmap_bytes,$.return[N].parent.stats.unmap_merged,$.return[N].parent.stats.unmap_operations,$.return[N].parent.stats.unmap_total_time_ns,$.return[N].parent.stats.wr_total_time_ns,$.return[N].parent.stats.wr_total_times_ns,$.return[N].stats.failed_flush_operations,$.return[N].stats.failed_rd_operations,$.return[N].stats.failed_unmap_operations,$.return[N].stats.failed_wr_operations,$.return[N].stats.flush_total_time_ns,$.return[N].stats.flush_total_times_ns,$.return[N].stats.invalid_flush_operations,$.return[N].stats.invalid_rd_operations,$.return[N].stats.invalid_unmap_operations,$.return[N].stats.invalid_wr_operations,$.return[N].stats.rd_total_time_ns,$.return[N].stats.rd_total_times_ns,$.return[N].stats.timed_stats,$.return[N].stats.unmap_bytes,$.return[N].stats.unmap_merged,$.return[N].stats.unmap_operations,$.return[N].stats.unmap_total_time_ns,$.return[N].stats.wr_total_time_ns,$.return[N].stats.wr_total_times_ns",
+            ),
         ),
-        'doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].stats.unmap_bytes': (
-            ('x86_64', 'doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].parent.stats.failed_flush_operations,$.return[N].parent.stats.failed_rd_operations,$.return[N].parent.stats.failed_unmap_operations,$.return[N].parent.stats.failed_wr_operations,$.return[N].parent.stats.flush_total_time_ns,$.return[N].parent.stats.flush_total_times_ns,$.return[N].parent.stats.invalid_flush_operations,$.return[N].parent.stats.invalid_rd_operations,$.return[N].parent.stats.invalid_unmap_operations,$.return[N].parent.stats.invalid_wr_operations,$.return[N].parent.stats.rd_total_time_ns,$.return[N].parent.stats.rd_total_times_ns,$.return[N].parent.stats.timed_stats,$.return[N].parent.stats.unmap_bytes,$.return[N].parent.stats.unmap_merged,$.return[N].parent.stats.unmap_operations,$.return[N].parent.stats.unmap_total_time_ns,$.return[N].parent.stats.wr_total_time_ns,$.return[N].parent.stats.wr_total_times_ns,$.return[N].stats.failed_flush_operations,$.return[N].stats.failed_rd_operations,$.return[N].stats.failed_unmap_operations,$.return[N].stats.failed_wr_operations,$.return[N].stats.flush_total_time_ns,$.return[N].stats.flush_total_times_ns,$.return[N].stats.invalid_flush_operations,$.return[N].stats.invalid_rd_operations,$.return[N].stats.invalid_unmap_operations,$.return[N].stats.invalid_wr_operations,$.return[N].stats.rd_total_time_ns,$.return[N].stats.rd_total_times_ns,$.return[N].stats.timed_stats,$.return[N].stats.unmap_bytes,$.return[N].stats.unmap_merged,$.return[N].stats.unmap_operations,$.return[N].stats.unmap_total_time_ns,$.return[N].stats.wr_total_time_ns,$.return[N].stats.wr_total_times_ns'),
+        "doc-mismatch | query-blockstats | doc.example $": (),
+        "doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].poll-max-ns": (
+            (
+                "x86_64",
+                "doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].aio-max-batch,$.return[N].poll-grow,$.return[N].poll-max-ns,$.return[N].poll-shrink",
+            ),
         ),
-        'doc-mismatch | query-blockstats | doc.example $': (
+        "doc-mismatch | query-migrate | doc.drift.example-reply $.return.ram.skipped": (
+            (
+                "x86_64",
+                "doc-mismatch | query-migrate | doc.drift.example-reply $.return.disk.dirty-pages-rate,$.return.disk.dirty-sync-count,$.return.disk.dirty-sync-missed-zero-copy,$.return.disk.downtime-bytes,$.return.disk.duplicate,$.return.disk.mbps,$.return.disk.multifd-bytes,$.return.disk.normal,$.return.disk.normal-bytes,$.return.disk.page-size,$.return.disk.pages-per-second,$.return.disk.postcopy-bytes,$.return.disk.postcopy-requests,$.return.disk.precopy-bytes,$.return.disk.skipped,$.return.ram.dirty-pages-rate,$.return.ram.dirty-sync-missed-zero-copy,$.return.ram.downtime-bytes,$.return.ram.mbps,$.return.ram.multifd-bytes,$.return.ram.page-size,$.return.ram.pages-per-second,$.return.ram.postcopy-bytes,$.return.ram.postcopy-requests,$.return.ram.precopy-bytes,$.return.ram.skipped",
+            ),
         ),
-        'doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].poll-max-ns': (
-            ('x86_64', 'doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].aio-max-batch,$.return[N].poll-grow,$.return[N].poll-max-ns,$.return[N].poll-shrink'),
+        "doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].cache": (
+            (
+                "x86_64",
+                "doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].cache,$.return[N].image.backing_file",
+            ),
         ),
-        'doc-mismatch | query-migrate | doc.drift.example-reply $.return.ram.skipped': (
-            ('x86_64', 'doc-mismatch | query-migrate | doc.drift.example-reply $.return.disk.dirty-pages-rate,$.return.disk.dirty-sync-count,$.return.disk.dirty-sync-missed-zero-copy,$.return.disk.downtime-bytes,$.return.disk.duplicate,$.return.disk.mbps,$.return.disk.multifd-bytes,$.return.disk.normal,$.return.disk.normal-bytes,$.return.disk.page-size,$.return.disk.pages-per-second,$.return.disk.postcopy-bytes,$.return.disk.postcopy-requests,$.return.disk.precopy-bytes,$.return.disk.skipped,$.return.ram.dirty-pages-rate,$.return.ram.dirty-sync-missed-zero-copy,$.return.ram.downtime-bytes,$.return.ram.mbps,$.return.ram.multifd-bytes,$.return.ram.page-size,$.return.ram.pages-per-second,$.return.ram.postcopy-bytes,$.return.ram.postcopy-requests,$.return.ram.precopy-bytes,$.return.ram.skipped'),
+        "doc-mismatch | query-named-block-nodes | doc.example $": (),
+        "doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin": (
+            (
+                "x86_64",
+                "doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin",
+            ),
         ),
-        'doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].cache': (
-            ('x86_64', 'doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].cache,$.return[N].image.backing_file'),
+        "doc-mismatch | query-pci | doc.example $": (),
+        "doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.sections": (
+            (
+                "x86_64",
+                "doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.section,$.return.sections",
+            ),
         ),
-        'doc-mismatch | query-named-block-nodes | doc.example $': (
+        "doc-mismatch | remove-fd | doc.error-condition.missing $.arguments.fd": (
+            ("x86_64", "doc-mismatch | remove-fd | doc.error-condition.missing $.arguments.fd"),
         ),
-        'doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin': (
-            ('x86_64', 'doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin'),
+        "doc-mismatch | set_password | doc.error-condition.state $": (
+            ("x86_64", "doc-mismatch | set_password | doc.error-condition.state $"),
         ),
-        'doc-mismatch | query-pci | doc.example $': (
+        "doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.sections': (
-            ('x86_64', 'doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.section,$.return.sections'),
+        "doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check": (
+            (
+                "x86_64",
+                "doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check,$.return.disabled-legacy-check",
+            ),
         ),
-        'doc-mismatch | remove-fd | doc.error-condition.missing $.arguments.fd': (
-            ('x86_64', 'doc-mismatch | remove-fd | doc.error-condition.missing $.arguments.fd'),
+        "hang | announce-self | no reply before the deadline": (
+            ("x86_64", "hang | announce-self | no reply before the deadline"),
         ),
-        'doc-mismatch | set_password | doc.error-condition.state $': (
-            ('x86_64', 'doc-mismatch | set_password | doc.error-condition.state $'),
+        "protocol-violation | - | ids.echo $.id": (),
+        "protocol-violation | - | malformed.executed $.id": (
+            (
+                "x86_64",
+                "parser-differential | query-version | malformed.nesting-resumed $.id case=deep-nesting id=string",
+            ),
+            (
+                "x86_64",
+                "parser-differential | query-version | malformed.nesting-resumed $.id case=nested-two-past-limit id=string",
+            ),
         ),
-        'doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node'),
-        ),
-        'doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check': (
-            ('x86_64', 'doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check,$.return.disabled-legacy-check'),
-        ),
-        'hang | announce-self | no reply before the deadline': (
-            ('x86_64', 'hang | announce-self | no reply before the deadline'),
-        ),
-        'protocol-violation | - | ids.echo $.id': (
-        ),
-        'protocol-violation | - | malformed.executed $.id': (
-            ('x86_64', 'parser-differential | query-version | malformed.nesting-resumed $.id case=deep-nesting id=string'),
-            ('x86_64', 'parser-differential | query-version | malformed.nesting-resumed $.id case=nested-two-past-limit id=string'),
-        ),
-        'protocol-violation | - | malformed.parsed $.id': (
-        ),
-        'protocol-violation | - | output.strict-json $': (
-            ('x86_64', 'protocol-violation | query-version | output.strict-json $ output=non-json-number'),
+        "protocol-violation | - | malformed.parsed $.id": (),
+        "protocol-violation | - | output.strict-json $": (
+            (
+                "x86_64",
+                "protocol-violation | query-version | output.strict-json $ output=non-json-number",
+            ),
         ),
     },
-    'qemu-10.0.json': {
-        'behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-enospc $': (
-            ('x86_64', 'doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $'),
+    "qemu-10.0.json": {
+        "behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-enospc $": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $",
+            ),
         ),
-        'behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-stop $': (
-            ('x86_64', 'doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $'),
+        "behaviour-mismatch | blockdev-backup | behaviour.blockdev-backup.on-source-error-stop $": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-backup | doc.blockdev-backup.on-source-error-io-status-doc $",
+            ),
         ),
         "crash | blockdev-reopen | block.c:N: bdrv_reopen_multiple: Assertion `bs_queue != NULL' failed.": (
-            ('x86_64', "crash | blockdev-reopen | block.c:N: bdrv_reopen_multiple: Assertion `bs_queue != NULL' failed."),
+            (
+                "x86_64",
+                "crash | blockdev-reopen | block.c:N: bdrv_reopen_multiple: Assertion `bs_queue != NULL' failed.",
+            ),
         ),
-        'crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes': (
-            ('x86_64', 'crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes'),
+        "crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes": (
+            (
+                "x86_64",
+                "crash | chardev-add | SIGTRAP: GLib: glib/gmem.c:N: failed to allocate N bytes",
+            ),
         ),
         "crash | netdev_add | util/error.c:N: error_setv: Assertion `*errp == NULL' failed.": (
-            ('x86_64', "crash | netdev_add | util/error.c:N: error_setv: Assertion `*errp == NULL' failed."),
+            (
+                "x86_64",
+                "crash | netdev_add | util/error.c:N: error_setv: Assertion `*errp == NULL' failed.",
+            ),
         ),
         "crash | object-add | util/qemu-thread-posix.c:N: qemu_mutex_destroy: Assertion `mutex->initialized' failed.": (
-            ('x86_64', "crash | object-add | util/qemu-thread-posix.c:N: qemu_mutex_destroy: Assertion `mutex->initialized' failed."),
+            (
+                "x86_64",
+                "crash | object-add | util/qemu-thread-posix.c:N: qemu_mutex_destroy: Assertion `mutex->initialized' failed.",
+            ),
         ),
-        'crash | rtc-reset-reinjection | SIGABRT: ./include/hw/i3N/x8N.h:N:X8N_MACHINE: Object ADDR is not an instance of type x8N-machine': (
-            ('x86_64', 'crash | rtc-reset-reinjection | SIGABRT: ./include/hw/i386/x86.h:N:X86_MACHINE: Object ADDR is not an instance of type x86-machine'),
+        "crash | rtc-reset-reinjection | SIGABRT: ./include/hw/i3N/x8N.h:N:X8N_MACHINE: Object ADDR is not an instance of type x8N-machine": (
+            (
+                "x86_64",
+                "crash | rtc-reset-reinjection | SIGABRT: ./include/hw/i386/x86.h:N:X86_MACHINE: Object ADDR is not an instance of type x86-machine",
+            ),
         ),
-        'crash | transaction | SIGSEGV': (
-            ('x86_64', 'crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-enable]'),
+        "crash | transaction | SIGSEGV": (
+            ("x86_64", "crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-enable]"),
         ),
-        'doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path': (
-            ('x86_64', 'doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path'),
+        "doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path": (
+            ("x86_64", "doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path"),
         ),
-        'doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-add | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-clear | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-disable | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-enable | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-merge | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node'),
+        "doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | block-dirty-bitmap-remove | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | block-stream | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-backup | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | blockdev-snapshot-sync | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device': (
-            ('x86_64', 'doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device'),
+        "doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device": (
+            (
+                "x86_64",
+                "doc-mismatch | change-backing-file | doc.error-condition.missing $.arguments.device",
+            ),
         ),
-        'doc-mismatch | expire_password | doc.error-condition.state $': (
-            ('x86_64', 'doc-mismatch | expire_password | doc.error-condition.state $'),
+        "doc-mismatch | expire_password | doc.error-condition.state $": (
+            ("x86_64", "doc-mismatch | expire_password | doc.error-condition.state $"),
         ),
-        'doc-mismatch | migrate | doc.drift.example-request $.arguments.channels[N].addr.offset': (
-            ('x86_64', 'doc-mismatch | migrate | doc.drift.example-request $.arguments.channels[N].addr.offset'),
+        "doc-mismatch | migrate | doc.drift.example-request $.arguments.channels[N].addr.offset": (
+            (
+                "x86_64",
+                "doc-mismatch | migrate | doc.drift.example-request $.arguments.channels[N].addr.offset",
+            ),
         ),
-        'doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.active': (
-            ('x86_64', 'doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.active,$.return[N].inserted.cache,$.return[N].inserted.image.backing_file'),
+        "doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.active": (
+            (
+                "x86_64",
+                "doc-mismatch | query-block | doc.drift.example-reply $.return[N].inserted.active,$.return[N].inserted.cache,$.return[N].inserted.image.backing_file",
+            ),
         ),
-        'doc-mismatch | query-block | doc.example $': (
+        "doc-mismatch | query-block | doc.example $": (),
+        "doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].stats.zone_append_bytes": (
+            (
+                "x86_64",
+                "doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].parent.stats.failed_flush_operations,$.return[N].parent.stats.failed_rd_operations,$.return[N].parent.stats.failed_unmap_operations,$.return[N].parent.stats.failed_wr_operations,$.return[N].parent.stats.failed_zone_append_operations,$.return[N].parent.stats.flush_total_time_ns,$.return[N].parent.stats.flush_total_times_ns,$.return[N].parent.stats.invalid_flush_operations,$.return[N].parent.stats.invalid_rd_operations,$.return[N].parent.stats.invalid_unmap_operations,$.return[N].parent.stats.invalid_wr_operations,$.return[N].parent.stats.invalid_zone_append_operations,$.return[N].parent.stats.rd_total_time_ns,$.return[N].parent.stats.rd_total_times_ns,$.return[N].parent.stats.timed_stats,$.return[N].parent.stats.unmap_bytes,$.return[N].parent.stats.unmap_merged,$.return[N].parent.stats.unmap_operations,$.return[N].parent.stats.unmap_total_time_ns,$.return[N].parent.stats.wr_total_time_ns,$.return[N].parent.stats.wr_total_times_ns,$.return[N].parent.stats.zone_append_bytes,$.return[N].parent.stats.zone_append_merged,$.return[N].parent.stats.zone_append_operations,$.return[N].parent.stats.zone_append_total_time_ns,$.return[N].stats.failed_flush_operations,$.return[N].stats.failed_rd_operations,$.return[N].stats.failed_unmap_operations,$.return[N].stats.failed_wr_operations,$.return[N].stats.failed_zone_append_operations,$.return[N].stats.flush_total_time_ns,$.return[N].stats.flush_total_times_ns,$.return[N].stats.invalid_flush_operations,$.return[N].stats.invalid_rd_operations,$.return[N].stats.invalid_unmap_operations,$.return[N].stats.invalid_wr_operations,$.return[N].stats.invalid_zone_append_operations,$.return[N].stats.rd_total_time_ns,$.return[N].stats.rd_total_times_ns,$.return[N].stats.timed_stats,$.return[N].stats.unmap_bytes,$.return[N].stats.unmap_merged,$.return[N].stats.unmap_operations,$.return[N].stats.unmap_total_time_ns,$.return[N].stats.wr_total_time_ns,$.return[N].stats.wr_total_times_ns,$.return[N].stats.zone_append_bytes,$.return[N].stats.zone_append_merged,$.return[N].stats.zone_append_operations,$.return[N].stats.zone_append_total_time_ns",
+            ),
         ),
-        'doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].stats.zone_append_bytes': (
-            ('x86_64', 'doc-mismatch | query-blockstats | doc.drift.example-reply $.return[N].parent.stats.failed_flush_operations,$.return[N].parent.stats.failed_rd_operations,$.return[N].parent.stats.failed_unmap_operations,$.return[N].parent.stats.failed_wr_operations,$.return[N].parent.stats.failed_zone_append_operations,$.return[N].parent.stats.flush_total_time_ns,$.return[N].parent.stats.flush_total_times_ns,$.return[N].parent.stats.invalid_flush_operations,$.return[N].parent.stats.invalid_rd_operations,$.return[N].parent.stats.invalid_unmap_operations,$.return[N].parent.stats.invalid_wr_operations,$.return[N].parent.stats.invalid_zone_append_operations,$.return[N].parent.stats.rd_total_time_ns,$.return[N].parent.stats.rd_total_times_ns,$.return[N].parent.stats.timed_stats,$.return[N].parent.stats.unmap_bytes,$.return[N].parent.stats.unmap_merged,$.return[N].parent.stats.unmap_operations,$.return[N].parent.stats.unmap_total_time_ns,$.return[N].parent.stats.wr_total_time_ns,$.return[N].parent.stats.wr_total_times_ns,$.return[N].parent.stats.zone_append_bytes,$.return[N].parent.stats.zone_append_merged,$.return[N].parent.stats.zone_append_operations,$.return[N].parent.stats.zone_append_total_time_ns,$.return[N].stats.failed_flush_operations,$.return[N].stats.failed_rd_operations,$.return[N].stats.failed_unmap_operations,$.return[N].stats.failed_wr_operations,$.return[N].stats.failed_zone_append_operations,$.return[N].stats.flush_total_time_ns,$.return[N].stats.flush_total_times_ns,$.return[N].stats.invalid_flush_operations,$.return[N].stats.invalid_rd_operations,$.return[N].stats.invalid_unmap_operations,$.return[N].stats.invalid_wr_operations,$.return[N].stats.invalid_zone_append_operations,$.return[N].stats.rd_total_time_ns,$.return[N].stats.rd_total_times_ns,$.return[N].stats.timed_stats,$.return[N].stats.unmap_bytes,$.return[N].stats.unmap_merged,$.return[N].stats.unmap_operations,$.return[N].stats.unmap_total_time_ns,$.return[N].stats.wr_total_time_ns,$.return[N].stats.wr_total_times_ns,$.return[N].stats.zone_append_bytes,$.return[N].stats.zone_append_merged,$.return[N].stats.zone_append_operations,$.return[N].stats.zone_append_total_time_ns'),
+        "doc-mismatch | query-blockstats | doc.example $": (),
+        "doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].poll-max-ns": (
+            (
+                "x86_64",
+                "doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].aio-max-batch,$.return[N].poll-grow,$.return[N].poll-max-ns,$.return[N].poll-shrink",
+            ),
         ),
-        'doc-mismatch | query-blockstats | doc.example $': (
+        "doc-mismatch | query-migrate | doc.drift.example-reply $.return.ram.dirty-pages-rate": (
+            (
+                "x86_64",
+                "doc-mismatch | query-migrate | doc.drift.example-reply $.return.ram.dirty-pages-rate,$.return.ram.dirty-sync-missed-zero-copy,$.return.ram.downtime-bytes,$.return.ram.mbps,$.return.ram.multifd-bytes,$.return.ram.page-size,$.return.ram.pages-per-second,$.return.ram.postcopy-bytes,$.return.ram.postcopy-requests,$.return.ram.precopy-bytes",
+            ),
         ),
-        'doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].poll-max-ns': (
-            ('x86_64', 'doc-mismatch | query-iothreads | doc.drift.example-reply $.return[N].aio-max-batch,$.return[N].poll-grow,$.return[N].poll-max-ns,$.return[N].poll-shrink'),
+        "doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].active": (
+            (
+                "x86_64",
+                "doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].active,$.return[N].cache,$.return[N].image.backing_file",
+            ),
         ),
-        'doc-mismatch | query-migrate | doc.drift.example-reply $.return.ram.dirty-pages-rate': (
-            ('x86_64', 'doc-mismatch | query-migrate | doc.drift.example-reply $.return.ram.dirty-pages-rate,$.return.ram.dirty-sync-missed-zero-copy,$.return.ram.downtime-bytes,$.return.ram.mbps,$.return.ram.multifd-bytes,$.return.ram.page-size,$.return.ram.pages-per-second,$.return.ram.postcopy-bytes,$.return.ram.postcopy-requests,$.return.ram.precopy-bytes'),
+        "doc-mismatch | query-named-block-nodes | doc.example $": (),
+        "doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin": (
+            (
+                "x86_64",
+                "doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin",
+            ),
         ),
-        'doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].active': (
-            ('x86_64', 'doc-mismatch | query-named-block-nodes | doc.drift.example-reply $.return[N].active,$.return[N].cache,$.return[N].image.backing_file'),
+        "doc-mismatch | query-pci | doc.example $": (),
+        "doc-mismatch | query-sev | doc.drift.example-reply $.return.sev-type": (
+            ("x86_64", "doc-mismatch | query-sev | doc.drift.example-reply $.return.sev-type"),
         ),
-        'doc-mismatch | query-named-block-nodes | doc.example $': (
+        "doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.sections": (
+            (
+                "x86_64",
+                "doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.section,$.return.sections",
+            ),
         ),
-        'doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin': (
-            ('x86_64', 'doc-mismatch | query-pci | doc.drift.example-reply $.return[N].devices[N].irq_pin'),
+        "doc-mismatch | set_password | doc.error-condition.state $": (
+            ("x86_64", "doc-mismatch | set_password | doc.error-condition.state $"),
         ),
-        'doc-mismatch | query-pci | doc.example $': (
+        "doc-mismatch | trace-event-get-state | doc.drift.example-reply $.return[N].vcpu": (
+            (
+                "x86_64",
+                "doc-mismatch | trace-event-get-state | doc.drift.example-reply $.return[N].vcpu",
+            ),
         ),
-        'doc-mismatch | query-sev | doc.drift.example-reply $.return.sev-type': (
-            ('x86_64', 'doc-mismatch | query-sev | doc.drift.example-reply $.return.sev-type'),
+        "doc-mismatch | trace-event-get-state | doc.example $": (),
+        "doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node": (
+            (
+                "x86_64",
+                "doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node",
+            ),
         ),
-        'doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.sections': (
-            ('x86_64', 'doc-mismatch | query-sgx-capabilities | doc.drift.example-reply $.return.section,$.return.sections'),
+        "doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check": (
+            (
+                "x86_64",
+                "doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check,$.return.disabled-legacy-check",
+            ),
         ),
-        'doc-mismatch | set_password | doc.error-condition.state $': (
-            ('x86_64', 'doc-mismatch | set_password | doc.error-condition.state $'),
+        "hang | announce-self | no reply before the deadline": (
+            ("x86_64", "hang | announce-self | no reply before the deadline"),
         ),
-        'doc-mismatch | trace-event-get-state | doc.drift.example-reply $.return[N].vcpu': (
-            ('x86_64', 'doc-mismatch | trace-event-get-state | doc.drift.example-reply $.return[N].vcpu'),
+        "protocol-violation | - | ids.echo $.id": (),
+        "protocol-violation | - | malformed.executed $.id": (
+            (
+                "x86_64",
+                "parser-differential | query-version | malformed.nesting-resumed $.id case=deep-nesting id=string",
+            ),
+            (
+                "x86_64",
+                "parser-differential | query-version | malformed.nesting-resumed $.id case=nested-two-past-limit id=string",
+            ),
         ),
-        'doc-mismatch | trace-event-get-state | doc.example $': (
-        ),
-        'doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node': (
-            ('x86_64', 'doc-mismatch | x-debug-block-dirty-bitmap-sha256 | doc.error-condition.missing $.arguments.node'),
-        ),
-        'doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check': (
-            ('x86_64', 'doc-mismatch | x-query-virtio-status | doc.drift.example-reply $.return.disable-legacy-check,$.return.disabled-legacy-check'),
-        ),
-        'hang | announce-self | no reply before the deadline': (
-            ('x86_64', 'hang | announce-self | no reply before the deadline'),
-        ),
-        'protocol-violation | - | ids.echo $.id': (
-        ),
-        'protocol-violation | - | malformed.executed $.id': (
-            ('x86_64', 'parser-differential | query-version | malformed.nesting-resumed $.id case=deep-nesting id=string'),
-            ('x86_64', 'parser-differential | query-version | malformed.nesting-resumed $.id case=nested-two-past-limit id=string'),
-        ),
-        'protocol-violation | - | malformed.parsed $.id': (
-        ),
-        'protocol-violation | - | output.strict-json $': (
-            ('x86_64', 'protocol-violation | query-version | output.strict-json $ output=non-json-number'),
+        "protocol-violation | - | malformed.parsed $.id": (),
+        "protocol-violation | - | output.strict-json $": (
+            (
+                "x86_64",
+                "protocol-violation | query-version | output.strict-json $ output=non-json-number",
+            ),
         ),
     },
 }
@@ -287,27 +463,26 @@ MIGRATION: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
 # reply kind and the event order). The old malformed.executed key also covered the
 # C0 80 case, now the modified-utf8-nul deviation: written here with its case.
 RETIRED: dict[str, dict[str, str]] = {
-    'qemu-7.2.json': {
-        'doc-mismatch | query-block | doc.example $': 'drift',
-        'doc-mismatch | query-blockstats | doc.example $': 'drift',
-        'doc-mismatch | query-named-block-nodes | doc.example $': 'drift',
-        'doc-mismatch | query-pci | doc.example $': 'drift',
-        'protocol-violation | - | ids.echo $.id': 'noncharacter-refused',
-        'protocol-violation | - | malformed.executed $.id case=overlong-nul-in-string': 'modified-utf8-nul',
-        'protocol-violation | - | malformed.parsed $.id': 'modified-utf8-nul',
+    "qemu-7.2.json": {
+        "doc-mismatch | query-block | doc.example $": "drift",
+        "doc-mismatch | query-blockstats | doc.example $": "drift",
+        "doc-mismatch | query-named-block-nodes | doc.example $": "drift",
+        "doc-mismatch | query-pci | doc.example $": "drift",
+        "protocol-violation | - | ids.echo $.id": "noncharacter-refused",
+        "protocol-violation | - | malformed.executed $.id case=overlong-nul-in-string": "modified-utf8-nul",
+        "protocol-violation | - | malformed.parsed $.id": "modified-utf8-nul",
     },
-    'qemu-10.0.json': {
-        'doc-mismatch | query-block | doc.example $': 'drift',
-        'doc-mismatch | query-blockstats | doc.example $': 'drift',
-        'doc-mismatch | query-named-block-nodes | doc.example $': 'drift',
-        'doc-mismatch | query-pci | doc.example $': 'drift',
-        'doc-mismatch | trace-event-get-state | doc.example $': 'drift',
-        'protocol-violation | - | ids.echo $.id': 'noncharacter-refused',
-        'protocol-violation | - | malformed.executed $.id case=overlong-nul-in-string': 'modified-utf8-nul',
-        'protocol-violation | - | malformed.parsed $.id': 'modified-utf8-nul',
+    "qemu-10.0.json": {
+        "doc-mismatch | query-block | doc.example $": "drift",
+        "doc-mismatch | query-blockstats | doc.example $": "drift",
+        "doc-mismatch | query-named-block-nodes | doc.example $": "drift",
+        "doc-mismatch | query-pci | doc.example $": "drift",
+        "doc-mismatch | trace-event-get-state | doc.example $": "drift",
+        "protocol-violation | - | ids.echo $.id": "noncharacter-refused",
+        "protocol-violation | - | malformed.executed $.id case=overlong-nul-in-string": "modified-utf8-nul",
+        "protocol-violation | - | malformed.parsed $.id": "modified-utf8-nul",
     },
 }
-
 
 
 @pytest.mark.parametrize("name", sorted(MIGRATION))
