@@ -16,6 +16,9 @@ import pytest
 from tests.integration.clirun import run_suite
 
 pytestmark = pytest.mark.qemu
+# A deadline for a hung run, not a time budget: on a loaded 2-core machine these runs
+# took over 300 s (the state machine's 500 steps and the 1 MB inputs).
+SUITE_DEADLINE = 900
 
 
 def test_state_machine_and_limit_cases(qemu_binary: str, tmp_path: Path) -> None:
@@ -26,6 +29,7 @@ def test_state_machine_and_limit_cases(qemu_binary: str, tmp_path: Path) -> None
         "none",
         "-k",
         "test_wire_state_machine or test_malformed_input_at_limits",
+        timeout=SUITE_DEADLINE,
     )
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr
     assert "harness errors: 0" in done.stdout
@@ -55,6 +59,7 @@ def test_limit_cases_at_the_largest_wire_size(qemu_binary: str, tmp_path: Path) 
         "-k",
         "test_malformed_input_at_limits",
         "--wire-max-bytes=1000000",
+        timeout=SUITE_DEADLINE,
     )
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr
     assert "harness errors: 0" in done.stdout, done.stdout[-3000:]
