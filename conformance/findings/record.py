@@ -48,6 +48,9 @@ _PARAMETER = re.compile(r"\[([^\[\]]+)\]$")
 _NO_CASE = frozenset(
     {FindingKind.SCHEMA, FindingKind.DOC, FindingKind.BEHAVIOUR, FindingKind.COMPAT}
 )
+# Kinds judged on the conversation, not on one command's reply: signed with the
+# command in flight.
+_WIRE_KINDS = frozenset({FindingKind.PROTOCOL, FindingKind.PARSER_DIFFERENTIAL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,7 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
             return Finding(signature, _title(signature, text), message, citation, nodeid, None)
         sends = _sends(evidence.transcript)
         trigger = _trigger(sends, command)
-        if command is None and exc.kind is FindingKind.PROTOCOL:
+        if command is None and exc.kind in _WIRE_KINDS:
             # A rule about a reply or an event, judged on the conversation: the command
             # in flight names it (as it names a crash), not a probe sent after it.
             command = _culprit(sends)

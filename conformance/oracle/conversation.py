@@ -231,6 +231,7 @@ def _nesting_resumed(reply: Message, ran: bool, sends: Sequence[Record]) -> None
         "no spec violation, but a reader that rejects the whole value runs nothing",
         kind=FindingKind.PARSER_DIFFERENTIAL,
         path="$.id",
+        facets={"id": id_class(reply.id, present=reply.has_id)},
     )
 
 
