@@ -23,6 +23,9 @@ class FindingKind(enum.StrEnum):
     BEHAVIOUR = "behaviour-mismatch"
     DOC = "doc-mismatch"
     COMPAT = "incompatible-change"  # between two QEMU versions' schemas
+    # Schema-valid arguments that QEMU's input visitor refused as ill-typed, missing or
+    # unexpected (conformance/oracle/visitor.py): the binary's schema and its parser disagree.
+    VISITOR = "visitor-mismatch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,10 @@ Hypothesis; a failing example carries its instance's transcript.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -21,18 +24,21 @@ from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.oracle.conversation import (
     ISSUE_ORDER,
+    PARSE_ERROR,
     check_events,
     check_id_less,
     check_issue_order,
     check_nothing_hidden_ran,
     check_output,
+    check_parse_errors,
     check_probe_answered,
     check_replies,
+    replies,
 )
 from conformance.oracle.conversation import (
     RESYNC as RESYNC_RULE,
 )
-from conformance.oracle.failure import Failure, FindingKind
+from conformance.oracle.failure import Failure, FindingKind, spec
 from conformance.oracle.protocol import (
     ENVELOPE,
     EVENTS,
@@ -52,26 +58,36 @@ from conformance.qmp.session import Ticket
 from conformance.qmp.transport import MONITOR_READ_RATE
 from conformance.qmp.wirejson import dumps
 from conformance.runcontext import RunContext
-from conformance.spec import Schema
+from conformance.spec import EnumType, Schema
 from conformance.spec.minimal import minimal_object
 from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
 from strategies.wire import (
+    ACCEPTED_CASES,
     ENVELOPE_RULES,
     LIMIT_CASES,
     MUST_NOT_RUN_PREFIX,
     RESYNC,
+    STRUCTURAL_CASES,
     WIRE_RULES,
     Envelope,
     WireCase,
+    accepted_cases,
     encode,
     envelopes,
     json_ids,
     limit_cases,
     probe,
+    structural_cases,
     wire_bytes,
 )
 
 _PROTOCOL = FindingKind.PROTOCOL
+JSON_EXTENSIONS = spec(
+    "Protocol Specification",
+    "the server will accept an extension of 'single-quoted' strings in place of the usual "
+    '"double-quoted" json-string, and both input forms of strings understand an additional '
+    "escape sequence of \\' for a single quote.",
+)
 _REUSE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -215,7 +231,12 @@ def test_malformed_input_at_limits(
     _broken_then_probe(qemu_pool.get(qmp_run.profiles[0]), case)
 
 
-def _broken_then_probe(inst: QemuInstance, case: WireCase) -> None:
+def _broken_then_probe(
+    inst: QemuInstance, case: WireCase, *, probe_class: str | None = None, answered: int = 1
+) -> None:
+    """Send `case`, the resynchronising byte and a probe. Every reply but the probe's is
+    an id-less GenericError, at least `answered` of them (the resynchronisation's own
+    included); the probe gets a success, or before negotiation a `probe_class` error."""
     mark = len(inst.transcript)
     probe_id = {"probe": case.rule}
     with evidence(inst):
@@ -226,7 +247,101 @@ def _broken_then_probe(inst: QemuInstance, case: WireCase) -> None:
         check_output(since)
         check_nothing_hidden_ran(since, MUST_NOT_RUN_PREFIX)
         check_id_less(since, allowed=[probe_id])
-        check_probe_answered(since, probe_id)
+        check_parse_errors(since, at_least=answered)
+        check_probe_answered(since, probe_id, probe_class)
+
+
+# Where broken input is sent: a negotiated session, one still in capabilities
+# negotiation (qmp-test runs test_malformed before and after qmp_capabilities), and one
+# with the oob capability, whose input is read by the monitor's I/O thread.
+SESSIONS = ("negotiated", "before-negotiation", "oob")
+
+
+def _session(
+    session: str, request: pytest.FixtureRequest, qemu_pool: InstancePool, qmp_run: RunContext
+) -> tuple[QemuInstance, str | None]:
+    """The instance of `session`, and the error class its probe (query-version) gets."""
+    if session == "oob":
+        inst: QemuInstance = request.getfixturevalue("oob_qemu")
+        if not inst.alive():
+            pytest.skip("the oob instance died in an earlier test")
+        return inst, None
+    if session == "before-negotiation":
+        return qemu_pool.get(qmp_run.profiles[0], negotiated=False), "CommandNotFound"
+    return qemu_pool.get(qmp_run.profiles[0]), None
+
+
+@pytest.mark.parametrize("session", SESSIONS[1:])
+@pytest.mark.parametrize("rule", WIRE_RULES)
+@_REUSE
+@given(data=st.data())
+def test_malformed_input_on_session(
+    rule: str,
+    session: str,
+    data: st.DataObject,
+    request: pytest.FixtureRequest,
+    qemu_pool: InstancePool,
+    qmp_run: RunContext,
+    wire_max_bytes: int,
+) -> None:
+    """`test_malformed_input` before negotiation and with oob enabled: the JSON layer
+    is the same whatever the session's mode, so the same rules hold."""
+    label(
+        epic="protocol", feature="malformed", story=f"{rule} ({session})", citation=str(RESYNC_RULE)
+    )
+    case: WireCase = data.draw(wire_bytes(rules=[rule], max_size=wire_max_bytes), label="case")
+    inst, probe_class = _session(session, request, qemu_pool, qmp_run)
+    _broken_then_probe(inst, case, probe_class=probe_class)
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+@pytest.mark.parametrize("name", STRUCTURAL_CASES)
+def test_structural_json_error(
+    name: str,
+    session: str,
+    request: pytest.FixtureRequest,
+    qemu_pool: InstancePool,
+    qmp_run: RunContext,
+) -> None:
+    """A line that is no JSON (`{]`, a lone `}`, a trailing comma, `00`, `%p`...) is
+    answered by itself with a GenericError, before the resynchronisation's, and runs
+    nothing (`strategies.wire.structural_cases`)."""
+    case = structural_cases()[name]
+    label(
+        epic="protocol",
+        feature="malformed",
+        story=f"structural: {name} ({session})",
+        citation=str(PARSE_ERROR),
+    )
+    inst, probe_class = _session(session, request, qemu_pool, qmp_run)
+    _broken_then_probe(inst, case, probe_class=probe_class, answered=2)
+
+
+@pytest.mark.parametrize("name", ACCEPTED_CASES)
+def test_json_extension_accepted(name: str, qemu_pool: InstancePool, qmp_run: RunContext) -> None:
+    """Single-quoted strings, the \\' escape and the escapes RFC 8259 allows are read as
+    the value they spell: the request runs and its id comes back equal, in ASCII."""
+    case = accepted_cases()[name]
+    label(epic="protocol", feature="json extensions", story=name, citation=str(JSON_EXTENSIONS))
+    inst = qemu_pool.get(qmp_run.profiles[0])
+    mark = len(inst.transcript)
+    with evidence(inst):
+        ticket = inst.send_raw(case.data, replies=[(True, case.id)], label=name)[0]
+        fence = inst.send_command("query-version", id="fence")
+        _wait(inst, fence)
+        since = inst.transcript.since(mark)
+        check_output(since)
+        if ticket.reply is None:
+            raise Failure(
+                "json.extension",
+                JSON_EXTENSIONS,
+                f"{case.data!r} got no reply with the id {case.id!r}: "
+                f"{[m.raw[:120] for m in replies(since)]!r}",
+                kind=_PROTOCOL,
+                path="$.id",
+            )
+        check_succeeded(ticket.reply, "query-version", JSON_EXTENSIONS, "json.extension")
+        check_id_echo(ticket.reply, case.id)
 
 
 # -- events ---------------------------------------------------------------------------
@@ -397,6 +512,108 @@ def test_oob_may_overtake_and_in_band_keeps_order(oob_qemu: QemuInstance) -> Non
         check_output(since)
         check_replies(since, [*in_band, "oob"])
         check_issue_order(since, in_band)
+
+
+def test_oob_overtakes_a_blocked_in_band_command(schema: Schema, qmp_run: RunContext) -> None:
+    """qmp-test's test_qmp_oob: an in-band blockdev-add whose blkdebug `config` is a FIFO
+    nobody writes to blocks the main loop in open(); an out-of-band command sent after it
+    (and after a quick in-band one) must be answered while it is blocked. The FIFO lives
+    in the QEMU's workdir; it is opened for writing, which unblocks QEMU, only after the
+    out-of-band reply has come, or when that wait fails."""
+    label(
+        epic="protocol", feature="oob", story="overtakes a blocked command", citation=str(OVERTAKE)
+    )
+    oob_command = next(
+        (
+            c
+            for c in ("migrate-pause", "query-yank")
+            if c in schema.commands and schema.commands[c].allow_oob
+        ),
+        None,
+    )
+    if oob_command is None or "blkdebug" not in _blockdev_drivers(schema):
+        pytest.skip("no blkdebug driver or allow-oob command to block and overtake with")
+    with _fresh(qmp_run) as inst:
+        greeting = inst.start(negotiate=False)
+        offered = greeting.value["QMP"]["capabilities"]  # type: ignore[index]
+        if "oob" not in offered:
+            pytest.skip(f"the greeting offers no oob capability ({offered})")
+        with evidence(inst):
+            check_succeeded(inst.negotiate(["oob"]).message, "qmp_capabilities", OOB_CAPABILITY)
+            assert inst.workdir is not None  # started
+            fifo = inst.workdir / "blocker.fifo"
+            os.mkfifo(fifo, 0o600)
+            mark = len(inst.transcript)
+            blocked = {
+                "execute": "blockdev-add",
+                "id": "ib-blocked",
+                "arguments": {
+                    "driver": "blkdebug",
+                    "node-name": "blocked",
+                    "config": str(fifo),
+                    "image": {"driver": "null-co", "read-zeroes": True},
+                },
+            }
+            lines = [
+                dumps(blocked),
+                dumps({"execute": "query-version", "id": "ib-quick"}),
+                dumps({"exec-oob": oob_command, "id": "oob"}),
+            ]
+            tickets = inst.send_raw(
+                b"".join(line + b"\n" for line in lines),
+                replies=[(True, "ib-blocked"), (True, "ib-quick"), (True, "oob")],
+            )
+            try:
+                _wait(inst, tickets[2])
+            finally:
+                _unblock(fifo, inst.config.timeout)
+            overtaken = [t.reply is None for t in tickets[:2]]
+            for ticket in tickets[:2]:
+                _wait(inst, ticket)
+            since = inst.transcript.since(mark)
+            check_output(since)
+            check_replies(since, ["ib-blocked", "ib-quick", "oob"])
+            check_issue_order(since, ["ib-blocked", "ib-quick"])
+            if not all(overtaken):
+                raise Failure(
+                    "oob.overtake",
+                    OVERTAKE,
+                    "the out-of-band reply came only after the blocked in-band command's",
+                    kind=_PROTOCOL,
+                    command=oob_command,
+                )
+
+
+OVERTAKE = spec(
+    "Out-of-band execution",
+    "Commands executed out-of-band jump the queue: the command get executed right away, "
+    "possibly overtaking prior in-band commands.",
+)
+
+
+def _blockdev_drivers(schema: Schema) -> tuple[str, ...]:
+    """The values of blockdev-add's `driver` (introspection masks the enum's name)."""
+    if "blockdev-add" not in schema.commands:
+        return ()
+    options = schema.object_type(schema.command("blockdev-add").arg_type)
+    driver = next((m for m in options.members if m.name == "driver"), None)
+    info = schema.type(driver.type) if driver is not None else None
+    return tuple(info.values) if isinstance(info, EnumType) else ()
+
+
+def _unblock(fifo: Path, timeout: float) -> None:
+    """Open `fifo` for writing and close it: QEMU's blocked open() for reading returns and
+    reads an empty config. open() for writing waits for a reader, so it runs in a thread
+    with a deadline; past it, a reader of our own releases the thread."""
+    done = threading.Thread(target=lambda: os.close(os.open(fifo, os.O_WRONLY)), daemon=True)
+    done.start()
+    done.join(timeout)
+    if done.is_alive():
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            done.join(timeout)
+        finally:
+            os.close(reader)
 
 
 # -- pipelining ------------------------------------------------------------------------
