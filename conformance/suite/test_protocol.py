@@ -157,16 +157,43 @@ def test_bad_envelope(
     the connection stays usable."""
     label(epic="protocol", feature="envelope", story=rule, citation=str(ENVELOPE))
     envelope: Envelope = data.draw(envelopes(rules=[rule]), label="envelope")
-    inst = qemu_pool.get(qmp_run.profiles[0])
+    _bad_envelope(qemu_pool.get(qmp_run.profiles[0]), envelope, None)
+
+
+@pytest.mark.parametrize("session", ["before-negotiation", "oob"])
+@pytest.mark.parametrize("rule", ENVELOPE_RULES)
+@_REUSE
+@given(data=st.data())
+def test_bad_envelope_on_session(
+    rule: str,
+    session: str,
+    data: st.DataObject,
+    request: pytest.FixtureRequest,
+    qemu_pool: InstancePool,
+    qmp_run: RunContext,
+) -> None:
+    """`test_bad_envelope` before negotiation (qmp-test's test_malformed runs there too)
+    and with oob enabled: the envelope is checked before the command is looked up."""
+    label(epic="protocol", feature="envelope", story=f"{rule} ({session})", citation=str(ENVELOPE))
+    envelope: Envelope = data.draw(envelopes(rules=[rule]), label="envelope")
+    inst, probe_class = _session(session, request, qemu_pool, qmp_run)
+    _bad_envelope(inst, envelope, probe_class)
+
+
+def _bad_envelope(inst: QemuInstance, envelope: Envelope, probe_class: str | None) -> None:
     mark = len(inst.transcript)
     with evidence(inst):
         (ticket,) = inst.send_raw(
-            encode(envelope), replies=[(envelope.has_id, envelope.id)], label=rule
+            encode(envelope), replies=[(envelope.has_id, envelope.id)], label=envelope.rule
         )
         reply = _wait(inst, ticket)
-        check_error_class(reply, "GenericError", ENVELOPE, f"envelope.{rule}")
+        check_error_class(reply, "GenericError", ENVELOPE, f"envelope.{envelope.rule}")
         check_id_echo(reply, envelope.id, sent=envelope.has_id)
-        check_succeeded(inst.execute("query-version").message, "query-version", ENVELOPE)
+        after = inst.execute("query-version").message
+        if probe_class is None:
+            check_succeeded(after, "query-version", ENVELOPE)
+        else:
+            check_error_class(after, probe_class, NEGOTIATION, "negotiation.before")
         check_output(inst.transcript.since(mark))
 
 
