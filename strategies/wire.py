@@ -43,7 +43,7 @@ Every input is at most :data:`MAX_CASE_BYTES` bytes, since the monitor reads abo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -53,21 +53,28 @@ from hypothesis.strategies import SearchStrategy
 from conformance.qmp.wirejson import QEMU_MAX_NESTING, dumps
 
 __all__ = [
+    "ACCEPTED_CASES",
     "ENVELOPE_RULES",
+    "HMP_ONLY_NAMES",
     "LIMIT_CASES",
     "MAX_CASE_BYTES",
     "MAX_NESTING",
     "MIN_MAX_SIZE",
     "MUST_NOT_RUN_PREFIX",
     "RESYNC",
+    "STRUCTURAL_CASES",
     "WIRE_RULES",
+    "Accepted",
     "Envelope",
     "WireCase",
+    "accepted_cases",
     "encode",
     "envelopes",
     "json_ids",
     "limit_cases",
     "probe",
+    "structural_cases",
+    "unknown_commands",
     "wire_bytes",
 ]
 
@@ -818,3 +825,175 @@ def wire_bytes(
     if not MIN_MAX_SIZE <= max_size <= MAX_CASE_BYTES:
         raise ValueError(f"max_size must be between {MIN_MAX_SIZE} and {MAX_CASE_BYTES}")
     return st.one_of([_WIRE_BUILDERS[rule](max_size) for rule in _chosen(rules, WIRE_RULES)])
+
+
+# --- structural errors, accepted extensions, unknown commands -------------------------------
+
+STRUCTURAL_CASES: Final = (
+    "bracket-mismatch",
+    "lone-close-brace",
+    "lone-close-bracket",
+    "stray-colon",
+    "stray-comma",
+    "trailing-comma-object",
+    "trailing-comma-array",
+    "missing-value",
+    "keyword-key",
+    "array-key",
+    "object-key",
+    "leading-zero",
+    "exponent-without-digits",
+    "percent-p",
+    "percent-d",
+    "percent-in-object",
+)
+"""The names of :func:`structural_cases`, in order."""
+
+
+def structural_cases() -> dict[str, WireCase]:
+    """Whole inputs that are not JSON for a structural or lexical reason, by name
+    (:data:`STRUCTURAL_CASES`): the ones QEMU's qmp-test sends in ``test_malformed``
+    (``{]``, the interpolation ``%p``) and the grammar errors check-qjson exercises
+    (a lone ``}`` or ``]``, a stray ``:`` or ``,``, trailing commas, a missing value,
+    ``true``, ``[]`` or ``{}`` as a key, ``00``, ``1e``). ``%`` is no JSON token:
+    QEMU's lexer interpolates ``%`` only for its own callers (``qobject_from_jsonf``),
+    never for monitor input, which must reject it.
+
+    Each is one line holding no request at all, so the server must answer it on its
+    own with an id-less error (GenericError) and run nothing. Rule ``structural`` or
+    ``percent``. Not a strategy: fixed inputs, nothing to shrink.
+    """
+    inputs = {
+        "bracket-mismatch": ("structural", b"{]"),
+        "lone-close-brace": ("structural", b"}"),
+        "lone-close-bracket": ("structural", b"]"),
+        "stray-colon": ("structural", b":"),
+        "stray-comma": ("structural", b","),
+        "trailing-comma-object": ("structural", b'{"execute":"query-version",}'),
+        "trailing-comma-array": ("structural", b"[1,]"),
+        "missing-value": ("structural", b'{"execute":}'),
+        "keyword-key": ("structural", b'{true:"query-version"}'),
+        "array-key": ("structural", b'{[]:"query-version"}'),
+        "object-key": ("structural", b'{{}:"query-version"}'),
+        "leading-zero": ("structural", b"00"),
+        "exponent-without-digits": ("structural", b"1e"),
+        "percent-p": ("percent", b"%p"),
+        "percent-d": ("percent", b"%d"),
+        "percent-in-object": ("percent", b'{"execute":%s}'),
+    }
+    cases = {name: WireCase(rule, data + b"\n") for name, (rule, data) in inputs.items()}
+    assert tuple(cases) == STRUCTURAL_CASES
+    return cases
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A request spelled with a JSON extension or escape the server documents or RFC 8259
+    allows: ``data`` (one line) must run, and its reply carry ``id`` (the value the
+    spelling denotes)."""
+
+    data: bytes
+    id: object
+
+
+def _request_with_id(id_text: bytes, *, quote: bytes = b'"') -> bytes:
+    name = quote + b"execute" + quote
+    command = quote + _HARMLESS_COMMAND.encode("ascii") + quote
+    return b"{" + name + b":" + command + b"," + quote + b"id" + quote + b":" + id_text + b"}\n"
+
+
+ACCEPTED_CASES: Final = (
+    "escaped-solidus",
+    "escaped-apostrophe",
+    "single-quoted",
+    "single-quoted-escaped-apostrophe",
+    "single-quoted-double-quote",
+    "single-quoted-members",
+    "short-escapes",
+    "lowercase-hex-escape",
+    "uppercase-hex-escape",
+    "surrogate-pair",
+    "raw-utf8",
+    "raw-del",
+    "negative-zero",
+    "exponent",
+)
+"""The names of :func:`accepted_cases`, in order."""
+
+
+def accepted_cases() -> dict[str, Accepted]:
+    """Requests that use what the QMP spec's "Protocol Specification" adds to JSON
+    (``'single-quoted'`` strings, the ``\\'`` escape in both kinds of string) and what
+    RFC 8259 allows and a careless parser gets wrong (``\\/``, short escapes, ``\\u``
+    escapes in either case, a surrogate pair, raw UTF-8 and DEL, ``-0``, an exponent),
+    each in the request's id, by name (:data:`ACCEPTED_CASES`). Each must run and be
+    answered with the id it denotes. Not a strategy: fixed inputs, nothing to shrink.
+    """
+    cases = {
+        "escaped-solidus": Accepted(_request_with_id(rb'"a\/b"'), "a/b"),
+        "escaped-apostrophe": Accepted(_request_with_id(rb'"a\'b"'), "a'b"),
+        "single-quoted": Accepted(_request_with_id(b"'ab'"), "ab"),
+        "single-quoted-escaped-apostrophe": Accepted(_request_with_id(rb"'a\'b'"), "a'b"),
+        "single-quoted-double-quote": Accepted(_request_with_id(b"'a\"b'"), 'a"b'),
+        "single-quoted-members": Accepted(_request_with_id(b"'ab'", quote=b"'"), "ab"),
+        "short-escapes": Accepted(_request_with_id(rb'"\"\\\b\f\n\r\t"'), '"\\\b\f\n\r\t'),
+        "lowercase-hex-escape": Accepted(_request_with_id(rb'"\u00e9\u00ff"'), "\u00e9\u00ff"),
+        "uppercase-hex-escape": Accepted(_request_with_id(rb'"\u00E9\u00FF"'), "\u00e9\u00ff"),
+        "surrogate-pair": Accepted(_request_with_id(rb'"\ud83d\ude00"'), "\U0001f600"),
+        "raw-utf8": Accepted(_request_with_id('"é€😀"'.encode()), "é€😀"),
+        "raw-del": Accepted(_request_with_id(b'"a\x7fb"'), "a\x7fb"),
+        "negative-zero": Accepted(_request_with_id(b"-0"), 0),
+        "exponent": Accepted(_request_with_id(b"1E2"), 100),
+    }
+    assert tuple(cases) == ACCEPTED_CASES
+    return cases
+
+
+HMP_ONLY_NAMES: Final = (
+    "help",
+    "?",
+    "q",
+    "c",
+    "info",
+    "info status",
+    "query-",
+    "x",
+    "xp",
+    "print",
+    "p",
+    "sendkey",
+    "savevm",
+    "loadvm",
+    "delvm",
+    "drive_add",
+    "hostfwd_add",
+    "mouse_move",
+    "log",
+    "gdbserver",
+    "i",
+    "o",
+    "sum",
+    "nmi",
+    "mce",
+    "commit",
+    "wavcapture",
+    "snapshot_blkdev_internal",
+    "QUERY-VERSION",
+    "query_version",
+    " query-version",
+    "query-version ",
+)
+"""Names that are no QMP command: HMP's commands and abbreviations (``help``, ``q``,
+``info``, ``savevm``...), a bare ``query-`` prefix, and near misses of a real name.
+:func:`unknown_commands` leaves out any that the binary's schema does define."""
+
+
+def unknown_commands(known: Collection[str]) -> SearchStrategy[str]:
+    """Generate command names that the binary doesn't define (``known`` is its schema's
+    command names): :data:`HMP_ONLY_NAMES`, then short text, the empty string included.
+    Text never holds a noncharacter (refused at the JSON layer, without the id).
+
+    Shrinks toward the first HMP name (``help``), then toward short ASCII text.
+    """
+    names = st.sampled_from([n for n in HMP_ONLY_NAMES if n not in known]) | _TEXT
+    return names.filter(lambda name: name not in known)

@@ -20,10 +20,9 @@ from conformance.drive.report import evidence
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
-from conformance.oracle.failure import Failure, FindingKind, spec
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.oracle.protocol import check_reply_shape
-from conformance.qmp.message import Kind
+from conformance.oracle.visitor import check_not_refused_as_invalid, check_refused_as_malformed
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.coverage import exercised
 from strategies import Malformed
@@ -32,14 +31,6 @@ from strategies.pools import KINDS, Pools
 from strategies.safety import Unconfinable, confine
 
 log = logging.getLogger(__name__)
-
-TYPE_CHECK = spec(
-    "Compatibility Considerations",
-    "The QMP Server performs a type check on the arguments to a command. It generates an "
-    "error if a value does not have the expected type for its key, or if it does not "
-    "understand a key that the Client included.",
-)
-
 
 #: The user property carrying a command's exercised coverage items (JSON, `properties()`).
 #: The id of the liveness probe after each exchange. A literal, so its echo is judged
@@ -152,16 +143,12 @@ class ArgumentRun:
                 absorb(reply.value, self.pools)
             if malformed is not None:
                 check_reply_shape(reply.message)
-                if reply.message.kind is not Kind.ERROR:
-                    raise Failure(
-                        f"malformed.{malformed.rule}.accepted",
-                        TYPE_CHECK,
-                        f"arguments breaking {malformed.rule} at {malformed.path} were accepted",
-                        kind=FindingKind.PROTOCOL,
-                        path=malformed.path,
-                        command=self.command,
-                    )
+                check_refused_as_malformed(
+                    reply.message, malformed.rule, malformed.path, self.command
+                )
             judge_reply(self.schema, self.command, reply.message, sent_id)
+            if malformed is None:
+                check_not_refused_as_invalid(reply.message, self.schema, self.command, arguments)
             probe = inst.execute("query-version", id=PROBE_ID)
             judge_reply(self.schema, "query-version", probe.message, PROBE_ID)
             judge_events(self.schema, inst.drain_events())

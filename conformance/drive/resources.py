@@ -101,7 +101,7 @@ from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.profiles import TRAY, USB, Profile, block_profile, profile
 from conformance.oracle.conversation import messages
-from conformance.oracle.failure import ANSWERED, Citation, Failure, FindingKind, qapi
+from conformance.oracle.failure import ANSWERED, Citation, Failure, FindingKind, qapi, qemu_tests
 from conformance.oracle.jobs import CHANGE_EVENT, ENDS, EVENT, Version, verbs
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.qmp.message import Kind, Message
@@ -134,6 +134,18 @@ OBJECTS = "/objects"
 OBJECT_TYPES: Mapping[str, Mapping[str, object]] = {
     "secret": {"data": "s"},
     "throttle-group": {},
+}
+# object-add that must fail, with the object then left nowhere, as in qmp-cmd-test's
+# test_object_add_failure_modes (a wrong-typed property, an unknown one, a required one
+# missing): the first two are refused by the input visitor, the rest by the object's
+# complete() after QEMU has created it and added it under /objects.
+OBJECT_FAILURES: Mapping[str, tuple[str, Mapping[str, object]]] = {
+    "wrong-type": ("secret", {"data": 1}),
+    "unknown-property": ("throttle-group", {"x-no-such-property": 1}),
+    "no-data": ("secret", {}),
+    "bad-base64": ("secret", {"format": "base64", "data": "!!!"}),
+    "limit-out-of-range": ("throttle-group", {"limits": {"bps-total": -1}}),
+    "limits-conflict": ("throttle-group", {"limits": {"bps-total": 1, "bps-read": 1}}),
 }
 # The pool kinds whose strings are the names a run creates: a generated command that
 # takes one of them can touch the model's resources.
@@ -206,6 +218,13 @@ CHARDEV_REMOVE = qapi(
 )
 OBJECT_ADD = qapi("qapi/qom.json: ObjectOptions", "id: the name of the new object")
 OBJECT_DEL = qapi("qapi/qom.json: object-del", "Remove a QOM object.")
+OBJECT_ADD_FAILS = qemu_tests(
+    "tests/qtest/qmp-cmd-test.c: test_object_add_failure_modes",
+    "/* attempt to create an object with a property of a wrong type */ ... "
+    'qmp_expect_error_and_unref(resp, "GenericError"); resp = qtest_qmp(qts, '
+    "\"{'execute': 'object-add', 'arguments': {'qom-type': 'memory-backend-ram', 'id': "
+    "'ram1', 'size': 1048576 } }\"); g_assert(qdict_haskey(resp, \"return\"));",
+)
 OBJECT_MISSING = qapi("qapi/qom.json: object-del", "Error if id is not a valid id for a QOM object")
 DEVICE_ID = qapi("qapi/qdev.json: device_add", "id: the device's ID, must be unique")
 DEVICE_MISSING = qapi("qapi/qdev.json: device_del", "If @id is not a valid device, DeviceNotFound")
@@ -630,6 +649,7 @@ bitmap_refs = st.one_of(bitmaps, st.tuples(nodes, st.sampled_from(BITMAP_NAMES))
 action_refs = st.one_of(bitmaps, st.tuples(node_names, st.sampled_from(BITMAP_NAMES)))
 disabled_flags = st.one_of(st.none(), st.booleans())
 object_types = st.sampled_from(sorted(OBJECT_TYPES))
+object_failures = st.sampled_from(sorted(OBJECT_FAILURES))
 usb_devices = st.sampled_from(USB_DEVICES)
 job_modes = st.sampled_from(sorted(JOB_MODES))
 
@@ -1117,10 +1137,10 @@ class ResourceMachine(RuleBasedStateMachine):
     def remove_chardev(self, name: str) -> None:
         self._remove_named("chardev", name, self.model.chardevs, "chardev-remove", CHARDEV_REMOVE)
 
-    def _object(self, name: str, qom_type: str) -> None:
+    def _object(self, name: str, qom_type: str, citation: Citation = OBJECT_ADD) -> None:
         self.model.known_objects.add(name)
         arguments = {"qom-type": qom_type, "id": name, **OBJECT_TYPES[qom_type]}
-        self._add_named("object", name, self.model.objects, "object-add", arguments, OBJECT_ADD)
+        self._add_named("object", name, self.model.objects, "object-add", arguments, citation)
 
     @rule(target=objects, qom_type=object_types)
     def add_object(self, qom_type: str) -> str:
@@ -1131,6 +1151,30 @@ class ResourceMachine(RuleBasedStateMachine):
     @rule(name=objects, qom_type=object_types)
     def add_object_again(self, name: str, qom_type: str) -> None:
         self._object(name, qom_type)
+
+    @initialize(target=objects, failure=object_failures)
+    def first_failed_object(self, failure: str) -> str:
+        """One failed object-add in every run, whichever rules Hypothesis enables: the CI
+        profile's few examples would otherwise rarely reach `add_object_badly`."""
+        return self._object_badly(failure)
+
+    @rule(target=objects, failure=object_failures)
+    def add_object_badly(self, failure: str) -> str:
+        return self._object_badly(failure)
+
+    def _object_badly(self, failure: str) -> str:
+        """A failed object-add leaves no residue: the id is free again, so a valid
+        object-add with it succeeds (and the invariant's qom-list /objects lists exactly
+        the model's objects)."""
+        name = self._fresh("obj")
+        qom_type, properties = OBJECT_FAILURES[failure]
+        self.touched.add("object")
+        self.model.known_objects.add(name)
+        arguments = {"qom-type": qom_type, "id": name, **properties}
+        expect = Expect(False, f"object {name!r}: {failure}", OBJECT_ADD_FAILS, "GenericError")
+        self._step("object-add", arguments, expect)
+        self._object(name, "secret", OBJECT_ADD_FAILS)
+        return name
 
     @rule(name=objects)
     def delete_object(self, name: str) -> None:

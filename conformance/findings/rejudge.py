@@ -36,6 +36,7 @@ REJUDGED = frozenset(
     {
         "output.kind",
         "output.strict-json",
+        "output.ascii",
         "malformed.executed",
         "malformed.parsed",
         "malformed.nesting-resumed",

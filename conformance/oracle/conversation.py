@@ -39,6 +39,15 @@ NESTING = spec(
     "can't parse additional commands. To get it back into known-good state, the client "
     "should provoke a lexical error.",
 )
+ASCII_OUTPUT = spec(
+    "Protocol Specification",
+    "The server expects its input to be encoded in UTF-8, and sends its output encoded in ASCII.",
+)
+PARSE_ERROR = spec(
+    "QMP Examples",
+    '-> { "execute": } <- { "error": { "class": "GenericError", "desc": "JSON parse error, '
+    'expecting value" } }',
+)
 EVENT_TIME = spec(
     "Asynchronous events",
     "The timestamp member contains the exact time of when the event occurred in the Server.",
@@ -82,6 +91,19 @@ def check_output(records: Transcript | Iterable[Record]) -> None:
     (a frame holding two messages, or a reply with both return and error, is neither)."""
     for message in messages(records):
         check_well_formed(message)
+        check_ascii(message)
+
+
+def check_ascii(message: Message) -> None:
+    """A server message is ASCII: QEMU's JSON writer (qobject/qjson.c) escapes every
+    other character as \\uXXXX."""
+    high = next((i for i, byte in enumerate(message.raw) if byte > 0x7F), None)
+    if high is not None:
+        raise _fail(
+            "output.ascii",
+            ASCII_OUTPUT,
+            f"byte 0x{message.raw[high]:02X} at offset {high} of {message.raw[:200]!r}",
+        )
 
 
 def check_events(records: Transcript | Iterable[Record]) -> None:
@@ -252,8 +274,34 @@ def check_id_less(records: Transcript | Iterable[Record], allowed: Sequence[obje
             )
 
 
-def check_probe_answered(records: Transcript | Iterable[Record], probe_id: object) -> None:
-    """After resynchronisation, the probe gets exactly one reply, a success, with its id."""
+def check_parse_errors(records: Transcript | Iterable[Record], at_least: int = 1) -> None:
+    """Input the server could not read as a request is answered with GenericError, at
+    least `at_least` times (qmp-test's test_malformed: `qmp_expect_error_and_unref(resp,
+    "GenericError")` after each broken input)."""
+    errors = [r for r in replies(records) if not r.has_id and r.kind is Kind.ERROR]
+    for error in errors:
+        if error.error_class != "GenericError":
+            raise _fail(
+                "malformed.class",
+                PARSE_ERROR,
+                f"a parse error of class {error.error_class}: {error.raw[:200]!r}",
+                "$.error.class",
+            )
+    if len(errors) < at_least:
+        raise _fail(
+            "malformed.unanswered",
+            PARSE_ERROR,
+            f"{len(errors)} parse error(s) where the input needs {at_least}: the broken input "
+            "was not answered by itself",
+        )
+
+
+def check_probe_answered(
+    records: Transcript | Iterable[Record], probe_id: object, error_class: str | None = None
+) -> None:
+    """After resynchronisation, the probe gets exactly one reply with its id: a success,
+    or (before negotiation, where only qmp_capabilities runs) an error of
+    `error_class`."""
     mine = [r for r in replies(records) if r.has_id and json_equal(r.id, probe_id)]
     if len(mine) != 1:
         raise _fail(
@@ -262,6 +310,15 @@ def check_probe_answered(records: Transcript | Iterable[Record], probe_id: objec
             f"the probe after resynchronisation got {len(mine)} replies, not one",
             "$.id",
         )
+    if error_class is not None:
+        if mine[0].kind is not Kind.ERROR or mine[0].error_class != error_class:
+            raise _fail(
+                "malformed.resync",
+                RESYNC,
+                f"the probe after resynchronisation got {mine[0].raw[:200]!r}, "
+                f"not a {error_class} error",
+            )
+        return
     if mine[0].kind is not Kind.RETURN:
         raise _fail(
             "malformed.resync",

@@ -30,6 +30,9 @@ class FindingKind(enum.StrEnum):
     # makes a promise with, but a proxy or client that reads the stream the other way
     # runs or drops a command QEMU doesn't.
     PARSER_DIFFERENTIAL = "parser-differential"
+    # Schema-valid arguments that QEMU's input visitor refused as ill-typed, missing or
+    # unexpected (conformance/oracle/visitor.py): the binary's schema and its parser disagree.
+    VISITOR = "visitor-mismatch"
 
 
 class Source(enum.StrEnum):
@@ -42,6 +45,10 @@ class Source(enum.StrEnum):
     # QAPI docs existed, and the compatibility rules of docs/devel/qapi-code-gen.rst.
     QAPI = "qapi"
     RFC_8259 = "rfc8259"  # JSON itself, where the spec defers to "the JSON standard"
+    # QEMU's own tests of its QMP (tests/qtest/qmp-test.c, qmp-cmd-test.c, ...): what
+    # they assert of every build, e.g. an error class they pin. Breaking it is a
+    # regression QEMU's own CI would call one.
+    QEMU_TESTS = "qemu-tests"
     # QEMU's source comments and tests: what a deviation cites, never a Failure.
     QEMU = "qemu"
 
@@ -57,11 +64,14 @@ HOLDS_TO: Mapping[FindingKind, frozenset[Source]] = MappingProxyType(
         FindingKind.SANDBOX: frozenset({Source.QMP_SPEC}),
         FindingKind.HANG: frozenset({Source.QMP_SPEC}),
         FindingKind.DISCONNECT: frozenset({Source.QMP_SPEC}),
-        FindingKind.PROTOCOL: frozenset({Source.QMP_SPEC, Source.RFC_8259}),
+        FindingKind.PROTOCOL: frozenset({Source.QMP_SPEC, Source.RFC_8259, Source.QEMU_TESTS}),
         FindingKind.PARSER_DIFFERENTIAL: frozenset({Source.QMP_SPEC, Source.RFC_8259}),
         FindingKind.SCHEMA: frozenset({Source.QAPI}),
         # Documented behaviour: the QAPI docs' sentences, and the spec's about events.
-        FindingKind.BEHAVIOUR: frozenset({Source.QAPI, Source.QMP_SPEC}),
+        FindingKind.BEHAVIOUR: frozenset({Source.QAPI, Source.QMP_SPEC, Source.QEMU_TESTS}),
+        # The schema QEMU reports (introspection, a QAPI artefact) against what its
+        # input visitor accepts; the error class QEMU's tests pin for ill-typed input.
+        FindingKind.VISITOR: frozenset({Source.QAPI, Source.QMP_SPEC, Source.QEMU_TESTS}),
         FindingKind.DOC: frozenset({Source.QAPI}),
         # qapi-code-gen's compatibility rules, and the spec's "Compatibility
         # Considerations" (what a client may rely on between versions).
@@ -100,6 +110,11 @@ def qapi(definition: str, quote: str = "") -> Citation:
 def rfc8259(section: str, quote: str = "") -> Citation:
     """A citation of RFC 8259, which the QMP spec names as the definition of JSON."""
     return Citation(Source.RFC_8259, section, quote)
+
+
+def qemu_tests(where: str, quote: str = "") -> Citation:
+    """A citation of QEMU's own QMP tests (a test function, and what it asserts)."""
+    return Citation(Source.QEMU_TESTS, where, quote)
 
 
 def qemu(where: str, quote: str = "") -> Citation:

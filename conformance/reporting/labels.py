@@ -34,6 +34,7 @@ SEVERITY: Mapping[str, str] = {
     FindingKind.BEHAVIOUR: "normal",
     FindingKind.DOC: "minor",
     FindingKind.COMPAT: "normal",
+    FindingKind.VISITOR: "normal",
     HARNESS_ERROR: "trivial",  # our bug: says nothing about QEMU
 }
 

@@ -1,7 +1,9 @@
 """Every command whose arguments are all optional, executed with none.
 
 Its reply must be a schema-valid return or a well-formed error, the id must come back,
-every event must match its type, and QEMU must still answer afterwards.
+every event must match its type, and QEMU must still answer afterwards. A query (one
+that returns data, as qmp-cmd-test picks them) must return, but for the errors
+`conformance.oracle.queries.EXPECTED_ERRORS` admits.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
 from conformance.oracle.failure import qapi
 from conformance.oracle.judge import judge_events, judge_reply
+from conformance.oracle.queries import check_query_returns
+from conformance.runcontext import RunContext
 from conformance.spec import Schema
 
 
 def test_no_arguments(
-    no_arg_command: str, profile_name: str, schema: Schema, qemu_pool: InstancePool
+    no_arg_command: str,
+    profile_name: str,
+    schema: Schema,
+    qemu_pool: InstancePool,
+    qmp_run: RunContext,
 ) -> None:
     command = schema.commands[no_arg_command]
     label(
@@ -38,6 +46,8 @@ def test_no_arguments(
     with evidence(inst):
         reply = inst.execute(no_arg_command, id=sent_id)
         judge_reply(schema, no_arg_command, reply.message, sent_id)
+        if qmp_run.info is not None:
+            check_query_returns(schema, no_arg_command, reply.message, qmp_run.info.version)
         alive = inst.execute("query-version", id=PROBE_ID)
         judge_reply(schema, "query-version", alive.message, PROBE_ID)
         judge_events(schema, inst.drain_events())

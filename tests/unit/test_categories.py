@@ -34,6 +34,7 @@ ISSUE_NAMES = {
     "doc mismatch",
     "behaviour mismatch",
     "incompatible change",
+    "visitor mismatch",
     "harness error",
 }
 

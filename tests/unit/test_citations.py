@@ -17,7 +17,7 @@ from conformance.behaviour.rule import Rule
 from conformance.oracle import deviation
 from conformance.oracle.failure import HOLDS_TO, Citation, Failure, FindingKind, Source, qapi
 
-FINDING_SOURCES = {Source.QMP_SPEC, Source.QAPI, Source.RFC_8259}
+FINDING_SOURCES = {Source.QMP_SPEC, Source.QAPI, Source.RFC_8259, Source.QEMU_TESTS}
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "findings.md"
 
 
@@ -95,7 +95,12 @@ def test_a_failure_citing_another_source_than_its_kind_holds_is_refused() -> Non
 def test_the_docs_table_is_the_mapping() -> None:
     text = DOCS.read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `([a-z-]+)` \| ([^|]+) \|", text, re.MULTILINE))
-    names = {Source.QMP_SPEC: "QMP spec", Source.QAPI: "QAPI doc", Source.RFC_8259: "RFC 8259"}
+    names = {
+        Source.QMP_SPEC: "QMP spec",
+        Source.QAPI: "QAPI doc",
+        Source.RFC_8259: "RFC 8259",
+        Source.QEMU_TESTS: "QEMU's tests",
+    }
     assert set(rows) == {k.value for k in FindingKind}
     for kind, sources in HOLDS_TO.items():
         assert {s.strip() for s in rows[kind.value].split(",")} == {names[s] for s in sources}

@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 
 from conformance.oracle import conversation, protocol
 from conformance.oracle.conversation import (
+    check_ascii,
     check_events,
     check_id_less,
     check_issue_order,
     check_nothing_hidden_ran,
     check_output,
+    check_parse_errors,
     check_probe_answered,
     check_replies,
     messages,
@@ -245,6 +247,7 @@ def test_resync_recording_conforms() -> None:
     # QEMU 7.2 answers the stray \x01 and the \x1b each with an id-less GenericError.
     assert [m.error_class for m in replies(BROKEN_PART)] == ["GenericError"] * 2
     check_id_less(BROKEN_PART)
+    check_parse_errors(BROKEN_PART, at_least=2)
     check_probe_answered(AFTER_BROKEN, PROBE)
     check_probe_answered(AFTER_BROKEN, {"probe": 0.0})
 
@@ -353,11 +356,18 @@ FAILING = [
     # check_id_less: broken input is answered by errors without an id
     fails(check_id_less, "error-with-id", "ids.parse-error", edited(BROKEN_PART, len(BROKEN_PART) - 1, ID_LESS.replace(b'{"error"', b'{"id": "MUST-NOT-RUN-1", "error"'))),
     fails(check_id_less, "success", "ids.parse-error", inserted(BROKEN_PART, len(BROKEN_PART) - 1, frame({"return": {}}))),
+    # check_parse_errors: broken input gets GenericError, by itself
+    fails(check_parse_errors, "other-class", "malformed.class", edited(BROKEN_PART, len(BROKEN_PART) - 1, ID_LESS.replace(b"GenericError", b"CommandNotFound"))),
+    fails(check_parse_errors, "unanswered", "malformed.unanswered", BROKEN_PART, at_least=3),
+    # check_ascii: the server's output is ASCII (QEMU escapes the rest as \uXXXX)
+    fails(check_ascii, "raw-utf8", "output.ascii", parse_message(frame({"return": {}, "id": "é"}))),
+    fails(check_output, "raw-utf8", "output.ascii", edited(SESSION, TWO, TWO_RAW.replace(b'"two"', '"twö"'.encode()))),
     # check_probe_answered: the probe after resynchronisation succeeds, once
     fails(check_probe_answered, "twice", "malformed.resync", inserted(AFTER_BROKEN, PROBE_REPLY - BROKEN, PROBE_RAW), PROBE),
     fails(check_probe_answered, "error", "malformed.resync", edited(AFTER_BROKEN, PROBE_REPLY - BROKEN, frame({"error": {"class": "GenericError", "desc": "x"}, "id": PROBE})), PROBE),
     fails(check_probe_answered, "unanswered", "malformed.resync", without(AFTER_BROKEN, PROBE_REPLY - BROKEN), PROBE),
     fails(check_probe_answered, "other-id", "malformed.resync", AFTER_BROKEN, {"probe": 1}),
+    fails(check_probe_answered, "not-the-class", "malformed.resync", AFTER_BROKEN, PROBE, "CommandNotFound"),
     # protocol.py: one message at a time
     fails(check_well_formed, "bare-lf", "output.strict-json", parse_message(TWO_RAW[:-2] + b"\n")),
     fails(check_well_formed, "return-and-error", "output.kind", parse_message(b'{"return": 1, "error": 2}\r\n')),

@@ -75,6 +75,15 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("test_protocol", "test_exec_oob", "no admissible arguments: "): (
         "host safety refuses every minimal argument object of the command"
     ),
+    ("test_negotiation", "test_hmp_name_is_no_command", ""): (
+        "the HMP name is a QMP command of this binary (the message is an f-string)"
+    ),
+    ("test_protocol", "test_oob_overtakes_a_blocked_in_band_command", "no blkdebug driver"): (
+        "the binary has no blkdebug driver or no allow-oob command to overtake with"
+    ),
+    ("test_protocol", "test_oob_overtakes_a_blocked_in_band_command", "the greeting offers no"): (
+        "the binary offers no oob"
+    ),
     ("test_job_verbs", "test_refused_verb", ""): (
         "the job state allows the verb in this QEMU version (nothing to refuse)"
     ),

@@ -546,3 +546,46 @@ def _depth(data: bytes) -> int:
         elif byte in b"]}":
             depth -= 1
     return deepest
+
+
+def test_structural_cases_are_not_json() -> None:
+    from strategies.wire import STRUCTURAL_CASES, structural_cases
+
+    cases = structural_cases()
+    assert tuple(cases) == STRUCTURAL_CASES
+    for name, case in cases.items():
+        assert case.data.endswith(b"\n"), name
+        assert case.data.count(b"\n") == 1, name
+        assert case.rule in ("structural", "percent"), name
+        with pytest.raises(StrictJSONError):
+            loads_strict(case.data[:-1])
+    assert {c.data for c in cases.values() if c.rule == "percent"} >= {b"%p\n", b"%d\n"}
+
+
+def test_accepted_cases_spell_their_id() -> None:
+    from strategies.wire import ACCEPTED_CASES, accepted_cases
+
+    cases = accepted_cases()
+    assert tuple(cases) == ACCEPTED_CASES
+    for name, case in cases.items():
+        assert case.data.endswith(b"}\n"), name
+        if b"'" not in case.data:  # the spec's extension is no strict JSON
+            request = loads_strict(case.data[:-1])
+            assert isinstance(request, dict)
+            assert json_equal(request["id"], case.id), name
+
+
+@given(st.data())
+def test_unknown_commands_are_unknown(data: st.DataObject) -> None:
+    from strategies.wire import unknown_commands
+
+    known = ("help", "query-version", "q")
+    name = data.draw(unknown_commands(known))
+    assert name not in known
+
+
+def test_unknown_commands_shrink_to_an_hmp_name() -> None:
+    from strategies.wire import unknown_commands
+
+    assert minimal(unknown_commands(("query-version",))) == "help"
+    assert minimal(unknown_commands(("help",))) == "?"

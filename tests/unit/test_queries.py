@@ -1,0 +1,67 @@
+"""The query rule (conformance/oracle/queries.py): a query without arguments returns, but
+for the errors qmp-cmd-test, the QAPI docs or QEMU's source admit."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.oracle.failure import Failure, FindingKind
+from conformance.oracle.queries import EXPECTED_ERRORS, check_query_returns, is_query
+from conformance.qmp.message import parse_message
+from conformance.qmp.wirejson import dumps
+from conformance.spec.introspect import schema_from_reply
+
+SCHEMA = schema_from_reply(
+    [
+        {"name": name, "meta-type": "command", "arg-type": "0", "ret-type": ret}
+        for name, ret in (
+            ("query-balloon", "1"),
+            ("query-status", "1"),
+            ("stop", "0"),
+            ("x-query-profile", "1"),
+        )
+    ]
+    + [
+        {"name": "0", "meta-type": "object", "members": []},
+        {"name": "1", "meta-type": "object", "members": [{"name": "a", "type": "int"}]},
+        {"name": "int", "meta-type": "builtin", "json-type": "int"},
+    ]
+)
+
+
+def _error(cls: str) -> bytes:
+    return dumps({"error": {"class": cls, "desc": "x"}, "id": 1}) + b"\r\n"
+
+
+def test_queries_are_what_qmp_cmd_test_picks() -> None:
+    assert is_query(SCHEMA, "query-status")
+    assert not is_query(SCHEMA, "stop")  # returns an empty object
+
+
+def test_a_failed_query_is_a_finding() -> None:
+    with pytest.raises(Failure) as caught:
+        check_query_returns(
+            SCHEMA, "query-status", parse_message(_error("GenericError")), (10, 0, 2)
+        )
+    assert caught.value.kind is FindingKind.BEHAVIOUR
+    check_query_returns(SCHEMA, "stop", parse_message(_error("GenericError")), (10, 0, 2))
+
+
+def test_admitted_classes_and_versions() -> None:
+    check_query_returns(
+        SCHEMA, "query-balloon", parse_message(_error("DeviceNotActive")), (7, 2, 0)
+    )
+    with pytest.raises(Failure):
+        check_query_returns(
+            SCHEMA, "query-balloon", parse_message(_error("GenericError")), (7, 2, 0)
+        )
+    check_query_returns(SCHEMA, "x-query-profile", parse_message(_error("GenericError")), (7, 2, 0))
+    with pytest.raises(Failure):
+        check_query_returns(
+            SCHEMA, "x-query-profile", parse_message(_error("GenericError")), (8, 0, 0)
+        )
+
+
+def test_every_entry_cites_its_source() -> None:
+    for expected in (e for entries in EXPECTED_ERRORS.values() for e in entries):
+        assert expected.why.quote
