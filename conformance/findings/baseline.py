@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.errors import SetupError
+from conformance.findings.signature import covers
 from conformance.jsonfile import read_json
 from conformance.machine.probe import BinaryInfo
 
@@ -65,12 +66,16 @@ class Baseline:
     target: str = ""
 
     def __contains__(self, key: object) -> bool:
-        return key in self.findings
+        # A signal-only crash's key is known by one whose argument shape it holds
+        # (signature.covers); every other key only by itself.
+        return isinstance(key, str) and (
+            key in self.findings or any(covers(known, key) for known in self.findings)
+        )
 
     def unseen(self, keys: Iterable[str]) -> list[str]:
         """The known signatures that `keys` (a run's) lack: fixed, or not exercised."""
         seen = set(keys)
-        return sorted(k for k in self.findings if k not in seen)
+        return sorted(k for k in self.findings if not any(covers(k, s) for s in seen))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,14 @@ from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.oracle.failure import FindingKind
 
 log = logging.getLogger(__name__)
-__all__ = ["Signature", "argument_shape", "crash_detail", "exit_finding_kind", "normalise"]
+__all__ = [
+    "Signature",
+    "argument_shape",
+    "covers",
+    "crash_detail",
+    "exit_finding_kind",
+    "normalise",
+]
 
 _PROGRAM = re.compile(r"^\S*qemu[-\w.]*:\s+")  # "qemu-system-x86_64: " and the like
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
@@ -144,6 +151,46 @@ def argument_shape(arguments: object) -> str:
         if variants:
             parts.append(f"{name}[{','.join(sorted(variants))}]")
     return ",".join(parts or sorted(arguments)).replace(" ", "_")
+
+
+_ARGS = " args="
+
+
+def _shape_items(shape: str) -> frozenset[str]:
+    """`argument_shape`'s text as a set: ``name=variant`` per variant, else ``name``."""
+    items: set[str] = set()
+    depth, start = 0, 0
+    for i, char in enumerate(shape + ","):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            part, start = shape[start:i], i + 1
+            name, _, variants = part.partition("[")
+            if variants:
+                items.update(f"{name}={v}" for v in variants.rstrip("]").split(","))
+            elif part:
+                items.add(part)
+    return frozenset(items)
+
+
+def covers(known: str, key: str) -> bool:
+    """Whether the known signature `known` stands for the finding signed `key`.
+
+    Equal keys do. So does a signal-only crash's key whose argument shape holds every
+    variant and member of the known one's: a derandomised run that doesn't shrink draws
+    ``transaction`` with ``actions[abort,block-dirty-bitmap-enable]`` where a shrunk
+    one signs the same segfault ``actions[block-dirty-bitmap-enable]``. A crash in
+    another variant (``actions[drive-backup]``) or another command stays new.
+    """
+    if known == key:
+        return True
+    head, sep, shape = known.rpartition(_ARGS)
+    seen_head, seen_sep, seen_shape = key.rpartition(_ARGS)
+    if not sep or not seen_sep or head != seen_head or shape == "{}":
+        return False
+    return _shape_items(shape) <= _shape_items(seen_shape)
 
 
 def _variant(value: object) -> str | None:

@@ -70,10 +70,6 @@ MIGRATION: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
         ),
         "crash | transaction | SIGSEGV": (
             ("x86_64", "crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-enable]"),
-            (
-                "x86_64",
-                "crash | transaction | SIGSEGV args=actions[abort,block-dirty-bitmap-clear,block-dirty-bitmap-enable,block-dirty-bitmap-remove]",
-            ),
         ),
         "crash | xen-save-devices-state | block.c:N: bdrv_inactivate_recurse: Assertion `!(bs->open_flags & BDRV_O_INACTIVE)' failed.": (
             (
@@ -287,10 +283,6 @@ MIGRATION: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
         ),
         "crash | transaction | SIGSEGV": (
             ("x86_64", "crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-enable]"),
-            (
-                "x86_64",
-                "crash | transaction | SIGSEGV args=actions[abort,block-dirty-bitmap-clear,block-dirty-bitmap-enable,block-dirty-bitmap-remove]",
-            ),
         ),
         "doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path": (
             ("x86_64", "doc-mismatch | RTC_CHANGE | doc.drift.example-event $.data.qom-path"),

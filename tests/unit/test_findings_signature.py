@@ -7,7 +7,8 @@ import signal
 
 import pytest
 
-from conformance.findings.signature import Signature, argument_shape, normalise
+from conformance.findings.baseline import Baseline
+from conformance.findings.signature import Signature, argument_shape, covers, normalise
 from conformance.machine.exits import ExitKind, classify_exit
 from conformance.oracle.failure import FindingKind
 
@@ -238,3 +239,48 @@ def test_a_module_that_failed_to_load_is_not_the_crash() -> None:
     first = Signature.of_exit(loaded, "rtc-reset-reinjection")
     assert first.key == Signature.of_exit(alone, "rtc-reset-reinjection").key
     assert "_MACHINE: Object ADDR is not an instance" in first.detail
+
+
+# -- a known signal-only crash covers the unshrunk draws of the same arguments' shape ----
+
+_SEGV = "crash | transaction | SIGSEGV args="
+
+
+@pytest.mark.parametrize(
+    ("known", "seen", "expected"),
+    [
+        ("actions[block-dirty-bitmap-enable]", "actions[block-dirty-bitmap-enable]", True),
+        ("actions[block-dirty-bitmap-enable]", "actions[abort,block-dirty-bitmap-enable]", True),
+        ("actions[block-dirty-bitmap-enable]", "actions[abort,drive-backup]", False),
+        ("actions[abort,block-dirty-bitmap-enable]", "actions[block-dirty-bitmap-enable]", False),
+        ("backend[ringbuf]", "backend[ringbuf],id", True),
+        ("{}", "actions[abort]", False),
+    ],
+)
+def test_a_known_shape_covers_the_shapes_that_hold_it(
+    known: str, seen: str, expected: bool
+) -> None:
+    assert covers(_SEGV + known, _SEGV + seen) is expected
+
+
+def test_only_the_same_command_and_signal_are_covered() -> None:
+    known = _SEGV + "actions[block-dirty-bitmap-enable]"
+    assert not covers(
+        known, "crash | transaction | SIGABRT args=actions[block-dirty-bitmap-enable]"
+    )
+    assert not covers(
+        known, "crash | blockdev-reopen | SIGSEGV args=actions[block-dirty-bitmap-enable]"
+    )
+    # A key without a shape is covered by itself only.
+    assert covers("hang | announce-self | x", "hang | announce-self | x")
+    assert not covers("hang | announce-self | x", "hang | announce-self | x args=a")
+
+
+def test_a_baseline_knows_and_has_seen_a_covered_key() -> None:
+    known = _SEGV + "actions[block-dirty-bitmap-enable]"
+    seen = _SEGV + "actions[abort,block-dirty-bitmap-enable]"
+    base = Baseline(findings={known: {"kind": "crash", "title": "t"}})
+    assert seen in base
+    assert (_SEGV + "actions[drive-backup]") not in base
+    assert base.unseen([seen]) == []
+    assert base.unseen([_SEGV + "actions[drive-backup]"]) == [known]
