@@ -69,7 +69,11 @@ def test_finding_directory_baseline_update_and_known_findings(
     rep = Reproducer.load(directory)
     assert rep.expected.reply == "error:GenericError"
     assert json.loads(rep.messages[rep.expected.trigger])["execute"] == "block_resize"
-    assert "-qmp stdio" in (directory / "reproduce.sh").read_text()
+    # The harness's monitor, on stdio: the one-liner sends what replay sends.
+    assert (
+        "-chardev stdio,id=qmp -mon chardev=qmp,mode=control"
+        in (directory / "reproduce.sh").read_text()
+    )
     _check_allure_result(tmp_path / "new" / "allure-results", directory, qemu_binary)
 
     rc, out = _run(qemu_binary, tmp_path, "known", "--baseline", str(file))
@@ -110,7 +114,7 @@ def _check_allure_result(results: Path, finding_dir: Path, qemu: str) -> None:
     replay = files["replay.txt"].read_text()
     assert "qmp-conformance replay --qemu " in replay
     assert str(finding_dir) in replay
-    assert "-qmp stdio" in replay  # the one-liner
+    assert "-chardev stdio,id=qmp -mon chardev=qmp,mode=control" in replay  # the one-liner
     sent = Reproducer.from_jsonl(files["reproducer.jsonl"].read_text())
     assert any(b"block_resize" in message for message in sent.messages)
     assert any("qemu-qmp-ref" in link["url"] for link in result["links"])

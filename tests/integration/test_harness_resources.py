@@ -26,7 +26,7 @@ from conformance.findings.replay import Replayer
 from conformance.findings.reproducer import Reproducer, one_liner_argv, one_liner_input
 from conformance.machine.harness import harness_names, monitor_chardev, names_harness_resource
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
-from conformance.oracle.failure import Citation, Failure, FindingKind
+from conformance.oracle.failure import HOLDS_TO, Citation, Failure, FindingKind
 from conformance.spec import Schema, schema_from_reply
 from strategies import arguments
 from strategies.pools import KINDS, Pools
@@ -93,12 +93,17 @@ def test_generation_never_targets_the_harness(
 
 # -- the one-liner is replay -------------------------------------------------------------
 
-CITE = Citation("test", "a finding built on purpose")
+
+def _cite(kind: FindingKind) -> Citation:
+    """A citation of a source `kind` holds QEMU to (Failure refuses any other)."""
+    return Citation(sorted(HOLDS_TO[kind])[0], "a finding built on purpose")
 
 
 def _failure(kind: FindingKind) -> Callable[[QemuInstance], None]:
     def fail(inst: QemuInstance) -> None:
-        raise Failure(f"test.{kind.value}", CITE, "on purpose", kind=kind, command="blockdev-add")
+        raise Failure(
+            f"test.{kind.value}", _cite(kind), "on purpose", kind=kind, command="blockdev-add"
+        )
 
     return fail
 

@@ -26,15 +26,14 @@ from conformance.drive.doc_replay import NotReplayable, replay
 from conformance.errors import EXIT_FINDINGS
 from conformance.findings.record import findings_from
 from conformance.machine.instance import LaunchConfig, QemuInstance
-from conformance.oracle.failure import Citation, Failure, FindingKind
-from conformance.spec import schema_from_reply
+from conformance.oracle.failure import Failure, FindingKind, qapi
 from tests.integration.clirun import run_suite
 
 pytestmark = pytest.mark.qemu
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(__file__).resolve().parent / "faultsite"
-CITE = Citation("test", "an example written on purpose")
+CITE = qapi("an example written on purpose")
 
 
 def _example(command: str, arguments: dict[str, object]) -> tuple[DocEntry, DocExample, Plan]:
@@ -56,10 +55,8 @@ def test_a_documented_success_refused_for_no_missing_state_is_a_doc_finding(
     # request, whatever the machine holds.
     config.profile = "q35"
     entry, example, how = _example("query-status", {"bogus": 1})
-    with QemuInstance(config) as inst:
-        schema = schema_from_reply(inst.execute("query-qmp-schema").value)
-        with pytest.raises(Failure) as raised:
-            replay(entry, example, how, inst, CITE, schema)
+    with QemuInstance(config) as inst, pytest.raises(Failure) as raised:
+        replay(entry, example, how, inst, CITE)
     failure = raised.value
     assert failure.kind is FindingKind.DOC
     assert failure.check == "doc.example.refused"
@@ -74,10 +71,11 @@ def test_a_documented_success_refused_for_missing_state_is_not_judged(
 ) -> None:
     config.profile = "q35"
     entry, example, how = _example("blockdev-open-tray", {"id": "nosuch"})
-    with QemuInstance(config) as inst:
-        schema = schema_from_reply(inst.execute("query-qmp-schema").value)
-        with pytest.raises(NotReplayable, match="needs state it lacks"):
-            replay(entry, example, how, inst, CITE, schema)
+    with (
+        QemuInstance(config) as inst,
+        pytest.raises(NotReplayable, match="needs state it lacks"),
+    ):
+        replay(entry, example, how, inst, CITE)
 
 
 def test_the_oob_qemu_is_restarted_after_a_crash(system_qemu: str, tmp_path: Path) -> None:
