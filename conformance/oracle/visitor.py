@@ -14,7 +14,7 @@ import re
 
 from conformance.oracle.failure import Failure, FindingKind, qemu_tests, spec
 from conformance.qmp.message import Kind, Message
-from conformance.spec import AlternateType, ArrayType, Builtin, ObjectType, Schema
+from conformance.spec import Builtin, ObjectType, Schema
 
 TYPE_CHECK = spec(
     "Compatibility Considerations",
@@ -72,26 +72,13 @@ _TYPED = re.compile(r"^Invalid parameter type for '([^']*)', expected")
 
 def _any_members(schema: Schema, command: str) -> frozenset[str]:
     """The names of the members of type 'any' anywhere in `command`'s arguments."""
-    names: set[str] = set()
-    seen: set[str] = set()
-    pending = [schema.command(command).arg_type]
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        info = schema.type(name)
-        if isinstance(info, ObjectType):
-            for member in info.members:
-                if _is_any(schema, member.type):
-                    names.add(member.name)
-                pending.append(member.type)
-            pending.extend(v.type for v in info.variants)
-        elif isinstance(info, ArrayType):
-            pending.append(info.element_type)
-        elif isinstance(info, AlternateType):
-            pending.extend(info.branches)
-    return frozenset(names)
+    return frozenset(
+        member.name
+        for _, info in schema.reachable(schema.command(command).arg_type)
+        if isinstance(info, ObjectType)
+        for member in info.members
+        if _is_any(schema, member.type)
+    )
 
 
 def _is_any(schema: Schema, name: str) -> bool:

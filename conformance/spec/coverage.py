@@ -64,26 +64,14 @@ class Item:
 def items(schema: Schema, type_name: str) -> frozenset[Item]:
     """Every item of ``type_name`` and of the types reachable from it."""
     found: set[Item] = set()
-    seen: set[str] = set()
-    pending = [type_name]
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        info = schema.type(name)
+    for name, info in schema.reachable(type_name):
         if isinstance(info, ObjectType):
             found.update(Item("member", name, m.name) for m in info.members)
             found.update(Item("variant", name, v.case) for v in info.variants)
-            pending.extend(m.type for m in info.members)
-            pending.extend(v.type for v in info.variants)
         elif isinstance(info, EnumType):
             found.update(Item("enum", name, v) for v in info.values)
         elif isinstance(info, AlternateType):
             found.update(Item("branch", name, b) for b in info.branches)
-            pending.extend(info.branches)
-        elif isinstance(info, ArrayType):
-            pending.append(info.element_type)
     return frozenset(found)
 
 

@@ -247,6 +247,26 @@ class Schema:
         except KeyError:
             raise SchemaError(f"schema has no type {brief(name)}") from None
 
+    def reachable(self, type_name: str) -> Iterator[tuple[str, TypeInfo]]:
+        """`type_name` and every type reachable from it (members, variants, array
+        elements, alternate branches), each once."""
+        seen: set[str] = set()
+        pending = [type_name]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            info = self.type(name)
+            yield name, info
+            if isinstance(info, ObjectType):
+                pending.extend(m.type for m in info.members)
+                pending.extend(v.type for v in info.variants)
+            elif isinstance(info, AlternateType):
+                pending.extend(info.branches)
+            elif isinstance(info, ArrayType):
+                pending.append(info.element_type)
+
     def object_type(self, name: str) -> ObjectType:
         """The object type called ``name``; :class:`SchemaError` if it is missing or not one."""
         info = self.type(name)
