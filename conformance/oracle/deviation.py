@@ -193,33 +193,75 @@ def modified_utf8_ids(records: Iterable[Record], prefix: str) -> list[object]:
     """The ids (starting with `prefix`) of the replies that answer a request holding C0 80
     in a string that is JSON read as modified UTF-8; empty unless every reply with such
     an id does, so that a deviation never hides a command run from broken input.
-    The sends are read as one stream (a request may be written in pieces)."""
+    The sends are read as one stream (a request may be written in pieces, or across
+    lines: JSON allows CR and LF between its tokens)."""
     records = list(records)
     stream = b"".join(r.raw for r in records if r.direction is Direction.SEND)
-    lines = stream.split(b"\n")
+    values = _values(stream)
     found: list[object] = []
     for reply in replies(records):
         if not (reply.has_id and isinstance(reply.id, str) and reply.id.startswith(prefix)):
             continue
         # The id as it was written: QEMU echoes the U+0000 that C0 80 stood for.
         token = f'"{reply.id}"'.encode().replace(b"\0", b"\xc0\x80")
-        if not any(token in line and modified_utf8_json(line) for line in lines):
+        if not any(token in value and modified_utf8_json(value) for value in values):
             return []
         found.append(reply.id)
     return found
 
 
+# Bytes that may stand between JSON tokens, and the bytes of JSON's other tokens outside
+# strings (literals, numbers, ':' and ','): anything else there is a lexical error.
+_WHITESPACE = frozenset(b" \t\r\n")
+_TOKEN = frozenset(b"0123456789+-.eEtrufalsn:,")
+
+
+def _values(stream: bytes) -> list[bytes]:
+    """The complete top-level objects and arrays of `stream`, split as a JSON streamer
+    splits them: by bracket depth outside strings, starting again after a byte no JSON
+    token holds (the resynchronising ESC, a stray C0 80 between tokens)."""
+    values: list[bytes] = []
+    depth, start, in_string, escape = 0, -1, False, False
+    for i, byte in enumerate(stream):
+        if in_string:
+            if escape:
+                escape = False
+            elif byte == 0x5C:  # backslash
+                escape = True
+            elif byte == 0x22:  # quotation mark
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"{[":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif byte in b"}]":
+            depth -= 1
+            if depth == 0 and start >= 0:
+                values.append(stream[start : i + 1])
+            if depth <= 0:
+                depth, start = 0, -1
+        elif byte not in _WHITESPACE and byte not in _TOKEN:
+            depth, start = 0, -1
+    return values
+
+
 def modified_utf8_json(data: bytes) -> bool:
     """Whether `data` holds C0 80 only inside strings and, each read as U+0000 (as
-    QEMU's modified UTF-8 reads it), is strict JSON: one value per line."""
+    QEMU's modified UTF-8 reads it), is strict JSON: objects or arrays and whitespace."""
     if b"\xc0\x80" not in data:
         return False
-    # Outside a string, the escape makes no valid JSON either: that stays broken input.
-    repaired = data.replace(b"\xc0\x80", rb"\u0000")
-    lines = [line for line in repaired.split(b"\n") if line.strip()]
+    # Outside a string, C0 80 is no JSON token: the value it stands in is broken input.
+    values = _values(data)
+    rest = data
+    for value in values:
+        rest = rest.replace(value, b"", 1)
+    if not values or any(byte not in _WHITESPACE for byte in rest):
+        return False
     try:
-        for line in lines:
-            loads_strict(line)
+        for value in values:
+            loads_strict(value.replace(b"\xc0\x80", rb"\u0000"))
     except StrictJSONError:
         return False
-    return bool(lines)
+    return True

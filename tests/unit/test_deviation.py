@@ -122,6 +122,9 @@ def test_holds_noncharacter(value: object, holds: bool) -> None:
         (b'{\xc0\x80"execute":"query-version"}\n', False),  # between tokens: broken
         (b'{"execute":"q\xc0\x80\xc0\xaf"}\n', False),  # another defect besides
         (b'{"execute":"q\xc0\x80"\n', False),  # truncated besides
+        # Across lines, CR LF between its tokens: one request (a full run's C0 80 case).
+        (b'{\r\n"id"\r\n:\r\n"MUST-NOT-RUN-0"\r\n,\r\n"\xc0\x80execute"\r\n:"q"}\n', True),
+        (b'{"execute":"q\xc0\x80"}\n\x1b\n', False),  # ESC between values: not JSON
     ],
 )
 def test_modified_utf8_json(data: bytes, reads: bool) -> None:
