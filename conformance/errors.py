@@ -97,7 +97,12 @@ EXIT_CODES: tuple[ExitFamily, ...] = (
     ExitFamily(
         ("replay",),
         (
-            ExitCode(EXIT_OK, "not reproduced: good, for `git bisect run`"),
+            ExitCode(
+                EXIT_OK,
+                "not reproduced: good, for `git bisect run`; also when the check fails "
+                "again only as a deviation QEMU documents as deliberate (a `deviation "
+                "NAME: ...; not a finding` line says which): no defect to bisect",
+            ),
             ExitCode(EXIT_FINDINGS, "reproduced in at least one of `--runs`: bad"),
             ExitCode(
                 EXIT_CANNOT_TEST,

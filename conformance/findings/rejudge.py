@@ -12,6 +12,12 @@ Only checks that need nothing but the transcript are judged again (`REJUDGED`); 
 others keep the reply comparison. The job-stream checks are among them, given the
 version of the QEMU replayed on (its JobStatus table): a job's stream broken once is
 judged again on the replayed conversation's events.
+
+The suite's deviations apply as the suite applies them (the same rules of
+`conformance.oracle.deviation`): an id holding a noncharacter refused as unparseable
+input, a hidden command read from modified UTF-8. Their failures are recorded as
+deviations, not returned; a caller that wants them wraps the call in
+`deviation.recorded()`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 from conformance.findings.reproducer import envelope
 from conformance.oracle.conversation import check_nothing_hidden_ran, check_output, messages
+from conformance.oracle.deviation import answered_modified_utf8, refused_noncharacter
 from conformance.oracle.failure import Failure
 from conformance.oracle.jobs import Version, check_job_events
 from conformance.oracle.protocol import check_id_echo
@@ -64,7 +71,7 @@ def failed_checks(
             for record in records
             for check in (
                 lambda r=record: check_output([r]),
-                lambda r=record: check_nothing_hidden_ran([r], MUST_NOT_RUN_PREFIX, records),
+                lambda r=record: _check_hidden(r, records),
             )
         ),
         lambda: _check_ids(records, fence_prefix),
@@ -78,6 +85,17 @@ def failed_checks(
         except Failure as failure:
             failed.add(failure.check)
     return failed & REJUDGED
+
+
+def _check_hidden(record: Record, records: Sequence[Record]) -> None:
+    """No reply of `record` answers a hidden command, unless QEMU read it as modified
+    UTF-8 (the suite's rule: `answered_modified_utf8`)."""
+    try:
+        check_nothing_hidden_ran([record], MUST_NOT_RUN_PREFIX, records)
+    except Failure:
+        # The rule reads the whole conversation: asked only of a failure, not per record.
+        with answered_modified_utf8(records, MUST_NOT_RUN_PREFIX):
+            raise
 
 
 def _check_ids(records: Sequence[Record], fence_prefix: str) -> None:
@@ -106,7 +124,8 @@ def _check_ids(records: Sequence[Record], fence_prefix: str) -> None:
         if reply.has_id and _is_fence(reply.id, fence_prefix):
             sent_id, unpaired = None, False  # everything sent before it has been answered
         elif sent_id is not None and not unpaired:
-            check_id_echo(reply, sent_id[0])
+            with refused_noncharacter([reply], sent_id[0]):
+                check_id_echo(reply, sent_id[0])
 
 
 def _is_fence(ident: object, fence_prefix: str) -> bool:

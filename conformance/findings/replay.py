@@ -29,6 +29,14 @@ Then the reproducer's `Outcome` is judged (see `conformance.findings.reproducer`
   reply (or an event after the trigger) still violates the binary's own schema at the
   same JSON path. A trigger that expects no reply is matched with the first unpaired
   reply that arrived after it.
+
+A protocol check is judged with the suite's deviations (`conformance.findings.rejudge`):
+a reproducer recorded before its failure became a deviation (an id holding U+FFFF,
+a ``C0 80`` key) fails its check again only as QEMU's deliberate behaviour. Replay says
+``deviation NAME: <QEMU's sentence>; not a finding`` and counts it not reproduced (exit
+0): under ``git bisect run`` that commit is good, since there is no defect whose
+introduction could be bisected, and a bisection must not be steered by a behaviour the
+suite itself no longer calls a finding.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import probe
 from conformance.machine.process import NoSetpriv
+from conformance.oracle.deviation import Deviation, recorded
 from conformance.oracle.failure import Failure
 from conformance.oracle.schema import check_event, check_return
 from conformance.qmp.message import Kind, Message
@@ -107,6 +116,9 @@ class Observation:
 
     reproduced: bool
     seen: str  # one line
+    # The expected check failed again, but as a deviation the suite records and never
+    # calls a finding: QEMU's deliberate behaviour, so not reproduced.
+    deviation: Deviation | None = None
 
 
 @dataclass(slots=True)
@@ -299,9 +311,14 @@ def judge(rep: Reproducer, trace: Trace, schema: Callable[[], Schema]) -> Observ
     if ended is not None:
         return Observation(False, f"the trigger got {got}, then QEMU {_ending(ended)}")
     if expected.check is not None:
-        failed = failed_checks(trace.records, FENCE_PREFIX, trace.version)
+        with recorded() as deviations:
+            failed = failed_checks(trace.records, FENCE_PREFIX, trace.version)
         again = expected.check in failed
         what = ", ".join(sorted(failed)) or "no protocol check"
+        excused = [d for d in deviations if d.check == expected.check]
+        if not again and excused:
+            seen = f"the conversation fails {expected.check} only as a deviation"
+            return Observation(False, seen, excused[0])
         return Observation(again, f"the conversation fails {what}")
     if got != expected.reply:
         return Observation(False, f"the trigger got {got}")
@@ -398,6 +415,8 @@ def _replay_runs(
         hits += seen.reproduced
         verdict = "reproduced" if seen.reproduced else "not reproduced"
         print(f"run {number}/{runs}: {verdict}: {seen.seen}", flush=True)
+        if seen.deviation is not None:
+            print(deviation_line(seen.deviation), flush=True)
         if tap is not None:
             details: dict[str, Yaml] = {"outcome": verdict, "seen": seen.seen}
             tap.result(
@@ -412,6 +431,13 @@ def _replay_runs(
         return EXIT_OK
     print(f"reproduced {hits}/{runs} ({'stable' if hits == runs else 'flaky'})")
     return EXIT_FINDINGS
+
+
+def deviation_line(seen: Deviation) -> str:
+    """What replay says of a failure that is a deviation: its name and QEMU's sentence
+    that makes the behaviour deliberate."""
+    because = seen.because[0] if seen.because else seen.summary
+    return f"deviation {seen.name}: {because}; not a finding"
 
 
 def _fail(message: str, code: int, tap: TapWriter | None = None) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from conformance.oracle.conversation import replies
 from conformance.oracle.failure import Citation, Failure, Source, qemu, rfc8259, spec
+from conformance.qmp.message import Kind, Message
 from conformance.qmp.transcript import Direction, Record
 from conformance.qmp.wirejson import StrictJSONError, loads_strict
 
@@ -35,6 +36,8 @@ __all__ = [
     "holds_noncharacter",
     "modified_utf8_ids",
     "modified_utf8_json",
+    "recorded",
+    "refused_noncharacter",
     "take",
 ]
 
@@ -154,6 +157,20 @@ def take() -> list[Deviation]:
 
 
 @contextmanager
+def recorded() -> Iterator[list[Deviation]]:
+    """The deviations recorded inside the block, in the list yielded (filled when the
+    block ends), and not left for `take()`: a caller that judges them itself (replay)
+    keeps them from the test that runs it."""
+    mark = len(_seen)
+    found: list[Deviation] = []
+    try:
+        yield found
+    finally:
+        found.extend({(d.name, d.check): d for d in _seen[mark:]}.values())
+        del _seen[mark:]
+
+
+@contextmanager
 def deliberate(deviation: Deliberate, *, when: bool) -> Iterator[None]:
     """Run checks; when `when` holds, a failure `deviation` explains is recorded as
     that deviation instead of raised. Any other failure is raised as it is."""
@@ -177,6 +194,16 @@ def deliberate(deviation: Deliberate, *, when: bool) -> Iterator[None]:
 def _is_noncharacter(char: str) -> bool:
     cp = ord(char)
     return 0xFDD0 <= cp <= 0xFDEF or cp & 0xFFFE == 0xFFFE
+
+
+@contextmanager
+def refused_noncharacter(answers: Iterable[Message], sent_id: object) -> Iterator[None]:
+    """The id checks of a request whose id was `sent_id`, answered by `answers`, with
+    `NONCHARACTERS` deliberate: QEMU refusing an id that holds a noncharacter as
+    unparseable input (an id-less error among the answers) is recorded, not raised."""
+    refused = any(not a.has_id and a.kind is Kind.ERROR for a in answers)
+    with deliberate(NONCHARACTERS, when=refused and holds_noncharacter(sent_id)):
+        yield
 
 
 def holds_noncharacter(value: object) -> bool:

@@ -40,10 +40,8 @@ from conformance.oracle.conversation import (
     RESYNC as RESYNC_RULE,
 )
 from conformance.oracle.deviation import (
-    NONCHARACTERS,
     answered_modified_utf8,
-    deliberate,
-    holds_noncharacter,
+    refused_noncharacter,
 )
 from conformance.oracle.failure import Failure, FindingKind, spec
 from conformance.oracle.protocol import (
@@ -61,7 +59,7 @@ from conformance.oracle.protocol import (
 )
 from conformance.oracle.required import check_succeeded
 from conformance.qmp.deadline import Deadline
-from conformance.qmp.message import Kind, Message
+from conformance.qmp.message import Message
 from conformance.qmp.session import Ticket
 from conformance.qmp.transport import MONITOR_READ_RATE
 from conformance.qmp.wirejson import dumps
@@ -224,8 +222,7 @@ def test_id_comes_back_equal(sent_id: object, qemu_pool: InstancePool, qmp_run: 
         since = inst.transcript.since(mark)
         check_output(since)
         # QEMU refuses a noncharacter on purpose, as unparseable input: an id-less error.
-        refused = any(not r.has_id and r.kind is Kind.ERROR for r in replies(since))
-        with deliberate(NONCHARACTERS, when=refused and holds_noncharacter(sent_id)):
+        with refused_noncharacter(replies(since), sent_id):
             if ticket.reply is None:
                 raise Failure(
                     "ids.echo",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.findings.rejudge import REJUDGED, failed_checks
+from conformance.oracle.deviation import recorded, take
 from conformance.qmp.message import parse_message
 from conformance.qmp.transcript import Transcript
 
@@ -104,3 +105,44 @@ def test_job_streams_are_judged_again(statuses: list[bytes], failed: set[str]) -
     assert failed_checks(records, FENCE, (7, 2, 0)) == failed
     assert failed_checks(records, FENCE) == set()
     assert failed <= REJUDGED
+
+
+_ERROR = b'{"error": {"class": "GenericError", "desc": "x"}}'
+
+
+@pytest.mark.parametrize(
+    ("steps", "deviation"),
+    [
+        # QEMU refuses an id holding U+FFFF as unparseable input: an id-less error.
+        (fenced(b'{"execute":"query-version","id":"\xef\xbf\xbf"}', _ERROR), "ids.echo"),
+        # C0 80 in a string is U+0000 to QEMU: the hidden command is a request.
+        (
+            fenced(
+                b'{"execute":"query-version","id":"MUST-NOT-RUN-\xc0\x80"}\x1b\n',
+                b'{"return": {}, "id": "MUST-NOT-RUN-\\u0000"}',
+            ),
+            "malformed.executed",
+        ),
+        (
+            fenced(
+                b'{"\xc0\x80execute":"query-version","id":"MUST-NOT-RUN-1"}\x1b\n',
+                b'{"error": {"class": "GenericError", "desc": "x"}, "id": "MUST-NOT-RUN-1"}',
+            ),
+            "malformed.parsed",
+        ),
+    ],
+)
+def test_the_suites_deviations_are_recorded_not_failed(
+    steps: list[tuple[str, bytes]], deviation: str
+) -> None:
+    with recorded() as seen:
+        assert failed_checks(conversation(*steps).records, FENCE) == set()
+    assert [d.check for d in seen] == [deviation]
+    assert take() == []  # kept from the test that replays
+
+
+def test_a_refused_ordinary_id_is_still_a_finding() -> None:
+    steps = fenced(b'{"execute":"query-version","id":"a"}', _ERROR)
+    with recorded() as seen:
+        assert failed_checks(conversation(*steps).records, FENCE) == {"ids.echo"}
+    assert seen == []
