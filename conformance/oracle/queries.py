@@ -48,6 +48,9 @@ class Expected:
     why: Citation
     since: Version = (0, 0, 0)
     until: Version | None = None
+    # Where a bound that isn't open comes from: the QEMU commit (or QAPI "Since:") that
+    # began or ended the behaviour, and so the release (tests/unit/test_queries.py).
+    history: str = ""
 
     def applies_to(self, version: Version) -> bool:
         return self.since <= version and (self.until is None or version < self.until)
@@ -100,6 +103,9 @@ EXPECTED_ERRORS: Mapping[str, tuple[Expected, ...]] = MappingProxyType(
                     "not enabled or no guest memory status report received yet, GenericError",
                 ),
                 since=(8, 2, 0),
+                history="8.2: 'qapi: Add HV_BALLOON_STATUS_REPORT event and its QMP query "
+                "command' (pull 'Hyper-V Dynamic Memory Protocol driver (hv-balloon)', "
+                "2023-11) added the command with this doc; QAPI 'Since: 8.2'",
             ),
         ),
         # Deliberate in the source for a board without the hardware or build feature
@@ -119,6 +125,10 @@ EXPECTED_ERRORS: Mapping[str, tuple[Expected, ...]] = MappingProxyType(
                     "hw/virtio: qmp_x_query_virtio",
                     'error_setg(errp, "No virtio devices found");',
                 ),
+                since=(8, 2, 0),
+                history="8.2: 'qmp: remove virtio_list, search QOM tree instead' (mst's pull "
+                "'virtio,pci: features, cleanups', 2023-10) added the error; before it, the "
+                "command returned an empty list (QEMU 7.2 answers [])",
             ),
         ),
         "x-query-profile": (
@@ -128,7 +138,11 @@ EXPECTED_ERRORS: Mapping[str, tuple[Expected, ...]] = MappingProxyType(
                     "qmp_x_query_profile, its stub without CONFIG_PROFILER",
                     'error_setg(errp, "Internal profiler not compiled");',
                 ),
-                until=(8, 0, 0),
+                since=(6, 2, 0),
+                until=(8, 1, 0),
+                history="6.2: 37087fd 'qapi: introduce x-query-profile QMP command' (QAPI "
+                "'Since: 6.2'); 8.1: 1b65b4f54c7f 'accel/tcg: remove CONFIG_PROFILER' removed "
+                "the command (pull-tcg-20230626, released with 8.1.0)",
             ),
         ),
         "xen-event-list": (
@@ -139,6 +153,9 @@ EXPECTED_ERRORS: Mapping[str, tuple[Expected, ...]] = MappingProxyType(
                     'error_setg(errp, "Xen event channel emulation not enabled");',
                 ),
                 since=(8, 0, 0),
+                history="8.0: 'i386/xen: add monitor commands to test event injection' (the "
+                "Xen emulation series, 2023-01) added the command with this error; QAPI "
+                "'Since: 8.0'",
             ),
         ),
     }
