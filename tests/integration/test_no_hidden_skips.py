@@ -6,9 +6,14 @@
 - the module's OOB QEMU, killed mid-module by the fault hook, is replaced, and the
   tests after the one that met the crash run instead of skipping.
 
+- a binary whose TransactionAction union lists an action the rules don't cover fails
+  the suite's `test_transaction_actions_covered`, naming the action: the real binary
+  runs, its schema read from the run's schema cache, pre-filled with the binary's own
+  schema plus one invented action (the cache is keyed by the binary's SHA-256, so the
+  entry is the one the run reads instead of asking QEMU).
+
 (A behaviour rule whose setup QEMU refuses: tests/integration/test_behaviour_runner.py;
-a TransactionAction without rules and the scan of the suite's skips:
-tests/unit/test_no_hidden_skips.py.)
+the scan of the suite's skips: tests/unit/test_no_hidden_skips.py.)
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ import pytest
 from conformance.docs.model import DocEntry, DocExample, DocMessage, Parse
 from conformance.docs.replay import Plan
 from conformance.drive.doc_replay import NotReplayable, replay
-from conformance.errors import EXIT_FINDINGS
+from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS
 from conformance.findings.record import findings_from
+from conformance.machine.cache import BinaryCache
 from conformance.machine.instance import LaunchConfig, QemuInstance
+from conformance.machine.probe import probe
 from conformance.oracle.failure import Failure, FindingKind, qapi
-from tests.integration.clirun import run_suite
+from tests.integration.clirun import cli, run_suite
+from tests.schemaedit import with_transaction_action
 
 pytestmark = pytest.mark.qemu
 
@@ -113,3 +121,55 @@ def test_the_oob_qemu_is_restarted_after_a_crash(system_qemu: str, tmp_path: Pat
     assert outcomes.get("query-uuid") == "failure", (outcomes, out)
     assert outcomes.get("query-version") == "passed", (outcomes, out)
     assert outcomes.get("query-yank") == "passed", (outcomes, out)
+
+
+def test_an_uncovered_transaction_action_fails_the_suite_test(
+    qemu_binary: str, tmp_path: Path
+) -> None:
+    reports = tmp_path / "reports"
+    binary = probe(qemu_binary).path
+    with QemuInstance(LaunchConfig(binary=binary, workdir_base=str(tmp_path / "w"))) as inst:
+        entries = inst.execute("query-qmp-schema").value
+    assert isinstance(entries, list)
+    # `qmp-conformance run` keeps its cache in REPORTS/.cache (conformance/cli.py).
+    BinaryCache(reports / ".cache").store(
+        BinaryCache.key(binary, "schema"), with_transaction_action(entries, "x-invented-action")
+    )
+    done = cli(
+        "run",
+        "--qemu",
+        binary,
+        "--profile",
+        "ci",
+        "--reports",
+        str(reports),
+        "--",
+        "-n",
+        "0",
+        "-k",
+        "test_transaction_actions_covered",
+        env={"TMPDIR": str(tmp_path)},
+    )
+    out = done.stdout + done.stderr
+    assert "no behaviour rules for transaction actions x-invented-action" in out, out[-3000:]
+    assert "1 failed" in out, out[-3000:]
+    # A gap of the suite, not a finding of QEMU: the run can't be trusted, exit 3.
+    assert "harness errors: 1" in done.stdout, out[-3000:]
+    assert done.returncode == EXIT_HARNESS, out[-3000:]
+    # Without the invented action (a fresh cache) the same test passes on the same binary.
+    again = cli(
+        "run",
+        "--qemu",
+        binary,
+        "--profile",
+        "ci",
+        "--reports",
+        str(tmp_path / "r2"),
+        "--",
+        "-n",
+        "0",
+        "-k",
+        "test_transaction_actions_covered",
+        env={"TMPDIR": str(tmp_path)},
+    )
+    assert "1 passed" in again.stdout, again.stdout[-3000:] + again.stderr

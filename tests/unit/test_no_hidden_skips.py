@@ -10,7 +10,6 @@ check each raise, and the OOB fixture restarts a QEMU an earlier test left dead.
 from __future__ import annotations
 
 import ast
-import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from conformance.behaviour.rules.transaction import ACTIONS, uncovered_actions
 from conformance.spec import Schema
+from tests.schemaedit import with_transaction_action
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "conformance" / "suite"
@@ -214,21 +214,7 @@ def test_the_scan_sees_a_skip_that_hides_a_failure(tmp_path: Path) -> None:
 def _with_fake_action(schema_file: Path, name: str) -> Schema:
     """The recorded 7.2 schema with one more TransactionAction variant `name`."""
     document = json.loads(schema_file.read_text())
-    entries = copy.deepcopy(document["schema"])
-    by_name = {e["name"]: e for e in entries}
-    union = next(
-        e
-        for e in entries
-        if e.get("meta-type") == "object"
-        and any(v.get("case") == "abort" for v in e.get("variants", []))
-    )
-    tag = next(m for m in union["members"] if m["name"] == union["tag"])
-    by_name[tag["type"]]["values"].append(name)
-    if "members" in by_name[tag["type"]]:
-        by_name[tag["type"]]["members"].append({"name": name})
-    abort = next(v for v in union["variants"] if v["case"] == "abort")
-    union["variants"].append({"case": name, "type": abort["type"]})
-    return Schema.from_schema_info(entries)
+    return Schema.from_schema_info(with_transaction_action(document["schema"], name))
 
 
 def test_an_action_without_rules_is_reported(schema_72_x86: Path) -> None:
