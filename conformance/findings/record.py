@@ -13,6 +13,7 @@ worker that ran the test to the controller that writes the findings directory.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 
@@ -232,6 +233,7 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
             extra_args=evidence.extra_args,
             argv=(QEMU_TOKEN, *evidence.argv[1:]) if evidence.argv else (),
             source=dict(source),
+            workdir_length=len(os.fsencode(evidence.workdir)) if evidence.workdir else None,
         )
     return Finding(
         signature,

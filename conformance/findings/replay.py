@@ -42,6 +42,7 @@ suite itself no longer calls a finding.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -158,6 +159,8 @@ class Replayer:
         # makes a late crash look "not reproduced", never the other way round.
         self.linger = timeout if linger is None else linger
         self._schema: Schema | None = None
+        # Set when a replay's workdir couldn't have the recorded length (one line).
+        self.workdir_note: str | None = None
 
     def once(self, rep: Reproducer) -> Observation:
         """Replay `rep` once. SetupError (incl. DiedAtStart) when QEMU can't be started."""
@@ -189,6 +192,7 @@ class Replayer:
             extra_args=rep.extra_args,
             timeout=self.timeout,
             workdir_base=self.workdir_base,
+            workdir_length=rep.workdir_length,
         )
 
     def _run(self, rep: Reproducer) -> Trace:
@@ -196,6 +200,13 @@ class Replayer:
         try:
             inst.start(negotiate=False)
             assert inst.workdir is not None
+            have = len(os.fsencode(inst.workdir))
+            if rep.workdir_length is not None and have != rep.workdir_length:
+                self.workdir_note = (
+                    f"the recorded workdir path had {rep.workdir_length} bytes, this "
+                    f"replay's has {have}: a finding that depends on "
+                    "a path's length may not reproduce (a shorter TMPDIR helps)"
+                )
             try:
                 # QEMU greets before it creates devices: a bad -device kills it after the
                 # greeting. Any command's reply (CommandNotFound before negotiation,
@@ -412,6 +423,8 @@ def _replay_runs(
     hits = 0
     for number in range(1, runs + 1):
         seen = replayer.once(rep)
+        if number == 1 and replayer.workdir_note is not None:
+            print(f"note: {replayer.workdir_note}", flush=True)
         hits += seen.reproduced
         verdict = "reproduced" if seen.reproduced else "not reproduced"
         print(f"run {number}/{runs}: {verdict}: {seen.seen}", flush=True)

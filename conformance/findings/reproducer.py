@@ -21,13 +21,16 @@ File format of ``reproducer.jsonl`` (JSON Lines, one compact object per line)::
      "extra_args":[],"argv":["$QEMU","-nodefaults",…],
      "expected":{"end":"exit","trigger":1,"exit_kind":"abort","detail":"…"},
      "source":{"test":"conformance/suite/…::test_valid_arguments[object-add]",
-               "hypothesis_profile":"ci","blob":"@reproduce_failure(…)"}}
+               "hypothesis_profile":"ci","blob":"@reproduce_failure(…)"},
+     "workdir_length":43}
     {"send":"{\"execute\":\"qmp_capabilities\"}"}
     {"send":"{\"execute\":\"object-add\",\"arguments\":{…}}"}
     {"send_b64":"/w0K"}
 
 The header comes first; each later line is one write to the QMP channel, in order, as
 text or (when not valid UTF-8) base64, with the run's workdir replaced by ``$WORKDIR``.
+``workdir_length`` (optional: reproducers of before have none) is how many bytes that
+workdir's path had; replay and the one-liner pad theirs to it.
 The greeting is not a message: QEMU sends it. ``expected`` (an :class:`Outcome`) is what
 replay must observe for the finding to count as reproduced:
 
@@ -135,6 +138,9 @@ class Reproducer:
     extra_args: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()  # abstract: $QEMU first, $WORKDIR for the workdir
     source: dict[str, str] = field(default_factory=dict)
+    # How many bytes the recorded run's workdir path had: a path built on it may only
+    # reproduce at its length (a socket path past sun_path's 108 bytes). None: unknown.
+    workdir_length: int | None = None
 
     def with_messages(self, messages: Sequence[bytes], trigger: int) -> Reproducer:
         """This reproducer with other messages (minimisation); trigger re-pointed."""
@@ -163,6 +169,8 @@ class Reproducer:
             "expected": self.expected.to_json(),
             "source": self.source,
         }
+        if self.workdir_length is not None:
+            header["workdir_length"] = self.workdir_length
         lines = [_dump(header)]
         for raw in self.messages:
             try:
@@ -204,6 +212,11 @@ class Reproducer:
             raise ReproducerError(f"line 1: unknown machine profile {profile!r} (known: {known})")
         command = header.get("command")
         source = header.get("source") or {}
+        length = header.get("workdir_length")
+        if length is not None and (
+            not isinstance(length, int) or isinstance(length, bool) or length < 1
+        ):
+            raise ReproducerError(f"line 1: workdir_length must be a positive integer: {length!r}")
         return cls(
             signature=str(header.get("signature", "")),
             kind=kind,
@@ -216,6 +229,7 @@ class Reproducer:
             extra_args=tuple(_strings(header.get("extra_args"), "extra_args")),
             argv=tuple(_strings(header.get("argv"), "argv")),
             source={str(k): str(v) for k, v in source.items()} if isinstance(source, dict) else {},
+            workdir_length=length,
         )
 
     @classmethod
@@ -297,13 +311,30 @@ def one_liner(rep: Reproducer, binary: str = "qemu-system-x86_64") -> str:
     that survives exits; and prints QEMU's exit status. A hang ends after 20 s with
     status 137: ``timeout`` sends SIGKILL, since a QEMU blocked in its main loop doesn't
     act on SIGTERM.
+
+    When the reproducer knows its run's workdir length, ``$W`` is padded to it under
+    the new directory as `replay` pads its own (`conformance.machine.instance.
+    padded_workdir`: ``w`` components of at most 100 bytes), with a one-line note on
+    stderr when the temporary directory is already too long for that.
     """
-    return (
-        'W="$(mktemp -d)" && (cd "$W" && '
+    run = (
+        '(cd "$W" && '
         + one_liner_input(rep)
         + " | timeout -s KILL 20 "
         + shlex.join(one_liner_argv(rep, binary))
-        + '; echo "exit status $?"); rm -rf "$W"'
+        + '; echo "exit status $?")'
+    )
+    n = rep.workdir_length
+    if n is None:
+        return 'W="$(mktemp -d)" && ' + run + '; rm -rf "$W"'
+    left = f"$(({n} - ${{#W}}))"
+    return (
+        'R="$(mktemp -d)" && W="$R" && '
+        f'while [ {left} -gt 102 ]; do W="$W/$(printf %0100d 0 | tr 0 w)"; done; '
+        f'if [ {left} -ge 2 ]; then W="$W/$(printf "%0$(({n} - ${{#W}} - 1))d" 0 | tr 0 w)"; fi; '
+        f'[ "${{#W}}" -eq {n} ] || echo "note: the recorded workdir path had {n} bytes, '
+        "this one has ${#W}: a finding that depends on a path's length may not reproduce\" >&2; "
+        'mkdir -p "$W" && ' + run + '; rm -rf "$R"'
     )
 
 

@@ -100,6 +100,9 @@ class LaunchConfig:
     channel: Channel = "auto"
     sandbox: bool | None = None  # None: use it when the binary supports it
     workdir_base: str | None = None
+    # The workdir's absolute path has this many bytes, where it can (`padded_workdir`):
+    # a replay's paths then have the lengths of the recorded run's.
+    workdir_length: int | None = None
     keep_workdir: bool = False
     timeout: float = 5.0  # deadline for each reply: QMP replies take microseconds
     start_timeout: float = 20.0  # deadline for the greeting
@@ -113,8 +116,27 @@ def _remove_leftover_workdirs() -> None:
     # An instance nobody closed (a test killed mid-way; process.py's sweep kills its
     # QEMU) would otherwise leave its workdir behind: a run creates nothing it keeps.
     for inst in list(QemuInstance.started):
-        if inst.workdir is not None and not inst.config.keep_workdir:
-            shutil.rmtree(inst.workdir, ignore_errors=True)
+        if inst.workdir_root is not None and not inst.config.keep_workdir:
+            shutil.rmtree(inst.workdir_root, ignore_errors=True)
+
+
+#: The longest directory name a padding component gets (NAME_MAX is 255).
+_PAD_COMPONENT = 100
+
+
+def padded_workdir(root: Path, length: int) -> Path:
+    """A directory under `root` whose absolute path is `length` bytes long, made of
+    ``w`` components; `root` itself when it can't be (already as long, or one byte
+    short, which no component fits)."""
+    path = os.fsencode(root)
+    # Stop while more than one component's worth remains, so that the rest is never 1.
+    while length - len(path) > _PAD_COMPONENT + 2:
+        path += b"/" + b"w" * _PAD_COMPONENT
+    if length - len(path) >= 2:
+        path += b"/" + b"w" * (length - len(path) - 1)
+    padded = Path(os.fsdecode(path))
+    padded.mkdir(parents=True, exist_ok=True)
+    return padded
 
 
 class QemuInstance:
@@ -132,6 +154,7 @@ class QemuInstance:
         self.profile = cfg.profile if isinstance(cfg.profile, Profile) else profile(cfg.profile)
         self.info: BinaryInfo | None = None
         self.workdir: Path | None = None
+        self.workdir_root: Path | None = None  # what is removed: the workdir, or above it
         self.argv: list[str] = []
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr: StderrCapture | None = None
@@ -156,7 +179,14 @@ class QemuInstance:
         base = self.config.workdir_base
         if base is not None:
             os.makedirs(base, exist_ok=True)
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"qemu-{self.info.target}-", dir=base))
+        length = self.config.workdir_length
+        if length is None:
+            self.workdir_root = Path(tempfile.mkdtemp(prefix=f"qemu-{self.info.target}-", dir=base))
+            self.workdir = self.workdir_root
+        else:
+            # As short a root as can be, so that padding reaches the length asked.
+            self.workdir_root = Path(tempfile.mkdtemp(prefix="w", dir=base))
+            self.workdir = padded_workdir(self.workdir_root, length)
         try:
             channel = self.config.channel
             if channel == "auto":
@@ -544,8 +574,8 @@ class QemuInstance:
             self.stderr.close()
         if self.proc is not None:
             process.forget(self.proc)
-        if self.workdir is not None and not self.config.keep_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.workdir_root is not None and not self.config.keep_workdir:
+            shutil.rmtree(self.workdir_root, ignore_errors=True)
         return info
 
     def _quit_and_wait(self) -> ExitInfo:
@@ -648,4 +678,5 @@ __all__ = [
     "QemuGone",
     "QemuInstance",
     "fit_profile",
+    "padded_workdir",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -68,6 +69,17 @@ def test_round_trip_keeps_every_field_and_every_byte() -> None:
     assert "send_b64" in json.loads(lines[3])
 
 
+def test_the_workdir_length_is_optional_and_kept() -> None:
+    old = reproducer(CAPS, PMEMSAVE)
+    assert "workdir_length" not in old.to_jsonl()  # reproducers of before load as they were
+    assert Reproducer.from_jsonl(old.to_jsonl()).workdir_length is None
+    padded = dataclasses.replace(old, workdir_length=43)
+    assert Reproducer.from_jsonl(padded.to_jsonl()) == padded
+    # The one-liner pads its workdir only when the length is known.
+    assert "R=" not in one_liner(old)
+    assert "while [ $((43 - ${#W})) -gt 102 ]" in one_liner(padded)
+
+
 def test_save_writes_the_finding_directory_and_load_reads_it_back(tmp_path: Path) -> None:
     rep = reproducer(CAPS, PMEMSAVE)
     d = rep.save(tmp_path / "f", "qemu-system-x86_64")
@@ -125,6 +137,8 @@ BAD_FILES = [
     (_header(kind="meltdown") + "\n" + SEND, "unknown finding kind"),
     (_header(profile="pc-i440fx") + "\n" + SEND, "unknown machine profile"),
     (_header(argv="qemu") + "\n" + SEND, "argv must be a list of strings"),
+    (_header(workdir_length=0) + "\n" + SEND, "workdir_length must be a positive integer"),
+    (_header(workdir_length="40") + "\n" + SEND, "workdir_length must be a positive integer"),
     (_header() + "\n" + '{"send_b64":"%%%"}', "line 2: send_b64 is not base64"),
     (_header() + "\n" + '{"recv":"x"}', "line 2: needs a send or send_b64"),
     (_header() + "\n" + '{"send":"\\ud800"}', "line 2: send is not valid Unicode"),
