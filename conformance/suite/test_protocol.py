@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conformance.docs.setup import profile_chooser
+from conformance.drive.exchange import minimal_arguments
 from conformance.drive.oob import OVERTAKE, check_blocked_queue, overtaker
 from conformance.drive.report import command_tags, evidence, label
 from conformance.drive.sessions import (
@@ -66,8 +66,7 @@ from conformance.qmp.message import Kind
 from conformance.qmp.wirejson import dumps
 from conformance.runcontext import RunContext
 from conformance.spec import Schema
-from conformance.spec.minimal import minimal_object
-from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
+from strategies.safety import Unconfinable
 from strategies.wire import (
     ACCEPTED_CASES,
     ENVELOPE_RULES,
@@ -466,13 +465,8 @@ def test_exec_oob(command_name: str, schema: Schema, oob_qemu: QemuInstance) -> 
         citation=str(OOB),
     )
     inst = oob_qemu
-    choose = profile_chooser(inst.profile, command_name, schema)
     try:
-        arguments = admit(
-            command_name,
-            minimal_object(schema, schema.object_type(command.arg_type), choose, EXCLUDED_VALUES),
-            str(inst.workdir),
-        )
+        arguments = minimal_arguments(inst, schema, command_name)
     except (Unconfinable, ValueError) as exc:
         pytest.skip(f"no admissible arguments: {exc}")
     with evidence(inst):
