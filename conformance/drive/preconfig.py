@@ -41,6 +41,10 @@ HELD = qapi("RunState", "prelaunch: QEMU was started with -S and guest has not s
 _HELD_STATUS = "prelaunch"
 
 
+#: The user property naming what a command met in the phase (a `Phase` value).
+PHASE_PROPERTY = "preconfig"
+
+
 class Phase(enum.StrEnum):
     """What a command met in the preconfig phase."""
 

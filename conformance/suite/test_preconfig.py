@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from conformance.drive.exchange import minimal_arguments
-from conformance.drive.preconfig import leave_preconfig, send_in_preconfig
+from conformance.drive.preconfig import PHASE_PROPERTY, leave_preconfig, send_in_preconfig
 from conformance.drive.report import command_tags, label
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
@@ -24,9 +24,6 @@ from conformance.oracle.preconfig import ENABLED, STATUS
 from conformance.runcontext import RunContext
 from conformance.spec import Schema
 from strategies.safety import Unconfinable
-
-#: The user property naming what a command met in the phase (allowed or refused).
-PHASE_PROPERTY = "preconfig"
 
 
 @pytest.fixture(scope="module")
