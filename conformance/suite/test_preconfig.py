@@ -46,13 +46,8 @@ def test_preconfig_phase(
     """In the phase, a command is refused with qmp-dispatch's GenericError naming it,
     or runs and answers as the schema says; the commands QEMU's tests pin as enabled
     or forbidden are."""
-    label(
-        epic="preconfig",
-        feature=command_name,
-        story="in the preconfig phase",
-        tags=command_tags(schema.commands[command_name]),
-        citation=str(ENABLED),
-    )
+    tags, cited = command_tags(schema.commands[command_name]), str(ENABLED)
+    label(epic="preconfig", feature=command_name, story="in the phase", tags=tags, citation=cited)
     inst = preconfig_pool.get(qmp_run.argument_profile)
     try:
         arguments = minimal_arguments(inst, schema, command_name)

@@ -7,16 +7,8 @@ import json
 
 import pytest
 
+from conformance.oracle import preconfig as oracle
 from conformance.oracle.failure import Failure
-from conformance.oracle.preconfig import (
-    STATUS,
-    check_answered_after,
-    check_exit_refused,
-    check_phase_reply,
-    check_status,
-    phase_refusal,
-    preconfig_status,
-)
 from conformance.qmp.message import Message, parse_message
 
 
@@ -33,43 +25,47 @@ OK = _msg({"return": {}})
 
 
 def test_a_phase_refusal_names_its_command() -> None:
-    assert phase_refusal(_refusal("query-cpus-fast"), "query-cpus-fast")
-    assert not phase_refusal(_refusal("query-cpus-fast"), "query-version")
+    assert oracle.phase_refusal(_refusal("query-cpus-fast"), "query-cpus-fast")
+    assert not oracle.phase_refusal(_refusal("query-cpus-fast"), "query-version")
     old = "The command 'query-cpus' isn't permitted in 'preconfig' state"
-    assert phase_refusal(_msg({"error": {"class": "GenericError", "desc": old}}), "query-cpus")
-    assert not phase_refusal(OK, "query-version")
+    assert oracle.phase_refusal(
+        _msg({"error": {"class": "GenericError", "desc": old}}), "query-cpus"
+    )
+    assert not oracle.phase_refusal(OK, "query-version")
 
 
 def test_the_refusal_is_a_generic_error() -> None:
-    check_phase_reply("query-cpus-fast", _refusal("query-cpus-fast"))
+    oracle.check_phase_reply("query-cpus-fast", _refusal("query-cpus-fast"))
     with pytest.raises(Failure, match="CommandNotFound"):
-        check_phase_reply("query-cpus-fast", _refusal("query-cpus-fast", "CommandNotFound"))
+        oracle.check_phase_reply("query-cpus-fast", _refusal("query-cpus-fast", "CommandNotFound"))
 
 
 def test_pinned_commands() -> None:
-    check_phase_reply("query-commands", _msg({"return": []}))
+    oracle.check_phase_reply("query-commands", _msg({"return": []}))
     with pytest.raises(Failure) as allowed:
-        check_phase_reply("query-commands", _refusal("query-commands"))
+        oracle.check_phase_reply("query-commands", _refusal("query-commands"))
     assert allowed.value.check == "preconfig.allowed"
     with pytest.raises(Failure) as forbidden:
-        check_phase_reply("query-cpus-fast", _msg({"return": []}))
+        oracle.check_phase_reply("query-cpus-fast", _msg({"return": []}))
     assert forbidden.value.check == "preconfig.forbidden"
     # Any other command may be either: only its refusal's form is judged.
-    check_phase_reply("query-version", _refusal("query-version"))
-    check_phase_reply("query-version", OK)
+    oracle.check_phase_reply("query-version", _refusal("query-version"))
+    oracle.check_phase_reply("query-version", OK)
 
 
 def test_status_and_leaving_the_phase() -> None:
-    assert preconfig_status((7, 2, 22)) == "prelaunch"
-    assert preconfig_status((5, 2, 0)) == "preconfig"
+    assert oracle.preconfig_status((7, 2, 22)) == "prelaunch"
+    assert oracle.preconfig_status((5, 2, 0)) == "preconfig"
     held = _msg({"return": {"status": "prelaunch", "singlestep": False, "running": False}})
-    check_status(held, "prelaunch", STATUS)
+    oracle.check_status(held, "prelaunch", oracle.STATUS)
     with pytest.raises(Failure):
-        check_status(_msg({"return": {"status": "running", "running": True}}), "prelaunch", STATUS)
-    check_answered_after("query-cpus-fast", _msg({"return": []}))
+        oracle.check_status(
+            _msg({"return": {"status": "running", "running": True}}), "prelaunch", oracle.STATUS
+        )
+    oracle.check_answered_after("query-cpus-fast", _msg({"return": []}))
     with pytest.raises(Failure):
-        check_answered_after("query-cpus-fast", _refusal("query-cpus-fast"))
+        oracle.check_answered_after("query-cpus-fast", _refusal("query-cpus-fast"))
     twice = "The command is permitted only before machine initialization"
-    check_exit_refused(_msg({"error": {"class": "GenericError", "desc": twice}}))
+    oracle.check_exit_refused(_msg({"error": {"class": "GenericError", "desc": twice}}))
     with pytest.raises(Failure):
-        check_exit_refused(OK)
+        oracle.check_exit_refused(OK)
