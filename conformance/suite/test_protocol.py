@@ -4,7 +4,10 @@ Each test drives one area (negotiation, envelope, ids, output, malformed, events
 pipelining) and judges what the transcript shows with the checks of
 `conformance/oracle/protocol.py` (one message) and `conformance/oracle/conversation.py`
 (a whole exchange). Generated inputs come from `strategies.wire` and are shrunk by
-Hypothesis; a failing example carries its instance's transcript.
+Hypothesis; a failing example carries its instance's transcript. The exchanges a
+session drives (a broken envelope, broken bytes then a probe) are
+`conformance/drive/sessions.py`'s, the blocked-queue choreography of qmp-test's
+test_qmp_oob `conformance/drive/oob.py`'s.
 """
 
 from __future__ import annotations
