@@ -56,6 +56,10 @@ NEEDS = (
         "needs a running guest",
     ),
     (("replay-",), "needs a machine started with -icount record/replay"),
+    (
+        ("x-exit-preconfig",),
+        "needs a machine started with --preconfig (its example is the preconfig test's)",
+    ),
     (("xen-", "x-colo-"), "needs a Xen or COLO setup"),
     (
         ("qmp_capabilities",),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import reject
 
+from conformance.docs.setup import profile_chooser
 from conformance.drive.harvest import absorb
 from conformance.drive.report import evidence
 from conformance.machine.instance import QemuInstance
@@ -25,10 +26,11 @@ from conformance.oracle.protocol import check_reply_shape
 from conformance.oracle.visitor import check_not_refused_as_invalid, check_refused_as_malformed
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.coverage import exercised
+from conformance.spec.minimal import minimal_object
 from strategies import Malformed
 from strategies.policy import GenerationPolicy
 from strategies.pools import KINDS, Pools
-from strategies.safety import Unconfinable, confine
+from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit, confine
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,17 @@ REPLIES_PROPERTY = "replies"
 # are built and validated once instead of once per test. The entry holds the source
 # object, so that its id isn't reused while cached.
 _SNAPSHOTS: dict[int, tuple[Pools, tuple[int, ...], Pools]] = {}
+
+
+def minimal_arguments(inst: QemuInstance, schema: Schema, command: str) -> object:
+    """The smallest arguments of `command` on `inst` (started), naming the profile's
+    objects where the command refers to one, admitted by the host-safety policy.
+    Raises `Unconfinable` when the policy refuses them, `ValueError` when no value of a
+    required member is admissible."""
+    choose = profile_chooser(inst.profile, command, schema)
+    arg_type = schema.object_type(schema.commands[command].arg_type)
+    minimal = minimal_object(schema, arg_type, choose, EXCLUDED_VALUES)
+    return admit(command, minimal, str(inst.workdir))
 
 
 def snapshot(pools: Pools) -> Pools:

@@ -178,9 +178,15 @@ def check_replies(
         )
 
 
-def check_issue_order(records: Transcript | Iterable[Record], in_band: Sequence[object]) -> None:
+def check_issue_order(
+    records: Transcript | Iterable[Record],
+    in_band: Sequence[object],
+    citation: Citation = ISSUE_ORDER,
+    check: str = "pipelining.order",
+) -> None:
     """Replies to the in-band commands with ids `in_band` (in the order sent) arrive in
-    that order. Other replies (OOB ones) may come anywhere."""
+    that order. Other replies (OOB ones) may come anywhere. `citation` and `check` name
+    a source that pins the order of particular commands (QEMU's tests)."""
     seen: list[object] = []
     for reply in replies(records):
         if reply.has_id and any(json_equal(reply.id, i) for i in in_band):
@@ -190,8 +196,8 @@ def check_issue_order(records: Transcript | Iterable[Record], in_band: Sequence[
     for position, (got, want) in enumerate(zip(seen, answered, strict=False)):
         if not json_equal(got, want):
             raise _fail(
-                "pipelining.order",
-                ISSUE_ORDER,
+                check,
+                citation,
                 f"in-band reply {position + 1} carries id {got!r}, expected {want!r} "
                 f"(issue order {list(in_band)!r}, reply order {seen!r})",
                 "$.id",

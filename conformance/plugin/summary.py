@@ -6,6 +6,8 @@ import pytest
 from hypothesis import Phase, settings
 
 from conformance import hypothesis_profiles
+from conformance.drive.preconfig import PHASE_PROPERTY
+from conformance.drive.preconfig import Phase as PreconfigPhase
 from conformance.plugin.outcome import (
     OUTCOME,
     FindingsOutcome,
@@ -87,6 +89,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 f"{sum(int(str(p[f'{machine}-steps'])) for p in counted)} steps in "
                 f"{sum(int(str(p[f'{machine}-runs'])) for p in counted)} runs"
             )
+    _preconfig_line(tr, reports, teardowns)
     no_docs = tr.config.stash.get(DOCS, (None, ""))[1]
     if no_docs:  # one skipped placeholder per doc test is no example or condition
         tr.write_line(f"documentation tests skipped: {no_docs}")
@@ -103,6 +106,26 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     outcome = tr.config.stash.get(OUTCOME, None)
     if outcome is not None:
         _findings_summary(tr, outcome)
+
+
+def _preconfig_line(
+    tr: pytest.TerminalReporter,
+    reports: list[pytest.TestReport],
+    teardowns: list[dict[str, object]],
+) -> None:
+    """How the commands sent in the preconfig phase fared: allowed or refused for the
+    phase, not sent (the host-safety policy), or failed (a crash, a finding)."""
+    met = [str(p[PHASE_PROPERTY]) for p in teardowns if PHASE_PROPERTY in p]
+    if not met:
+        return
+    run = [r for r in reports if "test_preconfig_phase[" in r.nodeid]
+    skipped = sum(1 for r in run if r.skipped and not is_known(r))
+    failed = sum(1 for r in run if r.when == "call" and (r.failed or is_known(r)))
+    tr.write_line(
+        f"preconfig phase: {len(met) + skipped + failed} commands: "
+        + ", ".join(f"{phase} {met.count(phase)}" for phase in PreconfigPhase)
+        + f", not sent {skipped}, failed {failed}"
+    )
 
 
 def _ci_profile_lines(tr: pytest.TerminalReporter, teardowns: list[dict[str, object]]) -> None:

@@ -4,22 +4,32 @@ Each test drives one area (negotiation, envelope, ids, output, malformed, events
 pipelining) and judges what the transcript shows with the checks of
 `conformance/oracle/protocol.py` (one message) and `conformance/oracle/conversation.py`
 (a whole exchange). Generated inputs come from `strategies.wire` and are shrunk by
-Hypothesis; a failing example carries its instance's transcript.
+Hypothesis; a failing example carries its instance's transcript. The exchanges a
+session drives (a broken envelope, broken bytes then a probe) are
+`conformance/drive/sessions.py`'s, the blocked-queue choreography of qmp-test's
+test_qmp_oob `conformance/drive/oob.py`'s.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conformance.docs.setup import profile_chooser
+from conformance.drive.exchange import minimal_arguments
+from conformance.drive.oob import OVERTAKE, check_blocked_queue, overtaker
 from conformance.drive.report import command_tags, evidence, label
+from conformance.drive.sessions import (
+    BEFORE_NEGOTIATION_PROBE,
+    SESSIONS,
+    bad_envelope,
+    broken_then_probe,
+    enable_oob,
+    offered_capabilities,
+    wait_reply,
+)
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.oracle.classes import id_class
@@ -27,12 +37,8 @@ from conformance.oracle.conversation import (
     ISSUE_ORDER,
     PARSE_ERROR,
     check_events,
-    check_id_less,
     check_issue_order,
-    check_nothing_hidden_ran,
     check_output,
-    check_parse_errors,
-    check_probe_answered,
     check_replies,
     replies,
 )
@@ -40,7 +46,6 @@ from conformance.oracle.conversation import (
     RESYNC as RESYNC_RULE,
 )
 from conformance.oracle.deviation import (
-    answered_modified_utf8,
     refused_noncharacter,
 )
 from conformance.oracle.failure import Failure, FindingKind, spec
@@ -58,31 +63,22 @@ from conformance.oracle.protocol import (
     check_reply_shape,
 )
 from conformance.oracle.required import check_succeeded
-from conformance.qmp.deadline import Deadline
-from conformance.qmp.message import Message
-from conformance.qmp.session import Ticket
-from conformance.qmp.transport import MONITOR_READ_RATE
 from conformance.qmp.wirejson import dumps
 from conformance.runcontext import RunContext
-from conformance.spec import EnumType, Schema
-from conformance.spec.minimal import minimal_object
-from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit
+from conformance.spec import Schema
+from strategies.safety import Unconfinable
 from strategies.wire import (
     ACCEPTED_CASES,
     ENVELOPE_RULES,
     LIMIT_CASES,
-    MUST_NOT_RUN_PREFIX,
-    RESYNC,
     STRUCTURAL_CASES,
     WIRE_RULES,
     Envelope,
     WireCase,
     accepted_cases,
-    encode,
     envelopes,
     json_ids,
     limit_cases,
-    probe,
     structural_cases,
     wire_bytes,
 )
@@ -133,8 +129,8 @@ def test_unknown_capability_is_an_error(fresh_qemu: QemuInstance) -> None:
 
 def test_offered_oob_can_be_enabled(fresh_qemu: QemuInstance) -> None:
     label(epic="protocol", feature="negotiation", story="oob", citation=str(OOB_CAPABILITY))
-    greeting = fresh_qemu.start(negotiate=False)
-    offered = greeting.value["QMP"]["capabilities"]  # type: ignore[index]
+    fresh_qemu.start(negotiate=False)
+    offered = offered_capabilities(fresh_qemu)
     if "oob" not in offered:
         pytest.skip(f"the greeting offers no oob capability ({offered})")
     with evidence(fresh_qemu):
@@ -162,7 +158,7 @@ def test_bad_envelope(
     the connection stays usable."""
     label(epic="protocol", feature="envelope", story=rule, citation=str(ENVELOPE))
     envelope: Envelope = data.draw(envelopes(rules=[rule]), label="envelope")
-    _bad_envelope(qemu_pool.get(qmp_run.profiles[0]), envelope, None)
+    bad_envelope(qemu_pool.get(qmp_run.profiles[0]), envelope, None)
 
 
 @pytest.mark.parametrize("session", ["before-negotiation", "oob"])
@@ -182,24 +178,7 @@ def test_bad_envelope_on_session(
     label(epic="protocol", feature="envelope", story=f"{rule} ({session})", citation=str(ENVELOPE))
     envelope: Envelope = data.draw(envelopes(rules=[rule]), label="envelope")
     inst, probe_class = _session(session, request, qemu_pool, qmp_run)
-    _bad_envelope(inst, envelope, probe_class)
-
-
-def _bad_envelope(inst: QemuInstance, envelope: Envelope, probe_class: str | None) -> None:
-    mark = len(inst.transcript)
-    with evidence(inst):
-        (ticket,) = inst.send_raw(
-            encode(envelope), replies=[(envelope.has_id, envelope.id)], label=envelope.rule
-        )
-        reply = _wait(inst, ticket)
-        check_error_class(reply, "GenericError", ENVELOPE, f"envelope.{envelope.rule}")
-        check_id_echo(reply, envelope.id, sent=envelope.has_id)
-        after = inst.execute("query-version").message
-        if probe_class is None:
-            check_succeeded(after, "query-version", ENVELOPE)
-        else:
-            check_error_class(after, probe_class, NEGOTIATION, "negotiation.before")
-        check_output(inst.transcript.since(mark))
+    bad_envelope(inst, envelope, probe_class)
 
 
 @_REUSE
@@ -218,7 +197,7 @@ def test_id_comes_back_equal(sent_id: object, qemu_pool: InstancePool, qmp_run: 
         # Waiting on the fence, not on an id the server may have mangled beyond
         # pairing, keeps a broken echo from costing a whole deadline.
         fence = inst.send_command("query-version", id="fence")
-        _wait(inst, fence)
+        wait_reply(inst, fence)
         since = inst.transcript.since(mark)
         check_output(since)
         # QEMU refuses a noncharacter on purpose, as unparseable input: an id-less error.
@@ -252,7 +231,7 @@ def test_malformed_input(
     exactly its own reply; no part of the broken input may run."""
     label(epic="protocol", feature="malformed", story=rule, citation=str(RESYNC_RULE))
     case: WireCase = data.draw(wire_bytes(rules=[rule], max_size=wire_max_bytes), label="case")
-    _broken_then_probe(qemu_pool.get(qmp_run.profiles[0]), case)
+    broken_then_probe(qemu_pool.get(qmp_run.profiles[0]), case)
 
 
 @pytest.mark.parametrize("name", LIMIT_CASES)
@@ -265,36 +244,7 @@ def test_malformed_input_at_limits(
     label(
         epic="protocol", feature="malformed", story=f"at limits: {name}", citation=str(RESYNC_RULE)
     )
-    _broken_then_probe(qemu_pool.get(qmp_run.profiles[0]), case)
-
-
-def _broken_then_probe(
-    inst: QemuInstance, case: WireCase, *, probe_class: str | None = None, answered: int = 1
-) -> None:
-    """Send `case`, the resynchronising byte and a probe. Every reply but the probe's is
-    an id-less GenericError, at least `answered` of them (the resynchronisation's own
-    included); the probe gets a success, or before negotiation a `probe_class` error."""
-    mark = len(inst.transcript)
-    probe_id = {"probe": case.rule}
-    with evidence(inst):
-        inst.send_raw(case.data + RESYNC, label=case.rule)
-        (ticket,) = inst.send_raw(probe(probe_id), replies=[(True, probe_id)])
-        _wait(inst, ticket, extra=len(case.data) / MONITOR_READ_RATE)
-        since = inst.transcript.since(mark)
-        check_output(since)
-        # Read as QEMU's modified UTF-8, an input whose only defect is C0 80 inside a
-        # string is a request: answering it is deliberate.
-        with answered_modified_utf8(since, MUST_NOT_RUN_PREFIX):
-            check_nothing_hidden_ran(since, MUST_NOT_RUN_PREFIX)
-            check_id_less(since, allowed=[probe_id])
-        check_parse_errors(since, at_least=answered)
-        check_probe_answered(since, probe_id, probe_class)
-
-
-# Where broken input is sent: a negotiated session, one still in capabilities
-# negotiation (qmp-test runs test_malformed before and after qmp_capabilities), and one
-# with the oob capability, whose input is read by the monitor's I/O thread.
-SESSIONS = ("negotiated", "before-negotiation", "oob")
+    broken_then_probe(qemu_pool.get(qmp_run.profiles[0]), case)
 
 
 def _session(
@@ -306,7 +256,7 @@ def _session(
         inst: QemuInstance = request.getfixturevalue("oob_qemu")
         return inst, None
     if session == "before-negotiation":
-        return qemu_pool.get(qmp_run.profiles[0], negotiated=False), "CommandNotFound"
+        return qemu_pool.get(qmp_run.profiles[0], negotiated=False), BEFORE_NEGOTIATION_PROBE
     return qemu_pool.get(qmp_run.profiles[0]), None
 
 
@@ -330,7 +280,7 @@ def test_malformed_input_on_session(
     )
     case: WireCase = data.draw(wire_bytes(rules=[rule], max_size=wire_max_bytes), label="case")
     inst, probe_class = _session(session, request, qemu_pool, qmp_run)
-    _broken_then_probe(inst, case, probe_class=probe_class)
+    broken_then_probe(inst, case, probe_class=probe_class)
 
 
 @pytest.mark.parametrize("session", SESSIONS)
@@ -353,7 +303,7 @@ def test_structural_json_error(
         citation=str(PARSE_ERROR),
     )
     inst, probe_class = _session(session, request, qemu_pool, qmp_run)
-    _broken_then_probe(inst, case, probe_class=probe_class, answered=2)
+    broken_then_probe(inst, case, probe_class=probe_class, answered=2)
 
 
 @pytest.mark.parametrize("name", ACCEPTED_CASES)
@@ -367,7 +317,7 @@ def test_json_extension_accepted(name: str, qemu_pool: InstancePool, qmp_run: Ru
     with evidence(inst):
         ticket = inst.send_raw(case.data, replies=[(True, case.id)], label=name)[0]
         fence = inst.send_command("query-version", id="fence")
-        _wait(inst, fence)
+        wait_reply(inst, fence)
         since = inst.transcript.since(mark)
         check_output(since)
         if ticket.reply is None:
@@ -485,12 +435,10 @@ def oob_qemu(
     inst = pool.get(qmp_run.block_profile or qmp_run.profiles[0], negotiated=False)
     if negotiated and negotiated[-1] is inst:
         return inst
-    assert inst.greeting is not None
-    offered = inst.greeting.value["QMP"]["capabilities"]  # type: ignore[index]
+    offered = offered_capabilities(inst)
     if "oob" not in offered:
         pytest.skip(f"the greeting offers no oob capability ({offered})")
-    with evidence(inst):
-        check_succeeded(inst.negotiate(["oob"]).message, "qmp_capabilities", OOB_CAPABILITY)
+    enable_oob(inst)
     negotiated[:] = [inst]
     return inst
 
@@ -516,13 +464,8 @@ def test_exec_oob(command_name: str, schema: Schema, oob_qemu: QemuInstance) -> 
         citation=str(OOB),
     )
     inst = oob_qemu
-    choose = profile_chooser(inst.profile, command_name, schema)
     try:
-        arguments = admit(
-            command_name,
-            minimal_object(schema, schema.object_type(command.arg_type), choose, EXCLUDED_VALUES),
-            str(inst.workdir),
-        )
+        arguments = minimal_arguments(inst, schema, command_name)
     except (Unconfinable, ValueError) as exc:
         pytest.skip(f"no admissible arguments: {exc}")
     with evidence(inst):
@@ -559,7 +502,7 @@ def test_oob_may_overtake_and_in_band_keeps_order(oob_qemu: QemuInstance) -> Non
             b"".join(lines), replies=[(True, i) for i in [*in_band[:3], "oob", *in_band[3:]]]
         )
         for ticket in tickets:
-            _wait(inst, ticket)
+            wait_reply(inst, ticket)
         since = inst.transcript.since(mark)
         check_output(since)
         check_replies(since, [*in_band, "oob"])
@@ -567,123 +510,22 @@ def test_oob_may_overtake_and_in_band_keeps_order(oob_qemu: QemuInstance) -> Non
 
 
 def test_oob_overtakes_a_blocked_in_band_command(schema: Schema, qmp_run: RunContext) -> None:
-    """qmp-test's test_qmp_oob: an in-band blockdev-add whose blkdebug `config` is a FIFO
-    nobody writes to blocks the main loop in open(); an out-of-band command sent after it
-    (and after a quick in-band one) must be answered while it is blocked. The FIFO lives
-    in the QEMU's workdir; it is opened for writing, which unblocks QEMU, only after the
-    out-of-band reply has come, or when that wait fails."""
+    """qmp-test's test_qmp_oob (`conformance.drive.oob`): while an in-band command is
+    blocked on a FIFO, an out-of-band command overtakes it and a quick in-band one
+    waits; an envelope without `execute` behind it fails in-band, after it."""
     label(
         epic="protocol", feature="oob", story="overtakes a blocked command", citation=str(OVERTAKE)
     )
-    oob_command = next(
-        (
-            c
-            for c in ("migrate-pause", "query-yank")
-            if c in schema.commands and schema.commands[c].allow_oob
-        ),
-        None,
-    )
-    if oob_command is None or "blkdebug" not in _blockdev_drivers(schema):
+    overtaking = overtaker(schema)
+    if overtaking is None:
         pytest.skip("no blkdebug driver or allow-oob command to block and overtake with")
     with _fresh(qmp_run) as inst:
-        greeting = inst.start(negotiate=False)
-        offered = greeting.value["QMP"]["capabilities"]  # type: ignore[index]
+        inst.start(negotiate=False)
+        offered = offered_capabilities(inst)
         if "oob" not in offered:
             pytest.skip(f"the greeting offers no oob capability ({offered})")
-        with evidence(inst):
-            check_succeeded(inst.negotiate(["oob"]).message, "qmp_capabilities", OOB_CAPABILITY)
-            assert inst.workdir is not None  # started
-            fifo = inst.workdir / "blocker.fifo"
-            os.mkfifo(fifo, 0o600)
-            mark = len(inst.transcript)
-            blocker = {
-                "execute": "blockdev-add",
-                "id": "ib-blocked",
-                "arguments": {
-                    "driver": "blkdebug",
-                    "node-name": "blocked",
-                    "config": str(fifo),
-                    "image": {"driver": "null-co", "read-zeroes": True},
-                },
-            }
-            lines = [
-                dumps(blocker),
-                dumps({"execute": "query-version", "id": "ib-quick"}),
-                dumps({"exec-oob": oob_command, "id": "oob"}),
-            ]
-            tickets = inst.send_raw(
-                b"".join(line + b"\n" for line in lines),
-                replies=[(True, "ib-blocked"), (True, "ib-quick"), (True, "oob")],
-            )
-            blocked = False
-            try:
-                _await_without_verdict(inst, tickets[2], inst.config.timeout)
-            finally:
-                blocked = _unblock(fifo, inst.config.timeout)
-            blocked_reply, _, _ = (_wait(inst, t) for t in tickets)
-            # Refused at once, it blocked nothing: the test's premise, not OOB, failed.
-            check_succeeded(blocked_reply, "blockdev-add")
-            if not blocked:
-                # The premise failed (blockdev-add returned without reading its config):
-                # the suite's method is wrong for this QEMU, which must not pass as a skip.
-                pytest.fail("QEMU never opened the blkdebug config FIFO: nothing was blocked")
-            since = inst.transcript.since(mark)
-            check_output(since)
-            check_replies(since, ["ib-blocked", "ib-quick", "oob"])
-            check_issue_order(since, ["ib-blocked", "ib-quick"])
-            order = [r.id for r in replies(since) if r.has_id]
-            if order.index("oob") > order.index("ib-blocked"):
-                raise Failure(
-                    "oob.overtake",
-                    OVERTAKE,
-                    "the out-of-band reply came only after the blocked in-band command's",
-                    kind=_PROTOCOL,
-                    command=oob_command,
-                )
-
-
-OVERTAKE = spec(
-    "Out-of-band execution",
-    "Commands executed out-of-band jump the queue: the command get executed right away, "
-    "possibly overtaking prior in-band commands.",
-)
-
-
-def _blockdev_drivers(schema: Schema) -> tuple[str, ...]:
-    """The values of blockdev-add's `driver` (introspection masks the enum's name)."""
-    if "blockdev-add" not in schema.commands:
-        return ()
-    options = schema.object_type(schema.command("blockdev-add").arg_type)
-    driver = next((m for m in options.members if m.name == "driver"), None)
-    info = schema.type(driver.type) if driver is not None else None
-    return tuple(info.values) if isinstance(info, EnumType) else ()
-
-
-def _await_without_verdict(inst: QemuInstance, ticket: Ticket, timeout: float) -> None:
-    """Read until `ticket` is answered or `timeout` passes, without calling a late reply
-    a hang: an OOB reply that only comes once the in-band command is unblocked is the
-    overtake check's finding. Short quiet periods, so the wait ends with the reply."""
-    deadline = Deadline.after(timeout)
-    while ticket.reply is None and not deadline.expired():
-        inst.poll(min(0.05, deadline.remaining()))
-
-
-def _unblock(fifo: Path, timeout: float) -> bool:
-    """Open `fifo` for writing and close it: QEMU's blocked open() for reading returns and
-    reads an empty config. open() for writing waits for a reader, so it runs in a thread
-    with a deadline; past it, a reader of our own releases the thread. Returns whether
-    QEMU was the reader (its command was blocked on the FIFO)."""
-    done = threading.Thread(target=lambda: os.close(os.open(fifo, os.O_WRONLY)), daemon=True)
-    done.start()
-    done.join(timeout)
-    if not done.is_alive():
-        return True
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        done.join(timeout)
-    finally:
-        os.close(reader)
-    return False
+        enable_oob(inst)
+        check_blocked_queue(inst, overtaking)
 
 
 # -- pipelining ------------------------------------------------------------------------
@@ -705,16 +547,8 @@ def test_pipelined_commands_answered_in_order(
     with evidence(inst):
         payload = b"".join(dumps({"execute": "query-status", "id": i}) + b"\n" for i in ids)
         for ticket in inst.send_raw(payload, replies=[(True, i) for i in ids]):
-            _wait(inst, ticket)
+            wait_reply(inst, ticket)
         since = inst.transcript.since(mark)
         check_output(since)
         check_replies(since, ids)
         check_issue_order(since, ids)
-
-
-# -- helpers ---------------------------------------------------------------------------
-
-
-def _wait(inst: QemuInstance, ticket: Ticket, extra: float = 0.0) -> Message:
-    """Wait for a raw send's reply, `extra` seconds longer than a command's deadline."""
-    return inst.wait(ticket, inst.config.timeout + extra)
