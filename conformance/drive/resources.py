@@ -643,6 +643,7 @@ class TransactionPlan:
 
     model: Model
     grouped: bool
+    actions: int = 0  # planned so far
     fail: Expect | None = None  # the first action that must fail
     doubts: list[str] = field(default_factory=list)  # why either reply conforms
     removed: set[tuple[str, str]] = field(default_factory=set)  # bitmaps removed so far
@@ -738,8 +739,9 @@ def plan_action(
             expect = model.backup(job, source, target)
             nodes: tuple[str, ...] = (source, target)
         else:
-            # A new raw image in QEMU's workdir (its cwd), copied to by an unnamed node.
-            data.update({"target": f"{fresh}.raw", "format": "raw"})
+            # A new image in QEMU's workdir (its cwd), copied to by an unnamed node; qcow2,
+            # since sync none makes the source its backing file (raw has none).
+            data.update({"target": f"{fresh}.qcow2", "format": "qcow2"})
             expect = model.drive_backup(job, source)
             nodes = (source,)
         if plan.note(number, kind, expect):
@@ -1302,20 +1304,24 @@ class ResourceMachine(RuleBasedStateMachine):
             max_size=TRANSACTION_ACTIONS,
         ),
         mode=st.sampled_from((None, *COMPLETION_MODES)),
+        clean=st.booleans(),
     )
-    def transaction(self, draws: list[ActionDraw], mode: str | None) -> MultipleResults[str]:
+    def transaction(
+        self, draws: list[ActionDraw], mode: str | None, clean: bool
+    ) -> MultipleResults[str]:
         """1 to TRANSACTION_ACTIONS actions of any kind the binary's TransactionAction
         lists (`PLANNED_ACTIONS`), jobs included, in either completion mode: all take
         effect or none does; the jobs it starts come to rest where their mode and the
-        group's say."""
+        group's say. A `clean` group holds only actions the model says succeed (a drawn
+        kind that must fail gives way to the next kind that may not): with four actions
+        drawn freely, most groups would fail, and their jobs never start."""
         grouped = mode == "grouped"
         plan = TransactionPlan(copy.deepcopy(self.model), grouped)
-        actions = [
-            plan_action(
-                plan, number, self.planned[draw[0] % len(self.planned)], draw, self._fresh("t")
-            )
-            for number, draw in enumerate(draws, start=1)
-        ]
+        actions: list[dict[str, object]] = []
+        for draw in draws:
+            plan, action = self._plan_next(plan, draw, clean)
+            if action is not None:
+                actions.append(action)
         arguments: dict[str, object] = {"actions": actions}
         if mode is not None:
             arguments["properties"] = {"completion-mode": mode}
@@ -1334,6 +1340,24 @@ class ResourceMachine(RuleBasedStateMachine):
             self.model.jobs[job].status = status
             self.model.jobs[job].group = group
         return multiple(*(job for job, _ in plan.jobs))
+
+    def _plan_next(
+        self, plan: TransactionPlan, draw: ActionDraw, clean: bool
+    ) -> tuple[TransactionPlan, dict[str, object] | None]:
+        """`plan` with the action `draw` picks; for a `clean` group, the first kind from
+        the drawn one on that may succeed (grouped: one that takes grouped completion),
+        or no action at all."""
+        first = draw[0] % len(self.planned)
+        kinds = self.planned[first:] + self.planned[:first]
+        for kind in kinds if clean else kinds[:1]:
+            if clean and plan.grouped and kind not in GROUPED_ACTIONS:
+                continue
+            trial = copy.deepcopy(plan) if clean else plan
+            action = plan_action(trial, trial.actions + 1, kind, draw, self._fresh("t"))
+            if not clean or trial.fail is None:
+                trial.actions += 1
+                return trial, action
+        return plan, None
 
     # -- rules: tray and medium --------------------------------------------------------
 

@@ -289,8 +289,8 @@ def test_backups_start_jobs_that_rest_by_mode_or_by_group() -> None:
         "device": "n3",
         "sync": "full",
         "auto-dismiss": False,
-        "target": "t2.raw",
-        "format": "raw",
+        "target": "t2.qcow2",
+        "format": "qcow2",
     }
     model = machine.Model(nodes={"n1": {}, "n2": {}, "n3": {}, "n4": {}})
     plan, _ = _plan(model, actions, grouped=True)
