@@ -31,9 +31,12 @@ def run_tool(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     capture: bool = True,
+    reap_group: bool = False,
 ) -> tuple[int, str]:
     """Run `argv` to completion; its exit status and what it printed (stdout, then
-    stderr), or "" with `capture=False`, where its output goes to ours."""
+    stderr), or "" with `capture=False`, where its output goes to ours. With
+    `reap_group`, whatever of its process group outlives it is killed (a debugger's
+    inferior that it left running)."""
     out = subprocess.PIPE if capture else None
     try:
         proc = subprocess.Popen(
@@ -55,6 +58,9 @@ def run_tool(
     except BaseException:
         _kill(proc)
         raise
+    if reap_group:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     said = (stdout or b"") + (stderr or b"")
     return proc.returncode, said.decode("utf-8", "replace")
 

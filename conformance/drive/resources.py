@@ -42,8 +42,19 @@ every step:
 On qemu-storage-daemon (no machine, no devices) the machine runs on the daemon's null0,
 held by nothing, without the tray and device rules, and fences with ``query-version``.
 
-A transaction succeeds when each action would succeed in order and no ``abort`` is
-among them; when it fails nothing changes. One case the doc leaves open: an action that
+A transaction draws 1 to `TRANSACTION_ACTIONS` actions from every kind the binary's
+TransactionAction lists (`PLANNED_ACTIONS`: abort, the bitmap actions, blockdev-backup
+and drive-backup, which start jobs, and the three snapshot actions), in either
+completion mode or none (`TransactionPlan`, `plan_action`). It succeeds when each action
+would succeed in order and no ``abort`` is among them; when it fails nothing of it
+remains (no bitmap, job or snapshot node; cd0's medium unchanged). Its jobs come to rest
+where their mode says, or, grouped, where the group does (one job still running keeps
+the others waiting, one waiting for finalization keeps all pending), and a verb that
+cancels or finalizes one job of a group does so to its peers. Grouped completion "may
+be rejected by Actions that do not support" it: with any action but a job's or abort
+either reply conforms. An external snapshot changes the graph in ways the model doesn't
+follow (the overlay becomes cd0's medium; the node below it is a backing node): both
+nodes are unsure from then on. One case the doc leaves open: an action that
 adds a bitmap which an earlier action of the same transaction removed. QEMU removes
 bitmaps only at commit, so the add sees the name taken; nothing in qapi/transaction.json
 says whether later actions see earlier ones, so either reply is accepted there (atomicity
@@ -71,6 +82,7 @@ transcript is attached.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -94,7 +106,12 @@ from conformance.behaviour.rules.backup import BACKUP, SAME
 from conformance.behaviour.rules.block import ADD, DEL
 from conformance.behaviour.rules.device import DELETED, DELETED_DATA
 from conformance.behaviour.rules.medium import INSERT, REMOVE, REMOVE_NOOP
-from conformance.behaviour.rules.transaction import ABORT, ATOMIC, transaction_kinds
+from conformance.behaviour.rules.transaction import (
+    ABORT,
+    ATOMIC,
+    GROUPED,
+    transaction_kinds,
+)
 from conformance.behaviour.rules.tray import CLOSE, CLOSE_NOOP, MOVED, OPEN, OPEN_NOOP
 from conformance.drive.report import evidence
 from conformance.machine.instance import EventMissing, QemuInstance
@@ -274,6 +291,69 @@ JOB_MISSING = {
 }
 DISMISSED = qapi("qapi/job.json: job-dismiss", "Deletes a job that is in the CONCLUDED state.")
 JOBS_LISTED = qapi("qapi/job.json: query-jobs", "a list with a JobInfo for each active job")
+DRIVE_BACKUP = qapi(
+    _BLOCK_CORE + "drive-backup",
+    "Start a point-in-time copy of a block device to a new destination.",
+)
+SNAPSHOT_TAKEN = qapi(
+    _BLOCK_CORE + "blockdev-snapshot-sync", "Takes a synchronous snapshot of a block device."
+)
+SNAPSHOT_MISSING = qapi(
+    _BLOCK_CORE + "blockdev-snapshot-sync",
+    "If @device is not a valid block device, DeviceNotFound",
+)
+SNAPSHOT_OVERLAY = qapi(
+    _BLOCK_CORE + "BlockdevSnapshot",
+    "overlay: reference to the existing block device that will become the overlay of @node, "
+    "as part of taking the snapshot.",
+)
+INTERNAL_MISSING = qapi(
+    _BLOCK_CORE + "blockdev-snapshot-internal-sync",
+    "If @device is not a valid block device, GenericError",
+)
+INTERNAL_UNSUPPORTED = qapi(
+    _BLOCK_CORE + "blockdev-snapshot-internal-sync",
+    "If the format of the image used does not support it, GenericError",
+)
+MERGE = qapi(
+    _BLOCK_CORE + "block-dirty-bitmap-merge",
+    "Merge dirty bitmaps listed in @bitmaps to the @target dirty bitmap.",
+)
+MERGE_NODE = qapi(
+    _BLOCK_CORE + "block-dirty-bitmap-merge",
+    "If @node is not a valid block device, DeviceNotFound",
+)
+MERGE_MISSING = qapi(
+    _BLOCK_CORE + "block-dirty-bitmap-merge",
+    "If any bitmap in @bitmaps or @target is not found, GenericError",
+)
+WAITING = qapi(
+    "qapi/job.json: JobStatus",
+    "waiting: The job is waiting for other jobs in the transaction to converge to the "
+    "waiting state.",
+)
+GROUPED_PENDING = qapi(
+    "qapi/transaction.json: ActionCompletionMode",
+    "grouped: If any Action fails after the Transaction succeeds, cancel all Actions. "
+    "Actions do not complete until all Actions are ready to complete.",
+)
+#: The actions grouped completion is documented for (jobs); any other "may reject" it.
+GROUPED_ACTIONS = frozenset({"abort", "blockdev-backup", "drive-backup"})
+#: The transaction action kinds the model predicts; the machine draws from those of the
+#: binary (a new kind is test_transaction_actions_covered's to flag).
+PLANNED_ACTIONS = frozenset(
+    {
+        "abort",
+        *(f"block-dirty-bitmap-{op}" for op in (*BITMAP_OPS, "merge")),
+        "blockdev-backup",
+        "drive-backup",
+        "blockdev-snapshot",
+        "blockdev-snapshot-sync",
+        "blockdev-snapshot-internal-sync",
+    }
+)
+COMPLETION_MODES = ("individual", "grouped")
+TRANSACTION_ACTIONS = 4  # at most, in one transaction
 # What only a machine has: qemu-storage-daemon runs the machine without these rules.
 TRAY_COMMANDS = (
     "blockdev-open-tray",
@@ -375,6 +455,7 @@ class Job:
 
     status: str
     nodes: tuple[str, ...] = ()
+    group: str | None = None  # the grouped transaction that started it, with its peers
 
 
 @dataclass
@@ -478,6 +559,35 @@ class Model:
             expect = hedged(expect, self.doubt(node))
         return expect
 
+    def drive_backup(self, job: str, source: str) -> Expect:
+        """drive-backup from `source` into a new image file as job `job`."""
+        if job in self.jobs:
+            known = self.jobs[job]
+            return hedged(
+                Expect(False, f"job {job!r} exists ({known.status})", JOB_ID),
+                self.generated_use(job),
+            )
+        if source not in self.nodes:
+            return hedged(
+                Expect(False, f"no node {source!r}", DRIVE_BACKUP), self.generated_use(source)
+            )
+        expect = Expect(True, f"{source!r} exists, {job!r} is free", DRIVE_BACKUP)
+        held = self.holder(source)
+        if held is not None:
+            return hedged(expect, f"{source!r}: {held} (the doc is silent)")
+        return hedged(expect, self.doubt(source))
+
+    def group_peers(self, job: str) -> list[str]:
+        """The other jobs of `job`'s grouped transaction that have not ended."""
+        group = self.jobs[job].group if job in self.jobs else None
+        if group is None:
+            return []
+        return sorted(
+            name
+            for name, other in self.jobs.items()
+            if other.group == group and name != job and other.status not in ENDS
+        )
+
     def job_verb(self, job: str, verb: str, version: Version) -> Expect:
         known = self.jobs.get(job)
         if known is None:
@@ -497,7 +607,9 @@ class Model:
     def generated_use(self, name: str) -> str | None:
         """Why the model can't vouch for `name`, or None: a generated command used it (and
         a job it started may remove, add or hold what it names at any time)."""
-        return f"a generated command used {name!r}" if name in self.unsure else None
+        if name not in self.unsure:
+            return None
+        return f"a generated command or a snapshot used {name!r}"
 
 
 def bitmap_step(
@@ -524,34 +636,211 @@ def bitmap_step(
     return Expect(True, f"{node!r} has a bitmap {name!r}", BITMAP_DOES[op])
 
 
-def transaction_step(nodes: Bitmaps, actions: list[tuple[str, str, str, bool | None]]) -> Expect:
-    """Predict a transaction of bitmap actions (op "abort" for an abort) on a copy of
-    `nodes`; the copy is applied only by the caller, on success."""
-    removed: set[tuple[str, str]] = set()
-    either = False
-    for number, (op, node, name, disabled) in enumerate(actions, start=1):
-        if op == "abort":
-            return Expect(False, f"action {number} is abort", ABORT)
-        step = bitmap_step(nodes, op, node, name, disabled)
-        if not step.ok:
-            return Expect(False, f"action {number} would fail: {step.why}", ATOMIC)
-        if op == "add" and (node, name) in removed:
-            either = True  # see the module docstring
-        if op == "remove":
-            removed.add((node, name))
-    why = "every action would succeed in order"
-    if either:
-        why += "; one re-adds a bitmap an earlier action removed (doc silent)"
-    return Expect(True, why, ATOMIC, either=either)
+@dataclass
+class TransactionPlan:
+    """A transaction's actions predicted one by one, in order, on a copy of the model
+    (`model`, taken as the model's only when QEMU accepts the whole group)."""
+
+    model: Model
+    grouped: bool
+    actions: int = 0  # planned so far
+    fail: Expect | None = None  # the first action that must fail
+    doubts: list[str] = field(default_factory=list)  # why either reply conforms
+    removed: set[tuple[str, str]] = field(default_factory=set)  # bitmaps removed so far
+    jobs: list[tuple[str, str]] = field(default_factory=list)  # (job, JOB_MODES key)
+    known_nodes: set[str] = field(default_factory=set)  # names the group may create
+    known_jobs: set[str] = field(default_factory=set)
+    snapshots: bool = False  # an external snapshot may have changed the graph
+
+    def note(self, number: int, kind: str, expect: Expect) -> bool:
+        """Record action `number`'s prediction; whether it may succeed (then the caller
+        applies its effect to `model`)."""
+        if self.grouped and kind not in GROUPED_ACTIONS:
+            self.doubts.append(f"action {number} ({kind}) may reject grouped completion")
+        if expect.either:
+            self.doubts.append(f"action {number}: {expect.why}")
+        elif not expect.ok:
+            if self.fail is None:
+                self.fail = Expect(
+                    False, f"action {number} would fail: {expect.why}", expect.citation
+                )
+            return False
+        return True
+
+    def expect(self) -> Expect:
+        """The group's prediction: an error when an action must fail, success when every
+        action must succeed, else either (success still has every action's effect)."""
+        if self.fail is not None:
+            cite = ABORT if self.fail.citation is ABORT else ATOMIC
+            return Expect(False, self.fail.why, cite)
+        cite = GROUPED if self.grouped and self.jobs else ATOMIC
+        if self.doubts:
+            return Expect(True, "; ".join(self.doubts), cite, either=True)
+        return Expect(True, "every action would succeed in order", cite)
+
+    def rests(self) -> list[tuple[str, str, Citation]]:
+        """Each job the group starts, where it comes to rest, and the sentence saying so:
+        its own mode's rest when individual; grouped, no job completes before all are
+        ready (a job still running keeps the others waiting; one that waits for
+        finalization keeps all pending)."""
+        modes = [JOB_MODES[mode] for _, mode in self.jobs]
+        if not self.grouped or len(self.jobs) < 2:
+            return [
+                (job, how.rests, how.citation)
+                for (job, _), how in zip(self.jobs, modes, strict=True)
+            ]
+        if any(how.rests == "running" for how in modes):
+            return [
+                (job, "running", how.citation)
+                if how.rests == "running"
+                else (job, "waiting", WAITING)
+                for (job, _), how in zip(self.jobs, modes, strict=True)
+            ]
+        if any(how.auto_finalize is False for how in modes):
+            return [(job, "pending", GROUPED_PENDING) for job, _ in self.jobs]
+        return [(job, "concluded", AUTO_DISMISS) for job, _ in self.jobs]
 
 
-def _action(op: str, node: str, name: str, disabled: bool | None) -> dict[str, object]:
-    if op == "abort":
+#: One drawn action: an index into the binary's planned kinds, a bitmap reference, two
+#: sized nodes, another bitmap name, a job mode, and a flag (a bitmap added disabled; a
+#: backup reusing a job id).
+ActionDraw = tuple[int, tuple[str, str], str, str, str, str, bool]
+
+
+def plan_action(
+    plan: TransactionPlan, number: int, kind: str, draw: ActionDraw, fresh: str
+) -> dict[str, object]:
+    """Action `number` of kind `kind` from `draw` (`fresh`: a name nothing has had, for a
+    job, a snapshot node or an image file), predicted on `plan`."""
+    _, (node, name), source, target, other, mode, flag = draw
+    model = plan.model
+    if kind == "abort":
+        plan.note(number, kind, Expect(False, "it is abort", ABORT))
         return {"type": "abort", "data": {}}
+    if kind.startswith("block-dirty-bitmap-"):
+        return _plan_bitmap(plan, number, kind, (node, name), other, flag)
+    if kind in ("blockdev-backup", "drive-backup"):
+        job = fresh
+        if flag:  # a job id in use: one of this group's, else one of the model's
+            earlier = [j for j, _ in plan.jobs] or sorted(model.jobs)
+            job = earlier[0] if earlier else job
+        plan.known_jobs.add(job)
+        how = JOB_MODES[mode]
+        data: dict[str, object] = {
+            "job-id": job,
+            "device": source,
+            "sync": how.sync,
+            "auto-dismiss": False,
+        }
+        if how.auto_finalize is not None:
+            data["auto-finalize"] = how.auto_finalize
+        if kind == "blockdev-backup":
+            data["target"] = target
+            expect = model.backup(job, source, target)
+            nodes: tuple[str, ...] = (source, target)
+        else:
+            # A new image in QEMU's workdir (its cwd), copied to by an unnamed node; qcow2,
+            # since sync none makes the source its backing file (raw has none).
+            data.update({"target": f"{fresh}.qcow2", "format": "qcow2"})
+            expect = model.drive_backup(job, source)
+            nodes = (source,)
+        if plan.note(number, kind, expect):
+            model.jobs[job] = Job("running", nodes)
+            plan.jobs.append((job, mode))
+        return {"type": kind, "data": data}
+    if kind == "blockdev-snapshot-sync":
+        plan.known_nodes.add(fresh)
+        data = {
+            "node-name": node,
+            "snapshot-file": f"{fresh}.qcow2",
+            "snapshot-node-name": fresh,
+            "format": "qcow2",
+        }
+        if node not in model.nodes:
+            expect = hedged(
+                Expect(False, f"no node {node!r}", SNAPSHOT_MISSING), model.generated_use(node)
+            )
+        else:
+            expect = Expect(True, f"{node!r} exists, {fresh!r} is new", SNAPSHOT_TAKEN)
+            held = model.holder(node) if model.inserted != node else None
+            expect = hedged(expect, f"{held} (the doc is silent)" if held else model.doubt(node))
+        if plan.note(number, kind, expect):
+            plan.snapshots = True
+            model.nodes[fresh] = {}
+            # The overlay takes the node's place in its parents (cd0's medium), and the
+            # graph below it is the model's no longer.
+            if model.inserted == node:
+                model.inserted = fresh
+            model.unsure |= {node, fresh}
+        return {"type": kind, "data": data}
+    if kind == "blockdev-snapshot":
+        overlay = source
+        data = {"node": node, "overlay": overlay}
+        missing = next((n for n in (node, overlay) if n not in model.nodes), None)
+        if missing is not None:
+            expect = hedged(
+                Expect(False, f"no node {missing!r}", SNAPSHOT_OVERLAY),
+                model.generated_use(missing),
+            )
+        else:
+            # Whether a null-co node can be an overlay the doc doesn't say.
+            expect = Expect(True, f"{node!r} and {overlay!r} exist", SNAPSHOT_OVERLAY, either=True)
+            expect = dataclasses.replace(
+                expect,
+                why=expect.why + "; the doc doesn't say whether a null-co node may be an overlay",
+            )
+        if plan.note(number, kind, expect):
+            plan.snapshots = True
+            if model.inserted == node:
+                model.inserted = overlay
+            model.unsure |= {node, overlay}
+        return {"type": kind, "data": data}
+    if kind == "blockdev-snapshot-internal-sync":
+        data = {"device": node, "name": other}
+        if node not in model.nodes:
+            expect = Expect(False, f"no node {node!r}", INTERNAL_MISSING)
+        else:
+            expect = Expect(False, f"{node!r} is a null-co node", INTERNAL_UNSUPPORTED)
+        # A node a snapshot or a generated command touched may be a qcow2 overlay by now.
+        plan.note(number, kind, hedged(expect, model.generated_use(node)))
+        return {"type": kind, "data": data}
+    raise ValueError(f"no planner for transaction action {kind!r}")
+
+
+def _plan_bitmap(
+    plan: TransactionPlan, number: int, kind: str, ref: tuple[str, str], other: str, flag: bool
+) -> dict[str, object]:
+    node, name = ref
+    model = plan.model
+    op = kind.removeprefix("block-dirty-bitmap-")
     data: dict[str, object] = {"node": node, "name": name}
-    if op == "add" and disabled is not None:
-        data["disabled"] = disabled
-    return {"type": f"block-dirty-bitmap-{op}", "data": data}
+    if op == "merge":
+        data = {"node": node, "target": name, "bitmaps": [other]}
+        bitmaps = model.nodes.get(node)
+        if bitmaps is None:
+            expect = Expect(False, f"node {node!r} does not exist", MERGE_NODE)
+        elif name not in bitmaps or other not in bitmaps:
+            gone = name if name not in bitmaps else other
+            expect = Expect(False, f"{node!r} has no bitmap {gone!r}", MERGE_MISSING)
+        else:
+            expect = Expect(True, f"{node!r} has bitmaps {name!r} and {other!r}", MERGE)
+        if {(node, name), (node, other)} & plan.removed:
+            expect = hedged(expect, "a bitmap of it was removed earlier in the group (doc silent)")
+        plan.note(number, kind, hedged(expect, model.generated_use(node)))
+        return {"type": kind, "data": data}
+    if op == "add":
+        if flag:
+            data["disabled"] = True
+        step = bitmap_step(model.nodes, op, node, name, True if flag else None)
+        if step.ok and (node, name) in plan.removed:
+            # QEMU removes bitmaps only at commit: see the module docstring.
+            step = hedged(step, "it re-adds a bitmap an earlier action removed (doc silent)")
+    else:
+        step = bitmap_step(model.nodes, op, node, name)
+    if op == "remove" and step.ok:
+        plan.removed.add((node, name))
+    plan.note(number, kind, hedged(step, model.generated_use(node)))
+    return {"type": kind, "data": data}
 
 
 def referencing_commands(schema: Schema) -> tuple[str, ...]:
@@ -685,6 +974,7 @@ class ResourceMachine(RuleBasedStateMachine):
         self.policy = policy
         self.generated = generated
         self.kinds = transaction_kinds(schema)
+        self.planned = tuple(sorted(self.kinds & PLANNED_ACTIONS))
         self.inst = make()
         self.inst.start()
         self.model = Model()
@@ -997,32 +1287,77 @@ class ResourceMachine(RuleBasedStateMachine):
         if self._step(f"block-dirty-bitmap-{op}", {"node": node, "name": name}, expect):
             self.model.nodes = after
 
+    @precondition(lambda self: bool(self.planned))
     @rule(
-        actions=st.lists(
-            st.tuples(st.sampled_from(BITMAP_OPS), action_refs, disabled_flags),
+        target=jobs,
+        draws=st.lists(
+            st.tuples(
+                st.integers(0, 63),
+                action_refs,
+                sized,
+                sized,
+                st.sampled_from(BITMAP_NAMES),
+                job_modes,
+                st.booleans(),
+            ),
             min_size=1,
-            max_size=3,
+            max_size=TRANSACTION_ACTIONS,
         ),
-        abort_at=st.one_of(st.none(), st.integers(0, 3)),
+        mode=st.sampled_from((None, *COMPLETION_MODES)),
+        clean=st.booleans(),
     )
     def transaction(
-        self,
-        actions: list[tuple[str, tuple[str, str], bool | None]],
-        abort_at: int | None,
-    ) -> None:
-        plan = [
-            (op, node, name, disabled)
-            for op, (node, name), disabled in actions
-            if f"block-dirty-bitmap-{op}" in self.kinds
-        ]
-        if abort_at is not None and "abort" in self.kinds:
-            plan.insert(min(abort_at, len(plan)), ("abort", "", "", None))
-        after = {n: dict(b) for n, b in self.model.nodes.items()}
-        expect = transaction_step(after, plan)
-        for _, node, _, _ in plan:
-            expect = hedged(expect, self.model.generated_use(node))
-        if self._step("transaction", {"actions": [_action(*a) for a in plan]}, expect):
-            self.model.nodes = after
+        self, draws: list[ActionDraw], mode: str | None, clean: bool
+    ) -> MultipleResults[str]:
+        """1 to TRANSACTION_ACTIONS actions of any kind the binary's TransactionAction
+        lists (`PLANNED_ACTIONS`), jobs included, in either completion mode: all take
+        effect or none does; the jobs it starts come to rest where their mode and the
+        group's say. A `clean` group holds only actions the model says succeed (a drawn
+        kind that must fail gives way to the next kind that may not): with four actions
+        drawn freely, most groups would fail, and their jobs never start."""
+        grouped = mode == "grouped"
+        plan = TransactionPlan(copy.deepcopy(self.model), grouped)
+        actions: list[dict[str, object]] = []
+        for draw in draws:
+            plan, action = self._plan_next(plan, draw, clean)
+            if action is not None:
+                actions.append(action)
+        arguments: dict[str, object] = {"actions": actions}
+        if mode is not None:
+            arguments["properties"] = {"completion-mode": mode}
+        # Names the group would create: absent after a failure (atomicity), checked.
+        for model in (self.model, plan.model):
+            model.known_nodes |= plan.known_nodes
+            model.known_jobs |= plan.known_jobs
+        if plan.jobs:
+            self.touched.add("job")
+        if not self._step("transaction", arguments, plan.expect()):
+            return multiple()
+        self.model = plan.model
+        group = f"group{self.created}" if grouped and len(plan.jobs) > 1 else None
+        for job, status, citation in plan.rests():
+            self._await(EVENT, {"id": job, "status": status}, citation)
+            self.model.jobs[job].status = status
+            self.model.jobs[job].group = group
+        return multiple(*(job for job, _ in plan.jobs))
+
+    def _plan_next(
+        self, plan: TransactionPlan, draw: ActionDraw, clean: bool
+    ) -> tuple[TransactionPlan, dict[str, object] | None]:
+        """`plan` with the action `draw` picks; for a `clean` group, the first kind from
+        the drawn one on that may succeed (grouped: one that takes grouped completion),
+        or no action at all."""
+        first = draw[0] % len(self.planned)
+        kinds = self.planned[first:] + self.planned[:first]
+        for kind in kinds if clean else kinds[:1]:
+            if clean and plan.grouped and kind not in GROUPED_ACTIONS:
+                continue
+            trial = copy.deepcopy(plan) if clean else plan
+            action = plan_action(trial, trial.actions + 1, kind, draw, self._fresh("t"))
+            if not clean or trial.fail is None:
+                trial.actions += 1
+                return trial, action
+        return plan, None
 
     # -- rules: tray and medium --------------------------------------------------------
 
@@ -1264,11 +1599,15 @@ class ResourceMachine(RuleBasedStateMachine):
                 model.unsure.discard(job)
             return
         status, citation = VERB_RESTS[verb]
-        self._await(EVENT, {"id": job, "status": status}, citation)
+        # Cancelling or finalizing one job of a grouped transaction does it to all.
+        peers = model.group_peers(job) if verb != "dismiss" else []
+        for name in [job, *peers]:
+            self._await(
+                EVENT, {"id": name, "status": status}, GROUPED if name in peers else citation
+            )
+            model.jobs[name].status = status
         if verb == "dismiss":
             del model.jobs[job]
-        else:
-            model.jobs[job].status = status
 
     # -- rules: generated commands -----------------------------------------------------
 

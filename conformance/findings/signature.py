@@ -8,7 +8,9 @@ So it keeps what identifies the defect and drops what varies between runs:
   the first stable line QEMU wrote to stderr, plus the command that was in flight; a
   crash that left nothing but its signal adds the shape of the command's arguments
   (`argument_shape`), since "SIGSEGV in transaction" alone would match any segfault
-  of any action;
+  of any action, and, when QEMU's debug symbols let gdb name them, the top frames of
+  its backtrace in QEMU's own code (`Signature.with_frames`,
+  `conformance.findings.backtrace`): ``SIGSEGV at f<-g<-h args=…``;
 - a hang: the command in flight;
 - a violation (protocol, schema, behaviour, doc): the check id, the command, every
   JSON path the failure is about (sorted, de-duplicated), and the facets that tell
@@ -25,10 +27,11 @@ two assertions with the same text apart.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from conformance.machine.exits import ExitInfo, ExitKind
@@ -154,6 +157,8 @@ def argument_shape(arguments: object) -> str:
 
 
 _ARGS = " args="
+_AT = " at "
+_FRAME_SEP = "<-"
 
 
 def _shape_items(shape: str) -> frozenset[str]:
@@ -183,12 +188,21 @@ def covers(known: str, key: str) -> bool:
     ``transaction`` with ``actions[abort,block-dirty-bitmap-enable]`` where a shrunk
     one signs the same segfault ``actions[block-dirty-bitmap-enable]``. A crash in
     another variant (``actions[drive-backup]``) or another command stays new.
+
+    Backtrace frames (``SIGSEGV at f<-g<-h args=…``) are compared only when both keys
+    carry them: a baseline written where QEMU's debug symbols were missing covers a run
+    that has them, and the other way round (the shape still tells the variants apart);
+    two keys with frames and the same shape are two crashes when the frames differ.
     """
     if known == key:
         return True
     head, sep, shape = known.rpartition(_ARGS)
     seen_head, seen_sep, seen_shape = key.rpartition(_ARGS)
-    if not sep or not seen_sep or head != seen_head or shape == "{}":
+    if not sep or not seen_sep or shape == "{}":
+        return False
+    head, _, frames = head.partition(_AT)
+    seen_head, _, seen_frames = seen_head.partition(_AT)
+    if head != seen_head or (frames and seen_frames and frames != seen_frames):
         return False
     return _shape_items(shape) <= _shape_items(seen_shape)
 
@@ -234,6 +248,24 @@ class Signature:
     ) -> Signature:
         places = sorted({normalise(p) for p in (path, *paths) if p}) or ["$"]
         return cls(kind, command, f"{check} {','.join(places)}{_facets(facets or {})}")
+
+    @property
+    def signal_only(self) -> str | None:
+        """The signal's name (``SIGSEGV``) of a crash signed by its signal and arguments'
+        shape alone, not yet by frames; None for any other signature."""
+        if self.kind is not FindingKind.CRASH or _ARGS not in self.detail:
+            return None
+        how = self.detail.partition(_ARGS)[0]
+        return how if how.startswith("SIG") and " " not in how else None
+
+    def with_frames(self, frames: Sequence[str]) -> Signature:
+        """This signal-only crash's signature with its top backtrace `frames`
+        (innermost first) between the signal and the shape; itself without frames."""
+        if not frames or self.signal_only is None:
+            return self
+        how, sep, shape = self.detail.partition(_ARGS)
+        detail = f"{how}{_AT}{_FRAME_SEP.join(frames)}{sep}{shape}"
+        return dataclasses.replace(self, detail=detail)
 
     @property
     def key(self) -> str:

@@ -40,6 +40,7 @@ from types import FrameType
 from conformance import lifeline
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, SetupError
 from conformance.findings import baseline as baselines
+from conformance.findings.backtrace import Backtracer
 from conformance.findings.record import Finding
 from conformance.findings.store import FindingStore, load_minimiser
 from conformance.fuzz import worker
@@ -106,6 +107,9 @@ class FuzzRun:
         self._notes: multiprocessing.Queue[worker.Note] = self._ctx.Queue()
         self._tty = sys.stdout.isatty()
         self._progress_shown = False
+        # The parent signs a signal-only crash with its frames, once per signature.
+        self._backtracer = Backtracer(self.binary, str(self.run_dir / "gdb"))
+        self._told = False  # the backtracer's note printed
 
     # -- workers ---------------------------------------------------------------------------
 
@@ -201,6 +205,10 @@ class FuzzRun:
         return True
 
     def _found(self, finding: Finding) -> None:
+        if finding.signature.signal_only and self._backtracer.note and not self._told:
+            self._print(self._backtracer.note)
+            self._told = True
+        finding = self._backtracer.sign(finding)
         entry = self.store.add(finding)
         if entry.occurrences == 1:
             path = self.store.write_entry(entry)

@@ -11,6 +11,7 @@ import pytest
 
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
+from conformance.findings.backtrace import Backtracer
 from conformance.findings.record import Finding, findings_from, leaves
 from conformance.findings.signature import exit_finding_kind
 from conformance.findings.store import FindingStore, load_minimiser
@@ -52,6 +53,8 @@ def pytest_runtest_makereport(
             report.longreprtext,
             str(item.config.getoption("hypothesis_profile", None) or "default"),
         )
+        # Here, before the baseline is asked: a frame-signed key is what it must know.
+        found = [backtracer(item.config).sign(f) for f in found]
         for finding in found:
             report.user_properties.append((FINDING_PROPERTY, json.dumps(finding.to_json())))
         known = run_context(item.config).baseline
@@ -60,6 +63,17 @@ def pytest_runtest_makereport(
             report.outcome = "skipped"
             report.wasxfail = KNOWN_PREFIX + "; ".join(f.key for f in found)
     return report
+
+
+BACKTRACER = pytest.StashKey[Backtracer]()
+
+
+def backtracer(config: pytest.Config) -> Backtracer:
+    """The run's `Backtracer` (one a process; its frames cache is the run's workdir)."""
+    if BACKTRACER not in config.stash:
+        ctx = run_context(config)
+        config.stash[BACKTRACER] = Backtracer(ctx.qemu, str(ctx.workdir))
+    return config.stash[BACKTRACER]
 
 
 def _is_finding(exc: BaseException) -> bool:
@@ -112,6 +126,7 @@ class FindingsOutcome:
     unseen: int = 0  # baseline signatures this run didn't hit
     updated: str = ""  # the baseline file written by --baseline-update
     minimiser_note: str = ""
+    backtrace_note: str = ""  # why signal-only crashes carry no frames
 
 
 OUTCOME = pytest.StashKey[FindingsOutcome]()
@@ -144,6 +159,8 @@ def _collect_findings(config: pytest.Config, reports: list[pytest.TestReport]) -
                 seen.add((rep.nodeid, finding.key))
                 store.add(finding)
     outcome = FindingsOutcome(store, choice.note if choice is not None else "")
+    if any(e.finding.signature.signal_only for e in store.entries):
+        outcome.backtrace_note = backtracer(config).note
     budget = float(config.getoption("--minimise-budget"))
     minimiser = load_minimiser() if budget > 0 and store.new else None
     if minimiser is not None:

@@ -176,6 +176,8 @@ def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> 
         tr.write_line(f"baseline updated: {outcome.updated} ({len(store.entries)} signatures)")
     if outcome.minimiser_note:
         tr.write_line(outcome.minimiser_note)
+    if outcome.backtrace_note:
+        tr.write_line(outcome.backtrace_note)
     for entry in store.entries:
         if entry.minimise_note:
             tr.write_line(f"  {entry.slug}: {entry.minimise_note}")

@@ -8,7 +8,7 @@ import pytest
 from conformance.behaviour.rules.block import DEL
 from conformance.behaviour.rules.device import DELETED, XHCI
 from conformance.behaviour.rules.medium import INSERT
-from conformance.behaviour.rules.transaction import ATOMIC
+from conformance.behaviour.rules.transaction import ATOMIC, GROUPED
 from conformance.behaviour.rules.tray import OPEN
 from conformance.drive.report import label
 from conformance.drive.resources import (
@@ -39,7 +39,8 @@ def test_resource_state_machine(
         feature="resources",
         story="state machine",
         citation="; ".join(
-            str(c) for c in (OPEN, INSERT, DEL, ATOMIC, OBJECT_ADD, DELETED, VERB_DOES["dismiss"])
+            str(c)
+            for c in (OPEN, INSERT, DEL, ATOMIC, GROUPED, OBJECT_ADD, DELETED, VERB_DOES["dismiss"])
         ),
         # The matrix's "sequences" column: this result speaks for every command it drives.
         commands=COMMANDS,

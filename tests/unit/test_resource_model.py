@@ -194,3 +194,177 @@ def test_hedged_keeps_the_prediction_and_adds_the_reason() -> None:
     open_ = machine.hedged(expect, "a generated command used 'n9'")
     assert (open_.ok, open_.either) == (False, True)
     assert open_.why == "no node 'n9'; but a generated command used 'n9'"
+
+
+# -- transactions -----------------------------------------------------------------------
+
+
+def _draw(
+    kind_index: int = 0,
+    ref: tuple[str, str] = ("n1", "b0"),
+    source: str = "n1",
+    target: str = "n2",
+    other: str = "b1",
+    mode: str = "concluded",
+    flag: bool = False,
+) -> machine.ActionDraw:
+    return (kind_index, ref, source, target, other, mode, flag)
+
+
+def _plan(
+    model: machine.Model, actions: list[tuple[str, machine.ActionDraw]], *, grouped: bool = False
+) -> tuple[machine.TransactionPlan, list[dict[str, object]]]:
+    plan = machine.TransactionPlan(model, grouped)
+    sent = [
+        machine.plan_action(plan, number, kind, draw, f"t{number}")
+        for number, (kind, draw) in enumerate(actions, start=1)
+    ]
+    return plan, sent
+
+
+def test_every_action_kind_of_the_binaries_is_planned(schema_72_x86: Path) -> None:
+    from conformance.behaviour.rules.transaction import transaction_kinds
+
+    kinds = transaction_kinds(load_schema_file(schema_72_x86))
+    assert kinds == machine.PLANNED_ACTIONS
+
+
+def test_bitmap_actions_take_effect_in_order_on_the_copy() -> None:
+    model = machine.Model(nodes={"n1": {}})
+    plan, sent = _plan(
+        model,
+        [
+            ("block-dirty-bitmap-add", _draw(flag=True)),
+            ("block-dirty-bitmap-enable", _draw()),
+            ("block-dirty-bitmap-add", _draw(ref=("n1", "b1"))),
+            ("block-dirty-bitmap-merge", _draw(ref=("n1", "b0"), other="b1")),
+        ],
+    )
+    expect = plan.expect()
+    assert (expect.ok, expect.either, expect.citation) == (True, False, machine.ATOMIC)
+    assert plan.model.nodes == {"n1": {"b0": True, "b1": True}}
+    assert model.nodes == {"n1": {"b0": True, "b1": True}}  # the plan's own copy is the caller's
+    assert sent[0] == {
+        "type": "block-dirty-bitmap-add",
+        "data": {"node": "n1", "name": "b0", "disabled": True},
+    }
+    assert sent[3]["data"] == {"node": "n1", "target": "b0", "bitmaps": ["b1"]}
+
+
+def test_one_failing_action_fails_the_group() -> None:
+    plan, _ = _plan(
+        machine.Model(nodes={"n1": {}}),
+        [
+            ("block-dirty-bitmap-add", _draw()),
+            ("block-dirty-bitmap-merge", _draw(other="b2")),
+        ],
+    )
+    expect = plan.expect()
+    assert (expect.ok, expect.either, expect.citation) == (False, False, machine.ATOMIC)
+    assert "action 2 would fail" in expect.why
+    plan, _ = _plan(machine.Model(nodes={"n1": {}}), [("abort", _draw())])
+    assert plan.expect().citation is machine.ABORT
+
+
+def test_re_adding_a_removed_bitmap_is_left_open() -> None:
+    plan, _ = _plan(
+        machine.Model(nodes={"n1": {"b0": True}}),
+        [("block-dirty-bitmap-remove", _draw()), ("block-dirty-bitmap-add", _draw())],
+    )
+    expect = plan.expect()
+    assert (expect.ok, expect.either) == (True, True)
+
+
+def test_backups_start_jobs_that_rest_by_mode_or_by_group() -> None:
+    model = machine.Model(nodes={"n1": {}, "n2": {}, "n3": {}, "n4": {}})
+    actions = [
+        ("blockdev-backup", _draw(mode="pending")),
+        ("drive-backup", _draw(source="n3", mode="concluded")),
+    ]
+    plan, sent = _plan(model, actions)
+    assert plan.expect().ok
+    assert [(j, s) for j, s, _ in plan.rests()] == [("t1", "pending"), ("t2", "concluded")]
+    assert sent[1]["data"] == {
+        "job-id": "t2",
+        "device": "n3",
+        "sync": "full",
+        "auto-dismiss": False,
+        "target": "t2.qcow2",
+        "format": "qcow2",
+    }
+    model = machine.Model(nodes={"n1": {}, "n2": {}, "n3": {}, "n4": {}})
+    plan, _ = _plan(model, actions, grouped=True)
+    expect = plan.expect()
+    assert (expect.ok, expect.either, expect.citation) == (True, False, machine.GROUPED)
+    # One waits for finalization: the group waits with it.
+    assert [(j, s) for j, s, _ in plan.rests()] == [("t1", "pending"), ("t2", "pending")]
+    model = machine.Model(nodes={"n1": {}, "n2": {}, "n3": {}, "n4": {}})
+    plan, _ = _plan(model, [("blockdev-backup", _draw(mode="none")), actions[1]], grouped=True)
+    assert [(j, s) for j, s, _ in plan.rests()] == [("t1", "running"), ("t2", "waiting")]
+
+
+def test_a_job_id_reused_in_the_group_fails_it() -> None:
+    model = machine.Model(nodes={"n1": {}, "n2": {}, "n3": {}})
+    plan, _ = _plan(
+        model,
+        [("drive-backup", _draw(source="n3")), ("blockdev-backup", _draw(flag=True))],
+    )
+    expect = plan.expect()
+    assert not expect.ok
+    assert "job 't1' exists" in expect.why
+
+
+def test_a_node_two_jobs_of_the_group_use_is_left_open() -> None:
+    model = machine.Model(nodes={"n1": {}, "n2": {}})
+    plan, _ = _plan(model, [("blockdev-backup", _draw()), ("drive-backup", _draw())])
+    expect = plan.expect()
+    assert (expect.ok, expect.either) == (True, True)
+
+
+def test_grouped_completion_may_be_rejected_by_actions_without_jobs() -> None:
+    plan, _ = _plan(
+        machine.Model(nodes={"n1": {}}), [("block-dirty-bitmap-add", _draw())], grouped=True
+    )
+    expect = plan.expect()
+    assert (expect.ok, expect.either) == (True, True)
+    assert "may reject grouped completion" in expect.why
+
+
+def test_an_external_snapshot_replaces_the_medium_and_loses_track_of_both_nodes() -> None:
+    model = machine.Model()
+    plan, sent = _plan(model, [("blockdev-snapshot-sync", _draw(ref=(machine.NULL0, "b0")))])
+    assert plan.expect().ok
+    assert plan.model.inserted == "t1"
+    assert {machine.NULL0, "t1"} <= plan.model.unsure
+    assert plan.known_nodes == {"t1"}
+    assert sent[0]["data"] == {
+        "node-name": machine.NULL0,
+        "snapshot-file": "t1.qcow2",
+        "snapshot-node-name": "t1",
+        "format": "qcow2",
+    }
+    missing, _ = _plan(machine.Model(), [("blockdev-snapshot-sync", _draw(ref=("nosuch", "b0")))])
+    assert missing.expect().citation is machine.ATOMIC
+    assert not missing.expect().ok
+
+
+def test_an_internal_snapshot_of_a_null_co_node_fails() -> None:
+    plan, _ = _plan(machine.Model(nodes={"n1": {}}), [("blockdev-snapshot-internal-sync", _draw())])
+    expect = plan.expect()
+    assert (expect.ok, expect.either) == (False, False)
+    assert "null-co" in expect.why
+    unsure = machine.Model(nodes={"n1": {}}, unsure={"n1"})
+    plan, _ = _plan(unsure, [("blockdev-snapshot-internal-sync", _draw())])
+    assert plan.expect().either
+
+
+def test_cancelling_one_job_of_a_group_reaches_its_peers() -> None:
+    model = machine.Model(nodes={"n1": {}, "n2": {}, "n3": {}})
+    model.jobs = {
+        "a": machine.Job("running", ("n1",), "g"),
+        "b": machine.Job("waiting", ("n2",), "g"),
+        "c": machine.Job("concluded", ("n3",), "g"),
+        "d": machine.Job("running", ("n3",)),
+    }
+    assert model.group_peers("a") == ["b"]
+    assert model.group_peers("d") == []
