@@ -29,3 +29,15 @@ def test_valid_arguments(argument_run: ArgumentRun, data: st.DataObject) -> None
 @given(data=st.data())
 def test_malformed_arguments(argument_run: ArgumentRun, data: st.DataObject) -> None:
     arguments.malformed(argument_run, data)
+
+
+def test_covering_valid_arguments(argument_run: ArgumentRun) -> None:
+    """The deterministic covering phase: every enum value, variant, branch, optional
+    member present and absent, integer boundary and empty and long string the policy
+    allows, in fixed cases (`strategies.covering`), before the random examples."""
+    arguments.covering_valid(argument_run)
+
+
+def test_covering_malformed_arguments(argument_run: ArgumentRun) -> None:
+    """One malformed case per validator rule that applies to the command, fixed."""
+    arguments.covering_malformed_cases(argument_run)
