@@ -63,7 +63,9 @@ __all__ = ["CoveringPlan", "covering_malformed", "covering_plan"]
 
 #: Elements per array: a type's whole cover goes into arrays of at most this many.
 _ARRAY_CHUNK = 16
-_LONG = ("qmpc" * (LONG_STRING // 4 + 1))[: LONG_STRING * 4]
+#: A long string: four times what counts as long, past the fixed buffers QEMU has for
+#: names and paths (a UNIX socket path's 108 bytes, a node name's 32).
+_LONG = "qmpc" * LONG_STRING
 _BAD_NAME = "qmpc-no-such-member"
 _BAD_STRING = "qmpc-no-such-value"
 # A value of each JSON type, for defects that swap a value's type.
