@@ -21,14 +21,15 @@ from conformance.drive.exchange import ArgumentRun
 _REUSE = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-def test_covering_valid_arguments(argument_run: ArgumentRun) -> None:
+# Named without "_arguments": `-k test_valid_arguments` selects the random tests alone.
+def test_covering_valid(argument_run: ArgumentRun) -> None:
     """The deterministic covering phase: every enum value, variant, branch, optional
     member present and absent, integer boundary and empty and long string the policy
     allows, in fixed cases (`strategies.covering`), before the random examples."""
     arguments.covering_valid(argument_run)
 
 
-def test_covering_malformed_arguments(argument_run: ArgumentRun) -> None:
+def test_covering_malformed(argument_run: ArgumentRun) -> None:
     """One malformed case per validator rule that applies to the command, fixed."""
     arguments.covering_malformed_cases(argument_run)
 
