@@ -68,7 +68,13 @@ from strategies.values import (
     factory_for,
 )
 
-__all__ = ["MALFORMED_RULES", "Malformed", "malformed_arguments", "malformed_rules"]
+__all__ = [
+    "MALFORMED_RULES",
+    "Malformed",
+    "json_path",
+    "malformed_arguments",
+    "malformed_rules",
+]
 
 #: The rules a :class:`Malformed` case breaks, simplest first: a failing test's cases
 #: shrink toward the front of this list.
@@ -154,7 +160,8 @@ def _outside(taken: Collection[str], near: Iterable[str]) -> SearchStrategy[str]
     return candidates.filter(lambda text: text not in taken)
 
 
-def _path(steps: Steps) -> str:
+def json_path(steps: Steps) -> str:
+    """The JSON path (as the validator writes it) of ``steps`` from the top value."""
     path = "$"
     for step in steps:
         path = element_path(path, step) if isinstance(step, int) else member_path(path, step)
@@ -162,7 +169,7 @@ def _path(steps: Steps) -> str:
 
 
 def _case(rule: str, located: Located) -> Malformed:
-    return Malformed(rule, _path(located[1]), located[0])
+    return Malformed(rule, json_path(located[1]), located[0])
 
 
 #: Draws a value with a defect of the given rule: one option's way of placing it.

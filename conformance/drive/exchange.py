@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 #: against what was sent (the reply's own id would always equal itself).
 PROBE_ID = "qmpc-probe"
 COVERAGE_PROPERTY = "coverage"
+#: The user property listing the coverage items excluded from a command's count, with
+#: their reason (JSON: command, excluded: item key -> reason).
+EXCLUDED_PROPERTY = "coverage-excluded"
 #: The user property counting the replies by kind (return, error), as JSON.
 REPLIES_PROPERTY = "replies"
 
@@ -90,6 +93,8 @@ class ArgumentRun:
     kinds: dict[str, int] = field(default_factory=dict)
     valid_examples: int = 0
     covered: set[str] = field(default_factory=set)  # coverage Item keys of valid examples
+    # Coverage Item keys no case may exercise here, with why (the covering phase's).
+    excluded: dict[str, str] = field(default_factory=dict)
     # Frozen: draw from `pools` as harvested at the start and add nothing to them, so
     # that every test's cases are the same whatever ran before it (the CI profile).
     frozen: bool = False
@@ -110,13 +115,20 @@ class ArgumentRun:
         return self.instances.get(self.profile)
 
     def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
+        """`send` for a Hypothesis example: one the policy drops is rejected."""
+        if not self.send(arguments, sent_id, malformed=malformed):
+            reject()
+
+    def send(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> bool:
+        """Confine, re-validate, send and judge one case; False (counted as rejected)
+        when the host-safety policy drops it or confinement changed its meaning."""
         inst = self.instance()
         try:
             confined = confine(self.command, arguments, str(inst.workdir))
         except Unconfinable as exc:
             log.debug("dropped a %s example: %s", self.command, exc)
             self.rejected += 1
-            reject()
+            return False
         if confined != arguments:
             log.debug("confined %s arguments: %r -> %r", self.command, arguments, confined)
         arguments = confined
@@ -127,16 +139,13 @@ class ArgumentRun:
             if isinstance(arguments, dict)
             else None
         )
-        if malformed is None and violations:
-            self.rejected += 1
-            reject()
-        if (
+        if (malformed is None and violations) or (
             malformed is not None
             and violations is not None
             and not any(v.rule == malformed.rule for v in violations)
         ):
             self.rejected += 1
-            reject()
+            return False
         self.examples += 1
         if malformed is None:
             self.valid_examples += 1
@@ -165,6 +174,7 @@ class ArgumentRun:
             probe = inst.execute("query-version", id=PROBE_ID)
             judge_reply(self.schema, "query-version", probe.message, PROBE_ID)
             judge_events(self.schema, inst.drain_events())
+        return True
 
     def properties(self) -> list[tuple[str, object]]:
         """The test's user properties: example counts, reply kinds, and (when valid
@@ -177,4 +187,7 @@ class ArgumentRun:
         if self.valid_examples:
             coverage = {"command": self.command, "items": sorted(self.covered)}
             found.append((COVERAGE_PROPERTY, json.dumps(coverage, separators=(",", ":"))))
+        if self.excluded:
+            excluded = {"command": self.command, "excluded": dict(sorted(self.excluded.items()))}
+            found.append((EXCLUDED_PROPERTY, json.dumps(excluded, separators=(",", ":"))))
         return found

@@ -61,14 +61,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         props = dict(rep.user_properties)
         if rep.when == "teardown" and "examples" in props:
             mode = "malformed" if "malformed" in rep.nodeid else "valid"
+            if "::test_covering_" in rep.nodeid:
+                mode = f"covering {mode}"  # the deterministic phase: cases, not examples
             examples.setdefault(mode, []).append(int(str(props["examples"])))
             rejected += int(str(props.get("rejected", 0)))
         if rep.skipped and POLICY_SKIP in props:
             skip = PolicySkip.from_property(props[POLICY_SKIP])
             policy_skips[skip.command] = skip.why
     for mode, counts in sorted(examples.items()):
+        noun = "cases" if mode.startswith("covering") else "examples"
         tr.write_line(
-            f"{mode} arguments: {len(counts)} commands, examples per command "
+            f"{mode} arguments: {len(counts)} commands, {noun} per command "
             f"min {min(counts)} max {max(counts)} total {sum(counts)}"
         )
     if examples:
@@ -80,7 +83,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             tr.write_line(f"  skipped {command}: {why}")
     teardowns = [dict(r.user_properties) for r in reports if r.when == "teardown"]
     if ctx.reuse:
-        _ci_profile_lines(tr, teardowns)
+        _ci_profile_lines(tr, teardowns, covering=any(m.startswith("covering") for m in examples))
     for machine in ("wire", "resource"):
         counted = [p for p in teardowns if f"{machine}-steps" in p]
         if counted:
@@ -128,7 +131,9 @@ def _preconfig_line(
     )
 
 
-def _ci_profile_lines(tr: pytest.TerminalReporter, teardowns: list[dict[str, object]]) -> None:
+def _ci_profile_lines(
+    tr: pytest.TerminalReporter, teardowns: list[dict[str, object]], *, covering: bool
+) -> None:
     """What the CI profile leaves out of a full run, so that nothing is left out silently."""
     shared = [p for p in teardowns if "restarted" in p]
     restarts = sum(int(str(p["restarted"])) for p in shared)
@@ -150,6 +155,9 @@ def _ci_profile_lines(tr: pytest.TerminalReporter, teardowns: list[dict[str, obj
         f"times after a command changed the machine; read-only doc examples and refused "
         f"error conditions share QEMUs too"
     )
+    if covering:
+        # Issue 19: a sample may stand in for the covering phase only if this line says so.
+        tr.write_line("ci profile: the covering phase runs whole (every case, as in a full run)")
 
 
 def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> None:

@@ -7,9 +7,12 @@ feature is the command, epic and story say the area. A result may name more comm
 with ``command`` labels (a sequence test names those it drives). A cell is pass, fail,
 skip or n/a, with counts; a finding the baseline knows is a failure, marked known.
 
-Coverage comes from the valid-arguments test's ``coverage`` property (the members,
-enum values, union variants and alternate branches its examples sent,
-conformance.drive.exchange) out of everything the command's argument type has.
+Coverage comes from the valid-arguments tests' ``coverage`` properties (the domain points
+their cases sent: members present and absent, enum values, union variants, alternate
+branches, integer boundaries, empty and long strings; conformance.drive.exchange) out of
+everything the command's argument type has, less the points the covering phase
+excluded (``coverage-excluded``: the generation or host-safety policy refuses the
+values that would exercise them), which are listed with their reason.
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ class Row:
     cells: dict[str, Cell]
     coverage: Coverage
     tags: tuple[str, ...] = ()
+    # Points left out of the coverage count, with why (the covering phase's).
+    excluded: Mapping[Item, str] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -113,6 +118,7 @@ class Row:
             "tags": list(self.tags),
             "areas": {a: {"status": c.status, **c.counts} for a, c in self.cells.items()},
             "coverage": self.coverage.to_json(),
+            "excluded": {i.key: why for i, why in sorted(self.excluded.items())},
         }
 
 
@@ -132,6 +138,7 @@ class Matrix:
         return Coverage(
             {k: sum(r.coverage.exercised[k] for r in self.rows) for k in KINDS},
             {k: sum(r.coverage.total[k] for r in self.rows) for k in KINDS},
+            {k: sum(r.coverage.excluded.get(k, 0) for r in self.rows) for k in KINDS},
         )
 
     def to_json(self) -> dict[str, object]:
@@ -150,8 +157,11 @@ def build(
     results: Iterable[Result],
     covered: Mapping[str, Iterable[Item]],
     deviations: Iterable[Deviation] = (),
+    excluded: Mapping[str, Mapping[Item, str]] | None = None,
 ) -> Matrix:
-    """The matrix of every command of ``schema`` from a run's results and coverage."""
+    """The matrix of every command of ``schema`` from a run's results and coverage
+    (``excluded``: the points left out of each command's count, with why)."""
+    excluded = excluded or {}
     cells = {c: {a: Cell() for a in AREAS} for c in schema.commands}
     for result in results:
         area = area_of(result)
@@ -160,15 +170,24 @@ def build(
         commands = {result.label("feature"), *result.labels.get(COMMAND_LABEL, ())}
         for command in commands & cells.keys():
             cells[command][area].counts[result.outcome] += 1
-    rows = [
-        Row(
-            command,
-            cells[command],
-            summarise(command_items(schema, command), covered.get(command, ())),
-            command_tags(schema.commands[command]),
+    rows = []
+    for command in sorted(schema.commands):
+        universe = command_items(schema, command)
+        used = frozenset(covered.get(command, ()))
+        left_out = {
+            i: why
+            for i, why in excluded.get(command, {}).items()
+            if i in universe and i not in used
+        }
+        rows.append(
+            Row(
+                command,
+                cells[command],
+                summarise(universe, used, left_out),
+                command_tags(schema.commands[command]),
+                left_out,
+            )
         )
-        for command in sorted(schema.commands)
-    ]
     return Matrix(rows, list(deviations))
 
 
@@ -179,7 +198,9 @@ def percent(coverage: Coverage) -> str:
 
 def _fraction(coverage: Coverage, kind: str) -> str:
     total = coverage.total[kind]
-    return f"{coverage.exercised[kind]}/{total}" if total else "-"
+    out = coverage.excluded.get(kind, 0)
+    excluded = f" (-{out})" if out else ""
+    return f"{coverage.exercised[kind]}/{total - out}{excluded}" if total else "-"
 
 
 def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
@@ -197,8 +218,9 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
         "",
         "A cell is `pass N`, `fail F/N` (F of the N results that ran failed; `known`: "
         "all are findings the baseline knows), `skip N` (none ran) or `n/a` (no test of "
-        "that area for this command). Coverage columns: exercised/total items of the "
-        "command's argument type; `-`: it has none.",
+        "that area for this command). Coverage columns: exercised/eligible domain points "
+        "of the command's argument type, `(-N)`: N more points excluded (listed below "
+        "with their reason); `-`: it has none.",
         "",
     ]
     if chart:
@@ -210,6 +232,9 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
         cells = [row.cells[a].text for a in AREAS]
         fractions = [_fraction(row.coverage, k) for k in KINDS]
         lines.append("| " + " | ".join([name, *cells, *fractions, percent(row.coverage)]) + " |")
+    if any(row.excluded for row in matrix.rows):
+        lines += ["", "## Excluded coverage points", ""]
+        lines += _exclusions(matrix)
     if matrix.deviations:
         lines += ["", "## Deviations (deliberate, not findings)", ""]
         lines += [
@@ -217,6 +242,24 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
             for d in matrix.deviations
         ]
     return "\n".join(lines) + "\n"
+
+
+#: Excluded points named per command and reason in matrix.md; matrix.json lists all.
+_NAMED = 12
+
+
+def _exclusions(matrix: Matrix) -> list[str]:
+    """Per command, its excluded points grouped by reason (the first few named)."""
+    lines = []
+    for row in matrix.rows:
+        by_reason: dict[str, list[Item]] = {}
+        for item, why in sorted(row.excluded.items()):
+            by_reason.setdefault(why, []).append(item)
+        for why, points in by_reason.items():
+            named = ", ".join(f"`{i.key}`" for i in points[:_NAMED])
+            more = f" and {len(points) - _NAMED} more" if len(points) > _NAMED else ""
+            lines.append(f"- `{row.command}`: {len(points)} points, {why}: {named}{more}")
+    return lines
 
 
 _SHORT = {"pass": "pass", "fail": "FAIL", "skip": "skip", "n/a": "-"}

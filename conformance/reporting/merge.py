@@ -47,7 +47,7 @@ from conformance.reporting.matrix import (
     write_matrix,
 )
 from conformance.reporting.output import write_report
-from conformance.spec.coverage import KINDS, Coverage
+from conformance.spec.coverage import KINDS, Coverage, Item
 
 __all__ = [
     "INDEX_KEY",
@@ -255,12 +255,17 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
+def _counts(excluded: Mapping[Item, str]) -> dict[str, int]:
+    return {k: sum(1 for i in excluded if i.kind == k) for k in KINDS}
+
+
 def merge_matrices(files: Sequence[MatrixFile]) -> Matrix:
     """One matrix of the same QEMU and target: cell counts added, coverage the largest
     measured, tags the first seen; rows sorted by command."""
     cells: dict[str, dict[str, Cell]] = {}
     exercised: dict[str, dict[str, int]] = {}
     totals: dict[str, dict[str, int]] = {}
+    excluded: dict[str, dict[Item, str]] = {}
     tags: dict[str, tuple[str, ...]] = {}
     for f in files:
         commands = f.data.get("commands")
@@ -282,12 +287,22 @@ def merge_matrices(files: Sequence[MatrixFile]) -> Matrix:
                 tot = totals.setdefault(name, dict.fromkeys(KINDS, 0))
                 ex[kind] = max(ex[kind], _int(item.get("exercised")))
                 tot[kind] = max(tot[kind], _int(item.get("total")))
+            # The shard that measured a command's coverage is the one that excluded.
+            left_out = row.get("excluded")
+            if isinstance(left_out, dict) and left_out:
+                excluded[name] = {Item.parse(str(k)): str(v) for k, v in left_out.items()}
             raw_tags = row.get("tags")
             if name not in tags and isinstance(raw_tags, list):
                 tags[name] = tuple(str(t) for t in raw_tags)
     return Matrix(
         [
-            Row(name, cells[name], Coverage(exercised[name], totals[name]), tags.get(name, ()))
+            Row(
+                name,
+                cells[name],
+                Coverage(exercised[name], totals[name], _counts(excluded.get(name, {}))),
+                tags.get(name, ()),
+                excluded.get(name, {}),
+            )
             for name in sorted(cells)
         ]
     )

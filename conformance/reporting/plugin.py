@@ -38,7 +38,12 @@ from conformance.reporting import chart, matrix
 from conformance.reporting.categories import HARNESS_ERROR, write_categories
 from conformance.reporting.environment import environment, write_environment
 from conformance.reporting.labels import add_links, add_parameters, add_target, file_failure
-from conformance.reporting.results import coverage_items, deviations, read_allure
+from conformance.reporting.results import (
+    coverage_exclusions,
+    coverage_items,
+    deviations,
+    read_allure,
+)
 from conformance.runcontext import (
     FINDING_PROPERTY,
     SUITE_MARK,
@@ -187,11 +192,16 @@ def argument_summary(config: pytest.Config, props: dict[str, object]) -> str:
         f"{props.get('rejected', 0)} dropped by the host-safety policy",
         "replies: " + (", ".join(f"{n} {k}" for k, n in sorted(replies.items())) or "none"),
     ]
-    for command, used in coverage_items([(k, v) for k, v in props.items()]).items():
-        coverage = summarise(command_items(live_schema(config), command), used)
+    pairs = list(props.items())
+    excluded = coverage_exclusions(pairs)
+    for command, used in coverage_items(pairs).items():
+        coverage = summarise(
+            command_items(live_schema(config), command), used, excluded.get(command, {})
+        )
         lines.append(f"schema coverage of {command}'s arguments: {matrix.percent(coverage)}")
         lines += [
             f"  {KINDS[k]}: {coverage.exercised[k]}/{coverage.total[k]}"
+            + (f" ({coverage.excluded[k]} excluded)" if coverage.excluded[k] else "")
             for k in KINDS
             if coverage.total[k]
         ]
@@ -248,6 +258,7 @@ def _write_reports(
         read_allure(results_dir),
         coverage_items(p for rep in reports for p in rep.user_properties),
         deviations(p for rep in reports for p in rep.user_properties),
+        coverage_exclusions(p for rep in reports for p in rep.user_properties),
     )
     config.stash[_MATRIX] = built
     out = config.getoption("--reports-dir")

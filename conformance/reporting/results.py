@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.drive.exchange import COVERAGE_PROPERTY
+from conformance.drive.exchange import COVERAGE_PROPERTY, EXCLUDED_PROPERTY
 from conformance.errors import SetupError
 from conformance.oracle.deviation import Deviation
 from conformance.reporting.categories import KNOWN_MESSAGE
@@ -89,6 +89,25 @@ def coverage_items(properties: Iterable[tuple[str, object]]) -> dict[str, set[It
         except (ValueError, KeyError, TypeError) as exc:
             raise SetupError(f"bad {COVERAGE_PROPERTY} property {str(value)[:80]!r}") from exc
         found.setdefault(command, set()).update(items)
+    return found
+
+
+def coverage_exclusions(properties: Iterable[tuple[str, object]]) -> dict[str, dict[Item, str]]:
+    """Coverage items excluded from each command's count, with their reason, merged from
+    ``(name, value)`` properties (the first reason given for an item wins)."""
+    found: dict[str, dict[Item, str]] = {}
+    for name, value in properties:
+        if name != EXCLUDED_PROPERTY:
+            continue
+        try:
+            data = json.loads(str(value))
+            command = str(data["command"])
+            items = {Item.parse(str(k)): str(why) for k, why in data["excluded"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SetupError(f"bad {EXCLUDED_PROPERTY} property {str(value)[:80]!r}") from exc
+        mine = found.setdefault(command, {})
+        for item, why in items.items():
+            mine.setdefault(item, why)
     return found
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from conformance.spec import Schema, load_schema_file
-from conformance.spec.coverage import Item, command_items, exercised, items, summarise
+from conformance.spec.coverage import (
+    INT_POINTS,
+    LONG_STRING,
+    Item,
+    command_items,
+    exercised,
+    items,
+    summarise,
+)
 from conformance.spec.minimal import minimal_object
 
 # A command whose arguments hold every kind of item: a flat union with a nested union,
@@ -72,6 +80,12 @@ def test_every_item_reachable_from_the_arguments(schema: Schema) -> None:
         "branch:Ref:int",
         "branch:Ref:Node",
         "member:Node:next",  # reached once, although Node refers to itself
+        # Optional members absent, and the string member's empty and long points.
+        "absent:Args:tags",
+        "absent:Args:ref",
+        "absent:Node:next",
+        "string:A:only-a=empty",
+        "string:A:only-a=long",
     }
     assert command_items(schema, "bare") == frozenset()
 
@@ -92,8 +106,54 @@ def test_a_value_exercises_only_what_it_uses(schema: Schema) -> None:
     }
 
 
+def test_scalar_points_by_member() -> None:
+    entries = [
+        {"name": "str", "meta-type": "builtin", "json-type": "string"},
+        {"name": "int", "meta-type": "builtin", "json-type": "int"},
+        {"name": "[int]", "meta-type": "array", "element-type": "int"},
+        {
+            "name": "O",
+            "meta-type": "object",
+            "members": [
+                {"name": "n", "type": "int"},
+                {"name": "ns", "type": "[int]", "default": None},
+                {"name": "s", "type": "str"},
+            ],
+        },
+    ]
+    real = Schema.from_schema_info(entries)
+    universe = keys(items(real, "O"))
+    assert {f"int:O:n={p}" for p in INT_POINTS} <= universe
+    assert {f"int:O:ns={p}" for p in INT_POINTS} <= universe  # arrays of int too
+    assert {"string:O:s=empty", "string:O:s=long"} <= universe
+    value = {"n": 2**64 - 1, "ns": [0, True, 7], "s": "x" * LONG_STRING}
+    used = keys(exercised(real, "O", value))
+    # True is no integer, and 7 is no boundary.
+    assert {k for k in used if k.startswith(("int:", "string:"))} == {
+        "int:O:n=18446744073709551615",
+        "int:O:ns=0",
+        "string:O:s=long",
+    }
+    assert "string:O:s=empty" in keys(exercised(real, "O", {"n": 1, "s": ""}))
+
+
+def test_excluded_points_leave_the_ratio(schema: Schema) -> None:
+    universe = command_items(schema, "cmd")
+    used = exercised(schema, "Args", {"kind": "c"})
+    left_out = [Item("enum", "K", "b"), Item("enum", "K", "c")]  # c was used after all
+    coverage = summarise(universe, used, left_out)
+    assert coverage.excluded["enum"] == 1
+    assert coverage.eligible == len(universe) - 1
+    assert coverage.ratio == pytest.approx(sum(coverage.exercised.values()) / (len(universe) - 1))
+
+
 def test_a_tag_without_a_variant_is_an_enum_value_only(schema: Schema) -> None:
-    assert keys(exercised(schema, "Args", {"kind": "c"})) == {"member:Args:kind", "enum:K:c"}
+    assert keys(exercised(schema, "Args", {"kind": "c"})) == {
+        "member:Args:kind",
+        "enum:K:c",
+        "absent:Args:tags",
+        "absent:Args:ref",
+    }
 
 
 @pytest.mark.parametrize(
@@ -110,7 +170,14 @@ def test_a_tag_without_a_variant_is_an_enum_value_only(schema: Schema) -> None:
 )
 def test_invalid_parts_exercise_nothing(schema: Schema, value: object) -> None:
     used = keys(exercised(schema, "Args", value))
-    assert used <= {"member:Args:kind", "member:Args:ref", "member:Args:tags"}
+    assert used <= {
+        "member:Args:kind",
+        "member:Args:ref",
+        "member:Args:tags",
+        "absent:Args:kind",
+        "absent:Args:ref",
+        "absent:Args:tags",
+    }
     assert not any(k.startswith(("enum:", "variant:", "branch:")) for k in used)
 
 
@@ -124,9 +191,25 @@ def test_deep_values_need_no_recursion(schema: Schema) -> None:
 def test_summary_counts_per_kind(schema: Schema) -> None:
     used = exercised(schema, "Args", {"kind": "b", "ref": 3})
     coverage = summarise(command_items(schema, "cmd"), used)
-    assert coverage.exercised == {"member": 2, "enum": 1, "variant": 1, "branch": 1}
-    assert coverage.total == {"member": 5, "enum": 5, "variant": 2, "branch": 2}
-    assert coverage.ratio == pytest.approx(5 / 14)
+    assert coverage.exercised == {
+        "member": 2,
+        "absent": 1,
+        "enum": 1,
+        "variant": 1,
+        "branch": 1,
+        "int": 0,
+        "string": 0,
+    }
+    assert coverage.total == {
+        "member": 5,
+        "absent": 3,
+        "enum": 5,
+        "variant": 2,
+        "branch": 2,
+        "int": 0,
+        "string": 2,
+    }
+    assert coverage.ratio == pytest.approx(6 / 19)
     # Items of another type don't count, and a command without items is fully covered.
     assert summarise(command_items(schema, "bare"), used).ratio == 1.0
 

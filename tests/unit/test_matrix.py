@@ -15,7 +15,7 @@ from conformance.machine.pool import InstancePool
 from conformance.reporting import chart, matrix
 from conformance.reporting.results import Result, coverage_items, read_allure
 from conformance.spec import Schema
-from conformance.spec.coverage import Item
+from conformance.spec.coverage import KINDS, Item
 from strategies.pools import Pools
 from strategies.safety import generation_policy
 
@@ -118,8 +118,20 @@ def built(schema: Schema) -> matrix.Matrix:
         result("protocol", "greeting", "shape", "failed"),  # not about one command
         result("commands", "not-in-this-binary", "valid arguments", "failed"),
     ]
-    covered = {"block_resize": {Item("member", "Args", "device"), Item("enum", "K", "b")}}
-    return matrix.build(schema, results, covered)
+    covered = {
+        "block_resize": {
+            Item("member", "Args", "device"),
+            Item("enum", "K", "b"),
+            Item("string", "Args", "device=empty"),
+        }
+    }
+    excluded = {
+        "block_resize": {
+            Item("string", "Args", "device=long"): "the policy says so",
+            Item("enum", "K", "b"): "exercised after all, so not excluded",
+        }
+    }
+    return matrix.build(schema, results, covered, excluded=excluded)
 
 
 def test_every_command_has_a_row_with_its_cells(built: matrix.Matrix) -> None:
@@ -142,9 +154,15 @@ def test_every_command_has_a_row_with_its_cells(built: matrix.Matrix) -> None:
 def test_coverage_per_command(built: matrix.Matrix) -> None:
     rows = {r.command: r for r in built.rows}
     coverage = rows["block_resize"].coverage
-    assert coverage.exercised == {"member": 1, "enum": 1, "variant": 0, "branch": 0}
-    assert coverage.total == {"member": 2, "enum": 2, "variant": 0, "branch": 0}
-    assert matrix.percent(coverage) == "50%"
+    zero = dict.fromkeys(KINDS, 0)
+    assert coverage.exercised == {**zero, "member": 1, "enum": 1, "string": 1}
+    assert coverage.total == {**zero, "member": 2, "enum": 2, "string": 2}
+    # Exercised out of eligible: the excluded point leaves the count.
+    assert coverage.excluded == {**zero, "string": 1}
+    assert rows["block_resize"].excluded == {
+        Item("string", "Args", "device=long"): "the policy says so"
+    }
+    assert matrix.percent(coverage) == "60%"
     assert matrix.percent(rows["query-status"].coverage) == "-"  # nothing to cover
     assert built.coverage().total["member"] == 2
 
@@ -155,8 +173,9 @@ def test_markdown_lists_every_command(built: matrix.Matrix) -> None:
     assert "![coverage and outcome per command](matrix.svg)" in text
     assert (
         "| `block_resize` | pass 1 | pass 1 | skip 1 | fail 1/1 | n/a | n/a | pass 1 "
-        "| 1/2 | 1/2 | - | - | 50% |"
+        "| 1/2 | - | 1/2 | - | - | - | 1/1 (-1) | 60% |"
     ) in text
+    assert ("- `block_resize`: 1 points, the policy says so: `string:Args:device=long`") in text
     assert "| `query-status` | fail 1/2 known |" in text
     assert "| `x-old` _deprecated_ | n/a |" in text
     assert "3 commands: 2 fail, 0 pass, 0 skip, 1 n/a." in text
@@ -174,7 +193,8 @@ def test_json_round_trip(built: matrix.Matrix) -> None:
         "known": 0,
         "skip": 0,
     }
-    assert row["coverage"]["enum"] == {"exercised": 1, "total": 2}
+    assert row["coverage"]["enum"] == {"exercised": 1, "total": 2, "excluded": 0}
+    assert row["excluded"] == {"string:Args:device=long": "the policy says so"}
 
 
 def test_terminal_table_lists_reached_commands(built: matrix.Matrix) -> None:
@@ -189,7 +209,7 @@ def test_terminal_table_lists_reached_commands(built: matrix.Matrix) -> None:
         "-",
         "-",
         "pass",
-        "50%",
+        "60%",
     ]
     assert lines[2].split()[:2] == ["query-status", "known"]
     assert not any(line.startswith("x-old") for line in lines)
@@ -203,7 +223,7 @@ def test_chart_is_svg_with_a_bar_per_command(built: matrix.Matrix) -> None:
     assert titles[0] == "QEMU <7.2> & co: schema coverage and outcome per command"
     bars = {t.split(":")[0]: t for t in titles[1:]}
     assert set(bars) == {"block_resize", "query-status", "x-old"}
-    assert bars["block_resize"] == "block_resize: fail, coverage 50%"
+    assert bars["block_resize"] == "block_resize: fail, coverage 60%"
     assert bars["query-status"] == "query-status: fail, coverage no arguments"
     fills = {r.get("fill") for r in root.iter(f"{ns}rect")}
     assert {chart.COLOURS["fail"], chart.COLOURS["known"], chart.COLOURS["n/a"]} <= fills

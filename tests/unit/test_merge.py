@@ -21,7 +21,7 @@ from conformance.reporting.merge import (
     read_matrices,
     read_properties,
 )
-from conformance.spec.coverage import KINDS, Coverage
+from conformance.spec.coverage import KINDS, Coverage, Item
 
 
 def _coverage(members: tuple[int, int]) -> Coverage:
@@ -167,6 +167,26 @@ def test_sharded_matrices_add_cell_by_cell(tmp_path: Path) -> None:
     assert rows["query-status"].coverage.exercised["member"] == 2
     assert rows["block_resize"].coverage.exercised["member"] == 3
     assert rows["block_resize"].coverage.total["member"] == 4
+
+
+def test_excluded_points_survive_the_merge(tmp_path: Path) -> None:
+    left_out = {Item("member", "Args", "size"): "the policy says so"}
+    row = _row("block_resize", (3, 4))
+    row = matrix.Row(
+        row.command,
+        row.cells,
+        Coverage(
+            row.coverage.exercised, row.coverage.total, {**row.coverage.excluded, "member": 1}
+        ),
+        excluded=left_out,
+    )
+    a = _run_dir(tmp_path / "a", "QEMU 7.2.22 x86_64", [row], 1, ENV_X86)
+    b = _run_dir(tmp_path / "b", "QEMU 7.2.22 x86_64", [_row("query-status", (1, 1))], 1, ENV_X86)
+    merged = merge_matrices(read_matrices(a / "matrix.json") + read_matrices(b / "matrix.json"))
+    rows = {r.command: r for r in merged.rows}
+    assert rows["block_resize"].excluded == left_out
+    assert rows["block_resize"].coverage.excluded["member"] == 1
+    assert matrix.percent(rows["block_resize"].coverage) == "100%"  # 3 of 4 - 1
 
 
 def test_merge_reports_one_target(tmp_path: Path) -> None:
