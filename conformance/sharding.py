@@ -1,7 +1,7 @@
 """``--shard K/N``: run one of N parts of the collected tests, for CI jobs in parallel.
 
 The tests are split **by command**: every test tied to one command (its
-``command_name`` or ``no_arg_command``, the entry of a documented example, error
+``command_name``, ``no_arg_command`` or ``sweep_command``, the entry of a documented example, error
 condition or drift item, the command a behaviour rule is about) lands in that
 command's group, so one job owns a command's whole matrix row and its schema coverage
 (coverage can't be added across jobs, counts can). Tests tied to no one command (the
@@ -69,7 +69,7 @@ COSTS: dict[str, float] = {
 DEFAULT_COST = 0.1
 
 # The parameters that tie a test to one command, and how to read the command from each.
-_COMMAND_PARAMS = ("command_name", "no_arg_command")
+_COMMAND_PARAMS = ("command_name", "no_arg_command", "sweep_command")
 _ENTRY_PARAMS = ("doc_example", "doc_error")  # (DocEntry, index, …)
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
