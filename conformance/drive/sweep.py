@@ -32,12 +32,14 @@ from hypothesis.errors import UnsatisfiedAssumption
 from conformance.drive.exchange import ArgumentRun
 from conformance.drive.harvest import qom_tree
 from conformance.drive.report import evidence
+from conformance.drive.resources import OBJECT_TYPES, SIZE
 from conformance.machine.exits import ExitInfo
 from conformance.machine.harness import names_harness_resource
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.reuse import reads_only
 from conformance.oracle.failure import Failure, FindingKind, qemu_tests
+from conformance.oracle.required import check_succeeded
 from conformance.spec import Schema
 from conformance.spec.minimal import minimal
 from conformance.spec.model import ObjectType
@@ -63,6 +65,30 @@ LISTINGS: dict[str, tuple[str, dict[str, object] | None, str, str]] = {
 TYPE_COMMANDS = ("qom-list-properties", "device-list-properties")
 #: The kinds swept for every command with a member of that kind (profile resources).
 RESOURCE_KINDS = ("node-name", "chardev-id", "object-id")
+
+#: Commands whose argument names a listed thing under a member name that means other
+#: things elsewhere (`id`, `device`), so the pools' heuristics can't tell: the QAPI doc
+#: of each says what it names.
+NAMED_BY_COMMAND: dict[str, tuple[str, str]] = {
+    "chardev-remove": ("id", "chardev-id"),
+    "chardev-send-break": ("id", "chardev-id"),
+    "chardev-change": ("id", "chardev-id"),
+    "ringbuf-write": ("device", "chardev-id"),
+    "ringbuf-read": ("device", "chardev-id"),
+    "object-del": ("id", "object-id"),
+}
+
+#: What a resource sweep's QEMU holds besides its profile's own: one of each thing the
+#: resource state machine creates (`conformance.drive.resources`), so that the sweep's
+#: values are the machine's as well as the profile's. Created on every fresh QEMU.
+SETUP: tuple[tuple[str, dict[str, object]], ...] = (
+    ("blockdev-add", {"driver": "null-co", "node-name": "sweep-node", "size": SIZE}),
+    ("chardev-add", {"id": "sweep-chr", "backend": {"type": "null", "data": {}}}),
+    *(
+        ("object-add", {"qom-type": qom_type, "id": f"sweep-{qom_type}", **dict(extra)})
+        for qom_type, extra in sorted(OBJECT_TYPES.items())
+    ),
+)
 
 #: Values per sweep in the `ci` profile: an evenly spread sample (`sample`), which the
 #: summary says it is.
@@ -158,6 +184,10 @@ def sweeps(schema: Schema) -> list[Sweep]:
         arg_type = schema.command(name).arg_type
         if name in TYPE_COMMANDS:
             found[name] = Sweep(name, "type-name", (("typename",),))
+            continue
+        if name in NAMED_BY_COMMAND:
+            member, kind = NAMED_BY_COMMAND[name]
+            found[name] = Sweep(name, kind, ((member,),))
             continue
         for kind in ("cpu-model", *RESOURCE_KINDS):
             paths = tuple(_member_paths(schema, arg_type, kind))
@@ -263,12 +293,27 @@ class SweepRun:
     tally: SweepTally = field(init=False)
     failures: list[Failure | QemuGone] = field(default_factory=list)
     _tree: list[str] | None = None
+    _prepared: QemuInstance | None = None
 
     def __post_init__(self) -> None:
         self.tally = SweepTally(self.sweep.noun, self.sweep.command)
 
-    def values(self) -> list[str]:
+    def ready(self) -> QemuInstance:
+        """The run's QEMU (restarted if it died), holding `SETUP` for a resource sweep."""
         inst = self.run.instance()
+        if inst is not self._prepared:
+            self._prepared = inst
+            if self.sweep.kind in RESOURCE_KINDS:
+                with evidence(inst):
+                    for command, arguments in SETUP:
+                        if command in self.run.schema.commands:
+                            reply = inst.execute(command, arguments)
+                            check_succeeded(reply.message, command)
+                inst.drain_events()
+        return inst
+
+    def values(self) -> list[str]:
+        inst = self.ready()
         everything = listed(inst, self.sweep.kind)
         self.tally.total = len(everything)
         return sample(everything, self.sample_size)
@@ -292,6 +337,7 @@ class SweepRun:
     def _one(self, value: str, index: int) -> None:
         schema = self.run.schema
         try:
+            self.ready()
             self._tree_before()
             args = arguments_for(schema, self.sweep, value, self.run)
             self.run.exchange(args, f"sweep-{index}", malformed=None)
@@ -322,6 +368,7 @@ class SweepRun:
         # crashes by itself; otherwise the sweep's transcript up to it is the evidence.
         self.run.instances.retire(self.run.profile)
         try:
+            self.ready()
             args = arguments_for(self.run.schema, self.sweep, value, self.run)
             self.run.exchange(args, f"sweep-{index}", malformed=None)
         except (QemuGone, Failure) as again:
@@ -332,12 +379,12 @@ class SweepRun:
 
     def _tree_before(self) -> None:
         if self.sweep.introspects() and self._tree is None:
-            self._tree = sorted(qom_tree(self.run.instance()))
+            self._tree = sorted(qom_tree(self.ready()))
 
     def _tree_after(self, value: str) -> None:
         if not self.sweep.introspects() or self._tree is None:
             return
-        inst = self.run.instance()
+        inst = self.ready()
         with evidence(inst):
             after = sorted(qom_tree(inst))
             check_tree_unchanged(self.sweep.command, value, self._tree, after)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conformance.drive.sweep import (
+    SETUP,
     SWEEP_PROPERTY,
     Sweep,
     SweepTally,
@@ -46,6 +47,19 @@ def test_cpu_model_commands_sweep_the_model_name(schema: Schema) -> None:
     found = _by_command(schema)
     assert found["query-cpu-model-expansion"].paths == (("model", "name"),)
     assert found["query-cpu-model-expansion"].kind == "cpu-model"
+
+
+def test_commands_naming_chardevs_and_objects_by_id_sweep_them(schema: Schema) -> None:
+    found = _by_command(schema)
+    assert found["chardev-remove"] == Sweep("chardev-remove", "chardev-id", (("id",),))
+    assert found["object-del"] == Sweep("object-del", "object-id", (("id",),))
+    assert found["ringbuf-write"].paths == (("device",),)
+
+
+def test_setup_creates_one_of_each_resource_kind() -> None:
+    commands = [command for command, _ in SETUP]
+    assert commands[:2] == ["blockdev-add", "chardev-add"]
+    assert "object-add" in commands
 
 
 def test_node_commands_sweep_node_names_and_policy_skips_are_not_swept(schema: Schema) -> None:
