@@ -41,7 +41,7 @@ from conformance.machine.reuse import reads_only
 from conformance.oracle.failure import Failure, FindingKind, qemu_tests
 from conformance.oracle.required import check_succeeded
 from conformance.spec import Schema
-from conformance.spec.minimal import minimal
+from conformance.spec.minimal import is_string, minimal
 from conformance.spec.model import ObjectType
 from strategies import safety
 from strategies.pools import MEMBER_POOLS
@@ -165,10 +165,6 @@ class Sweep:
     def noun(self) -> str:
         return LISTINGS[self.kind][3]
 
-    @property
-    def id(self) -> str:
-        return self.command
-
     def introspects(self) -> bool:
         """Whether the command only reads, so that the QOM tree must not change."""
         return reads_only(self.command)
@@ -215,18 +211,13 @@ def _member_paths(schema: Schema, arg_type: str, kind: str) -> Iterator[tuple[st
     if not isinstance(obj, ObjectType):
         return
     for member in obj.members:
-        if MEMBER_POOLS.get(member.name) == (kind,) and _is_string_member(schema, member.type):
+        if MEMBER_POOLS.get(member.name) == (kind,) and is_string(schema, member.type):
             yield (member.name,)
         inner = schema.type(member.type)
         if isinstance(inner, ObjectType):
             for sub in inner.members:
                 if MEMBER_POOLS.get(f"{member.name}.{sub.name}") == (kind,):
                     yield (member.name, sub.name)
-
-
-def _is_string_member(schema: Schema, type_name: str) -> bool:
-    info = schema.type(type_name)
-    return getattr(info, "json_type", None) == "string"
 
 
 def listed(inst: QemuInstance, kind: str) -> list[str]:
