@@ -64,6 +64,10 @@ def snapshot(pools: Pools) -> Pools:
     return copy
 
 
+class Dropped(Exception):
+    """Arguments the host-safety policy doesn't run as they are (`ArgumentRun.admitted`)."""
+
+
 @dataclass
 class ArgumentRun:
     command: str
@@ -97,13 +101,24 @@ class ArgumentRun:
         return self.instances.get(self.profile)
 
     def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
+        """Send one drawn example, or drop it (Hypothesis's `reject`) when the
+        host-safety policy can't run it as drawn."""
+        try:
+            admitted = self.admitted(arguments, malformed)
+        except Dropped:
+            reject()
+        self.send(admitted, sent_id, malformed=malformed)
+
+    def admitted(self, arguments: object, malformed: Malformed | None) -> object:
+        """`arguments` as confined for this QEMU; `Dropped` (counted as rejected) when
+        they can't be confined, or confinement changed what they meant."""
         inst = self.instance()
         try:
             confined = confine(self.command, arguments, str(inst.workdir))
         except Unconfinable as exc:
             log.debug("dropped a %s example: %s", self.command, exc)
             self.rejected += 1
-            reject()
+            raise Dropped(str(exc)) from exc
         if confined != arguments:
             log.debug("confined %s arguments: %r -> %r", self.command, arguments, confined)
         arguments = confined
@@ -116,14 +131,20 @@ class ArgumentRun:
         )
         if malformed is None and violations:
             self.rejected += 1
-            reject()
+            raise Dropped("confinement made valid arguments invalid")
         if (
             malformed is not None
             and violations is not None
             and not any(v.rule == malformed.rule for v in violations)
         ):
             self.rejected += 1
-            reject()
+            raise Dropped("confinement repaired the broken rule")
+        return arguments
+
+    def send(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
+        """Send admitted arguments and judge the reply, the liveness probe after it and
+        the events."""
+        inst = self.instance()
         self.examples += 1
         if malformed is None:
             self.valid_examples += 1

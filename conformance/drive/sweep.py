@@ -9,7 +9,8 @@ ones included) for `qom-list-properties` and `device-list-properties`, every CPU
 of `query-cpu-definitions` for the `query-cpu-model-*` commands, every block node,
 chardev and object of the profile for the commands taking one.
 
-Each value goes through the same exchange as a random example (`ArgumentRun.exchange`:
+Each value goes through the same exchange as a random example (`ArgumentRun.admitted`
+and `send`, which `exchange` runs for a drawn example:
 the host-safety policy, the judge, the liveness probe). A crash or hang is a finding:
 the value is sent again alone on a fresh QEMU, so that the reproducer is that one
 command when it crashes by itself, and the sweep goes on with the next value. After
@@ -27,9 +28,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from hypothesis.errors import UnsatisfiedAssumption
-
-from conformance.drive.exchange import ArgumentRun
+from conformance.drive.exchange import ArgumentRun, Dropped
 from conformance.drive.harvest import qom_tree
 from conformance.drive.report import evidence
 from conformance.drive.resources import OBJECT_TYPES, SIZE
@@ -330,12 +329,12 @@ class SweepRun:
         try:
             self.ready()
             self._tree_before()
-            args = arguments_for(schema, self.sweep, value, self.run)
-            self.run.exchange(args, f"sweep-{index}", malformed=None)
+            args = self.run.admitted(arguments_for(schema, self.sweep, value, self.run), None)
+            self.run.send(args, f"sweep-{index}", malformed=None)
             self.tally.exercised += 1
             self._tree_after(value)
-        except UnsatisfiedAssumption:
-            self.tally.excluded[value] = "host-safety policy (unconfinable or changed by it)"
+        except Dropped as why:
+            self.tally.excluded[value] = f"host-safety policy: {why}"
         except QemuGone as gone:
             self._gone(value, index, gone)
         except Failure as failure:
@@ -360,8 +359,12 @@ class SweepRun:
         self.run.instances.retire(self.run.profile)
         try:
             self.ready()
-            args = arguments_for(self.run.schema, self.sweep, value, self.run)
-            self.run.exchange(args, f"sweep-{index}", malformed=None)
+            args = self.run.admitted(
+                arguments_for(self.run.schema, self.sweep, value, self.run), None
+            )
+            self.run.send(args, f"sweep-{index}", malformed=None)
+        except Dropped:
+            self.failures.append(gone)  # confined for the dead QEMU's workdir only
         except (QemuGone, Failure) as again:
             self.failures.append(again)
         else:
