@@ -4,7 +4,7 @@ time the full sweeps add to a run.
 For each introspection sweep (`conformance.drive.sweep`: `qom-list-properties` and
 `device-list-properties` over every QOM type, `query-cpu-model-expansion` over every
 CPU model), on the same binary and profile, taking turns: the whole sweep (every value
-through `ArgumentRun.exchange`, the QOM tree walked after each, crashes re-sent on a
+through `ArgumentRun.admitted` and `send`, the QOM tree walked after each, crashes re-sent on a
 fresh QEMU), then as many random valid-argument examples of the same command as
 `test_valid_arguments` draws (`conformance.drive.arguments.valid_arguments`, pools
 harvested from the same QEMU; a chunk that a finding ends is followed by the next).
