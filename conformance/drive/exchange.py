@@ -17,6 +17,7 @@ from hypothesis import reject
 
 from conformance.drive.harvest import absorb
 from conformance.drive.report import evidence
+from conformance.errors import QmpcError
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
@@ -64,8 +65,9 @@ def snapshot(pools: Pools) -> Pools:
     return copy
 
 
-class Dropped(Exception):
-    """Arguments the host-safety policy doesn't run as they are (`ArgumentRun.admitted`)."""
+class Dropped(QmpcError):
+    """Arguments the host-safety policy doesn't run as they are (`ArgumentRun.admitted`):
+    a signal, caught where raised (a Hypothesis `reject`, a sweep's excluded value)."""
 
 
 @dataclass
