@@ -20,6 +20,7 @@ import command_loop
 import doc_parsers
 import fuzz_throughput
 import startup
+import sweeps
 from common import HEADER, QEMU, Result, load, machine, table
 
 
@@ -38,6 +39,7 @@ def main() -> None:
         ("(2) fuzz throughput", lambda: fuzz_throughput.run(8 if quick else 40, 20)),
         ("(3) cold start and restart", lambda: startup.run(5 if quick else 15)),
         ("(5) doc parsers", doc_parsers.run),
+        ("(6) sweeps", lambda: sweeps.run(1 if quick else 2)),
     ]
     if not ns.skip_ci:
         steps.append(("(4) ci profile", lambda: ci_profile.run(ns.dist)))

@@ -141,8 +141,9 @@ class QmpcError(Exception):
     """The root of the project's exceptions. Three branches say whose the problem is:
     `SetupError` (the user's to fix: exit 2), `HarnessError` (our own bug: exit 3) and
     `QemuMisbehaviour` (the binary under test broke a promise: a finding, exit 1). The
-    few that are none of these (`NotReplayable`, `Unconfinable`: "can't be tested
-    here", turned into a skip where they are caught) sit under the root."""
+    few that are none of these (`NotReplayable`, `Unconfinable`, `Dropped`: "can't be
+    tested here", turned into a skip or an excluded sweep value where they are caught)
+    sit under the root."""
 
 
 class HarnessError(QmpcError):

@@ -71,7 +71,7 @@ def covering_valid(run: ArgumentRun) -> int:
     sent = 0
     for index, case in enumerate(plan.cases):
         with failures:
-            sent += run.send(case, f"qmpc-cover-{index}", malformed=None)
+            sent += run.offer(case, f"qmpc-cover-{index}", malformed=None)
     run.excluded.update({item.key: reason for item, reason in plan.excluded.items()})
     arg_type = run.schema.command(run.command).arg_type
     planned = {i.key for case in plan.cases for i in exercised(run.schema, arg_type, case)}
@@ -90,7 +90,7 @@ def covering_malformed_cases(run: ArgumentRun) -> int:
     sent = 0
     for index, case in enumerate(cases):
         with failures:
-            sent += run.send(case.arguments, f"qmpc-cover-{index}", malformed=case)
+            sent += run.offer(case.arguments, f"qmpc-cover-{index}", malformed=case)
     failures.raise_any(run.command)
     return sent
 

@@ -18,6 +18,7 @@ from hypothesis import reject
 from conformance.docs.setup import profile_chooser
 from conformance.drive.harvest import absorb
 from conformance.drive.report import evidence
+from conformance.errors import QmpcError
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
@@ -80,6 +81,11 @@ def snapshot(pools: Pools) -> Pools:
     return copy
 
 
+class Dropped(QmpcError):
+    """Arguments the host-safety policy doesn't run as they are (`ArgumentRun.admitted`):
+    a signal, caught where raised (a Hypothesis `reject`, a sweep's excluded value)."""
+
+
 @dataclass
 class ArgumentRun:
     command: str
@@ -115,20 +121,33 @@ class ArgumentRun:
         return self.instances.get(self.profile)
 
     def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
-        """`send` for a Hypothesis example: one the policy drops is rejected."""
-        if not self.send(arguments, sent_id, malformed=malformed):
+        """Send one drawn example, or drop it (Hypothesis's `reject`) when the
+        host-safety policy can't run it as drawn."""
+        try:
+            admitted = self.admitted(arguments, malformed)
+        except Dropped:
             reject()
+        self.send(admitted, sent_id, malformed=malformed)
 
-    def send(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> bool:
-        """Confine, re-validate, send and judge one case; False (counted as rejected)
-        when the host-safety policy drops it or confinement changed its meaning."""
+    def offer(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> bool:
+        """`send` for a fixed case (the covering phase): False when the policy drops it."""
+        try:
+            admitted = self.admitted(arguments, malformed)
+        except Dropped:
+            return False
+        self.send(admitted, sent_id, malformed=malformed)
+        return True
+
+    def admitted(self, arguments: object, malformed: Malformed | None) -> object:
+        """`arguments` as confined for this QEMU; `Dropped` (counted as rejected) when
+        they can't be confined, or confinement changed what they meant."""
         inst = self.instance()
         try:
             confined = confine(self.command, arguments, str(inst.workdir))
         except Unconfinable as exc:
             log.debug("dropped a %s example: %s", self.command, exc)
             self.rejected += 1
-            return False
+            raise Dropped(str(exc)) from exc
         if confined != arguments:
             log.debug("confined %s arguments: %r -> %r", self.command, arguments, confined)
         arguments = confined
@@ -139,13 +158,22 @@ class ArgumentRun:
             if isinstance(arguments, dict)
             else None
         )
-        if (malformed is None and violations) or (
+        if malformed is None and violations:
+            self.rejected += 1
+            raise Dropped("confinement made valid arguments invalid")
+        if (
             malformed is not None
             and violations is not None
             and not any(v.rule == malformed.rule for v in violations)
         ):
             self.rejected += 1
-            return False
+            raise Dropped("confinement repaired the broken rule")
+        return arguments
+
+    def send(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
+        """Send admitted arguments and judge the reply, the liveness probe after it and
+        the events."""
+        inst = self.instance()
         self.examples += 1
         if malformed is None:
             self.valid_examples += 1

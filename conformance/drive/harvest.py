@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from conformance.machine.harness import names_harness_resource
 from conformance.machine.instance import QemuInstance
 from conformance.spec import EnumType, Schema
 from strategies.pools import Pools
@@ -51,6 +52,17 @@ def harvest(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
             pools.add("device-id", name)
 
 
+def qom_tree(inst: QemuInstance) -> list[str]:
+    """Every path of the QOM composition tree (capped at `MAX_QOM_PATHS`), walked with
+    qom-list as device-introspect-test's qom_tree_walk does."""
+
+    def ask(command: str, arguments: dict[str, object]) -> object:
+        reply = inst.execute(command, arguments)
+        return reply.value if reply.ok else None
+
+    return list(_qom_paths(ask))
+
+
 def absorb(value: object, pools: Pools) -> None:
     """Add every string found in a reply value to the `seen` pool."""
     for s in _strings(value):
@@ -72,6 +84,9 @@ def _qom_paths(ask: Callable[[str, dict[str, object]], object]) -> Iterator[str]
                 continue
             if kind.startswith("child<"):
                 child = f"{path.rstrip('/')}/{name}"
+                if names_harness_resource(child):
+                    # The harness's own monitor: never a target, nor in a reproducer.
+                    continue
                 count += 1
                 yield child
                 queue.append(child)

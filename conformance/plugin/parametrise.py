@@ -11,6 +11,7 @@ from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
 from conformance.docs.load import docs_for_binary
 from conformance.docs.model import DocError, DocSet
+from conformance.drive.sweep import sweeps
 from conformance.runcontext import (
     binary_info,
     live_schema,
@@ -28,6 +29,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         schema = live_schema(metafunc.config)
         no_args = sorted(c for c in schema.commands if not schema.arg_members_required(c))
         metafunc.parametrize("no_arg_command", no_args, ids=no_args)
+    if "sweep_command" in names:
+        swept = [s.command for s in sweeps(live_schema(metafunc.config))]
+        metafunc.parametrize("sweep_command", swept, ids=swept)
     if "doc_example" in names:
         _parametrize_from_docs(metafunc, "doc_example", _example_params)
     if "drift_items" in names:

@@ -8,6 +8,7 @@ from hypothesis import Phase, settings
 from conformance import hypothesis_profiles
 from conformance.drive.preconfig import PHASE_PROPERTY
 from conformance.drive.preconfig import Phase as PreconfigPhase
+from conformance.drive.sweep import SWEEP_PROPERTY, SweepTally
 from conformance.plugin.outcome import (
     OUTCOME,
     FindingsOutcome,
@@ -93,6 +94,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 f"{sum(int(str(p[f'{machine}-runs'])) for p in counted)} runs"
             )
     _preconfig_line(tr, reports, teardowns)
+    _sweep_lines(tr, reports, sample=ctx.reuse)
     no_docs = tr.config.stash.get(DOCS, (None, ""))[1]
     if no_docs:  # one skipped placeholder per doc test is no example or condition
         tr.write_line(f"documentation tests skipped: {no_docs}")
@@ -109,6 +111,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     outcome = tr.config.stash.get(OUTCOME, None)
     if outcome is not None:
         _findings_summary(tr, outcome)
+
+
+def _sweep_lines(
+    tr: pytest.TerminalReporter, reports: list[pytest.TestReport], *, sample: bool
+) -> None:
+    """One line per sweep: how many of the listed values it exercised, out of how many."""
+    tallies: dict[str, SweepTally] = {}
+    for rep in reports:
+        for name, value in rep.user_properties:
+            if name == SWEEP_PROPERTY:
+                tally = SweepTally.from_property(value)
+                tallies[f"{rep.nodeid} {tally.command} {tally.name}"] = tally
+    for _, tally in sorted(tallies.items()):
+        # The ci profile samples this suite's sweeps; a sweep that sent everything
+        # (h-machines' included) is no sample.
+        partial = sample and tally.exercised + len(tally.excluded) < tally.total
+        tr.write_line(f"sweep {tally.command}: {tally.line(sample=partial)}")
 
 
 def _preconfig_line(

@@ -12,6 +12,7 @@ import conformance
 import strategies
 from conformance.docs.model import DocError
 from conformance.drive.doc_replay import NotReplayable
+from conformance.drive.exchange import Dropped
 from conformance.errors import (
     EXIT_FINDINGS,
     EXIT_HARNESS,
@@ -47,8 +48,9 @@ BRANCHES: dict[type[QmpcError], tuple[type[BaseException], ...]] = {
         Failure,
     ),
 }
-#: "Can't be tested here": caught where raised and turned into a skip.
-SIGNALS = (NotReplayable, Unconfinable)
+#: "Can't be tested here": caught where raised and turned into a skip (or, for a
+#: sweep's value, an exclusion).
+SIGNALS = (NotReplayable, Unconfinable, Dropped)
 
 
 @pytest.mark.parametrize("branch", list(BRANCHES), ids=lambda b: b.__name__)

@@ -58,6 +58,7 @@ def result(
     [
         ("commands", "valid arguments", "valid arguments"),
         ("commands", "no arguments", "valid arguments"),
+        ("commands", "sweep", "valid arguments"),
         ("commands", "malformed arguments", "malformed arguments"),
         ("documentation", "example 2", "doc examples"),
         ("documentation", "error condition 1", "doc error conditions"),
