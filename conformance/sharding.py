@@ -4,8 +4,9 @@ The tests are split **by command**: every test tied to one command (its
 ``command_name`` or ``no_arg_command``, the entry of a documented example, error
 condition or drift item, the command a behaviour rule is about) lands in that
 command's group, so one job owns a command's whole matrix row and its schema coverage
-(coverage can't be added across jobs, counts can). Tests tied to no one command (the
-protocol areas, the state machines, migration) form one group per test function.
+(coverage can't be added across jobs, counts can). Each machine type's test is a group
+of its own. Tests tied to no one command (the protocol areas, the state machines,
+migration) form one group per test function.
 
 Groups go to shards by greedy longest-processing-time over a static cost model (below),
 so jobs end at about the same time. The partition depends only on the tests collected
@@ -121,6 +122,10 @@ def group_key(item: pytest.Item) -> str:
     rule_command = getattr(params.get("behaviour_rule"), "command", None)
     if isinstance(rule_command, str):
         return f"command:{rule_command}"
+    machine = params.get("machine_type")
+    if isinstance(machine, str):
+        # Each machine type's sweeps are a QEMU of their own: spread them over the shards.
+        return f"machine:{machine}"
     return f"test:{item.nodeid.split('[', 1)[0]}"
 
 

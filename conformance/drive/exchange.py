@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hypothesis import reject
@@ -23,6 +24,8 @@ from conformance.machine.reuse import keeps_state
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.oracle.protocol import check_reply_shape
 from conformance.oracle.visitor import check_not_refused_as_invalid, check_refused_as_malformed
+from conformance.qmp.message import Message
+from conformance.qmp.session import Reply
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.coverage import exercised
 from strategies import Malformed
@@ -62,6 +65,45 @@ def snapshot(pools: Pools) -> Pools:
         _SNAPSHOTS.clear()
     _SNAPSHOTS[id(pools)] = (pools, sizes, copy)
     return copy
+
+
+def check_alive(inst: QemuInstance, schema: Schema) -> None:
+    """After an exchange: QEMU still answers a liveness probe (a crash that came after
+    the reply is signed by the command that caused it, not by whatever is sent next),
+    and every event it sent meanwhile matches its type."""
+    probe = inst.execute("query-version", id=PROBE_ID)
+    judge_reply(schema, "query-version", probe.message, PROBE_ID)
+    judge_events(schema, inst.drain_events())
+
+
+def judged(
+    inst: QemuInstance,
+    schema: Schema,
+    command: str,
+    arguments: object,
+    sent_id: str,
+    check: Callable[[Message], None] | None = None,
+    *,
+    probe: bool = True,
+) -> Reply:
+    """`command` with `arguments` (already admitted by the host-safety policy) run on
+    `inst` and judged as a generated example is: the reply against the schema and the
+    QMP spec, the caller's `check` of it, then `check_alive` (without `probe`, only the
+    events: for a caller whose next command has the same name and arguments' shape, so
+    that an exit after this reply is signed the same by the next exchange). A failure
+    carries the instance's evidence; an exit is signed by what QEMU wrote from this
+    exchange on."""
+    inst.mark_stderr()
+    with evidence(inst):
+        reply = inst.execute(command, arguments, id=sent_id)
+        judge_reply(schema, command, reply.message, sent_id)
+        if check is not None:
+            check(reply.message)
+        if probe:
+            check_alive(inst, schema)
+        else:
+            judge_events(schema, inst.drain_events())
+    return reply
 
 
 @dataclass
@@ -149,9 +191,7 @@ class ArgumentRun:
             judge_reply(self.schema, self.command, reply.message, sent_id)
             if malformed is None:
                 check_not_refused_as_invalid(reply.message, self.schema, self.command, arguments)
-            probe = inst.execute("query-version", id=PROBE_ID)
-            judge_reply(self.schema, "query-version", probe.message, PROBE_ID)
-            judge_events(self.schema, inst.drain_events())
+            check_alive(inst, self.schema)
 
     def properties(self) -> list[tuple[str, object]]:
         """The test's user properties: example counts, reply kinds, and (when valid

@@ -70,6 +70,11 @@ def find_assertion(stderr: str) -> str | None:
     return found[-1].strip() if found else None
 
 
+def first_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0].strip() if lines else ""
+
+
 def last_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""

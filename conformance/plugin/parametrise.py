@@ -36,6 +36,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_from_docs(metafunc, "doc_error", _error_params)
     if "behaviour_rule" in names:
         metafunc.parametrize("behaviour_rule", RULES, ids=[r.id for r in RULES])
+    if "machine_type" in names:
+        machines = run_context(metafunc.config).machine_types
+        metafunc.parametrize("machine_type", machines, ids=machines)
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")
