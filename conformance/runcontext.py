@@ -24,6 +24,8 @@ from conformance.spec import Schema, SchemaError, schema_from_reply
 
 #: The CI profile's sample of each machine type's QOM walk: 1 property in this many.
 CI_QOM_SAMPLE = 16
+#: The CI profile's sample of machine types that take the sweeps: 1 in this many.
+CI_MACHINE_SAMPLE = 4
 #: Why a check that needs a board or a device skips on qemu-storage-daemon.
 NO_MACHINE = "qemu-storage-daemon has no machine or devices"
 
@@ -71,6 +73,12 @@ class RunContext:
                 pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
             self._machine_types = tuple(sorted(set(names)))
         return self._machine_types
+
+    @property
+    def machine_sample(self) -> int:
+        """The machine types whose queries and QOM tree are swept: every one in the full
+        profile; in the CI profile 1 in this many (every type still starts and quits)."""
+        return CI_MACHINE_SAMPLE if self.suite_profile == "ci" else 1
 
     @property
     def qom_sample(self) -> int:

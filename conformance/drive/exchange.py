@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hypothesis import reject
@@ -104,6 +104,36 @@ def judged(
         else:
             judge_events(schema, inst.drain_events())
     return reply
+
+
+#: Commands a pipeline keeps in flight: QEMU queues at most QMP_REQ_QUEUE_LEN_MAX (8)
+#: requests per monitor (include/monitor/monitor.h) and, without OOB, reads the next
+#: one as it dispatches the last.
+PIPELINE_DEPTH = 8
+
+
+def judged_pipeline(
+    inst: QemuInstance,
+    schema: Schema,
+    command: str,
+    requests: Sequence[tuple[object, str]],
+) -> list[Message]:
+    """`judged` without a probe, for `command` with each (arguments, id) of `requests`
+    (at most `PIPELINE_DEPTH`) sent at once, then each reply awaited and judged in
+    issue order: one round trip instead of one per call, for a sweep of many calls of
+    one command. An exit is raised at the first reply it cut; every call in flight has
+    the same name and arguments' shape, so the finding is signed as the call that caused
+    it would sign it, and its reproducer holds that call."""
+    inst.mark_stderr()
+    with evidence(inst):
+        tickets = [inst.send_command(command, arguments, id=i) for arguments, i in requests]
+        replies = []
+        for ticket, (_, sent_id) in zip(tickets, requests, strict=True):
+            message = inst.wait(ticket)
+            judge_reply(schema, command, message, sent_id)
+            replies.append(message)
+        judge_events(schema, inst.drain_events())
+    return replies
 
 
 @dataclass

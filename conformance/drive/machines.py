@@ -54,6 +54,10 @@ class MachineRun:
     version: Version
     make_config: Callable[[str], LaunchConfig]
     one_in: int = 1  # the QOM walk's sample
+    # Whether the queries and the walk run, or only start and quit (a type outside the
+    # CI profile's sample of machine types): `sample_why` says why not.
+    swept: bool = True
+    sample_why: str = ""
     refused: str | None = None
     failures: list[Failure | QemuGone] = field(default_factory=list)
     started: Sweep = field(default_factory=lambda: Sweep(MACHINE_TYPES, "query-machines"))
@@ -67,6 +71,12 @@ class MachineRun:
             if not self._start(pool):
                 return
             self.started.exercised = 1
+            if not self.swept:
+                count = sum(1 for c in self.schema.commands if is_query(self.schema, c))
+                self.queries.total = count
+                self.queries.excluded[f"{count} queries"] = self.sample_why
+                self._quit(pool)
+                return
             self._queries(pool)
             self.walk = QomWalk(lambda: pool.get(self.profile), self.schema, self.one_in)
             self.walk.sweep.name = QOM_GETS

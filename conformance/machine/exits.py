@@ -71,8 +71,12 @@ def find_assertion(stderr: str) -> str | None:
 
 
 def first_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0].strip() if lines else ""
+    """The first line of `text` that isn't a warning (QEMU warns before it says why it
+    won't start: "warning: missing SecureDigital device", then "Kernel or Flash image
+    must be specified"), else its first line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if ": warning: " not in line]
+    return (said or lines or [""])[0]
 
 
 def last_line(text: str) -> str:

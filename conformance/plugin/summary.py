@@ -127,6 +127,12 @@ def _ci_profile_lines(tr: pytest.TerminalReporter, teardowns: list[dict[str, obj
         f"times after a command changed the machine; read-only doc examples and refused "
         f"error conditions share QEMUs too"
     )
+    ctx = run_context(tr.config)
+    tr.write_line(
+        f"ci profile: every machine type started and quit; 1 in {ctx.machine_sample} "
+        f"(a deterministic sample) takes the no-argument queries and a QOM walk reading "
+        f"1 property in {ctx.qom_sample}"
+    )
 
 
 def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> None:

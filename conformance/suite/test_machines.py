@@ -6,7 +6,9 @@ test per machine type `query-machines` lists, aliases included
 (`conformance.drive.machines`). A type this host can't start is skipped with QEMU's
 first stderr line; a crash, abort or hang at start, during a sweep or at quit is a
 finding. Each test records its share of the sweeps (machine types, queries, qom-gets)
-as `sweep` properties; the CI profile reads a deterministic sample of each QOM tree.
+as `sweep` properties. The CI profile starts and quits every type, and sweeps a
+deterministic sample of them (1 in `CI_MACHINE_SAMPLE`), reading a sample of each
+QOM tree (1 property in `CI_QOM_SAMPLE`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from conformance.drive.machines import MachineRun
 from conformance.drive.qom_walk import QomWalk
 from conformance.drive.report import label
+from conformance.drive.sweep import in_sample, sample_reason
 from conformance.machine.pool import InstancePool
 from conformance.machine.profiles import MACHINE_PREFIX
 from conformance.oracle.qom import LISTED
@@ -41,6 +44,8 @@ def test_machine_type(
         qmp_run.info.version,
         qmp_run.launch_config,
         qmp_run.qom_sample,
+        swept=in_sample(machine_type, qmp_run.machine_sample),
+        sample_why=sample_reason(qmp_run.machine_sample),
     )
     try:
         run.run()

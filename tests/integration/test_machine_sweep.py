@@ -11,6 +11,7 @@ import pytest
 
 from conformance.drive.machines import MachineRun
 from conformance.drive.qom_walk import QomWalk
+from conformance.drive.sweep import sample_reason
 from conformance.findings.record import findings_from
 from conformance.machine.exits import ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
@@ -65,7 +66,7 @@ def test_a_crash_mid_walk_is_a_finding_and_the_walk_goes_on(config: LaunchConfig
         nonlocal calls
         calls += 1
         inst = pool.get("none")
-        if calls == 20:
+        if calls == 5:
             inst.send_signal(signal.SIGSEGV)  # as a qom-get getter that crashes would
         return inst
 
@@ -127,5 +128,24 @@ def test_the_ci_sample_is_deterministic_and_said(config: LaunchConfig) -> None:
         pool.close()
     assert first == second
     assert 0 < first.exercised < first.total
-    assert len(first.excluded) == first.total - first.exercised
-    assert all("1-in-4 sample" in why for why in first.excluded.values())
+    left_out = first.total - first.exercised
+    assert first.excluded == {f"{left_out} pairs": sample_reason(4)}
+
+
+def test_a_type_outside_the_sample_starts_and_quits(config: LaunchConfig) -> None:
+    info = probe(config.binary)
+    schema = _schema(config)
+    run = MachineRun(
+        MACHINE_PREFIX + "none",
+        schema,
+        info.version,
+        lambda profile: replace(config, profile=profile),
+        swept=False,
+        sample_why=sample_reason(4),
+    )
+    run.run()
+    assert run.failures == []
+    assert (run.started.total, run.started.exercised) == (1, 1)
+    assert run.queries.exercised == 0
+    assert run.queries.excluded == {f"{run.queries.total} queries": sample_reason(4)}
+    assert run.walk is None
