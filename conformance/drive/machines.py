@@ -22,6 +22,7 @@ from functools import partial
 from conformance.drive.exchange import judged
 from conformance.drive.qom_walk import QomWalk
 from conformance.drive.sweep import Sweep
+from conformance.errors import SetupError
 from conformance.machine.exits import first_line
 from conformance.machine.instance import DiedAtStart, LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
@@ -90,12 +91,16 @@ class MachineRun:
         inst = QemuInstance(self.make_config(self.profile))
         try:
             inst.start()
-        except DiedAtStart as exc:
-            if exc.exit_info is not None and exc.exit_info.is_finding:
-                self.failures.append(QemuGone(exc.exit_info, inst.transcript))
-            else:
+        except SetupError as exc:
+            # A hang while negotiating is recorded on the instance, not on the error.
+            info = exc.exit_info if isinstance(exc, DiedAtStart) else inst.exit_info
+            if info is not None and info.is_finding:
+                self.failures.append(QemuGone(info, inst.transcript))
+            elif isinstance(exc, DiedAtStart):
                 self.refused = first_line(exc.stderr) or str(exc)
                 self.started.excluded[machine_of(self.profile)] = self.refused
+            else:
+                raise
             return False
         pool.give_back(inst)
         return True

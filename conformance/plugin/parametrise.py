@@ -12,6 +12,7 @@ from conformance.docs.drift import Drift, drift
 from conformance.docs.load import docs_for_binary
 from conformance.docs.model import DocError, DocSet
 from conformance.runcontext import (
+    NO_MACHINE,
     binary_info,
     live_schema,
     run_context,
@@ -38,7 +39,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("behaviour_rule", RULES, ids=[r.id for r in RULES])
     if "machine_type" in names:
         machines = run_context(metafunc.config).machine_types
-        metafunc.parametrize("machine_type", machines, ids=machines)
+        if machines:
+            metafunc.parametrize("machine_type", machines, ids=machines)
+        else:  # qemu-storage-daemon
+            skip = pytest.mark.skip(reason=NO_MACHINE)
+            metafunc.parametrize("machine_type", [pytest.param(None, marks=skip)])
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")

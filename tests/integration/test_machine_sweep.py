@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,32 @@ def test_a_type_outside_the_sample_starts_and_quits(config: LaunchConfig) -> Non
     assert run.queries.exercised == 0
     assert run.queries.excluded == {f"{run.queries.total} queries": sample_reason(4)}
     assert run.walk is None
+
+
+def test_a_crash_at_start_is_a_finding_not_a_refusal(
+    config: LaunchConfig, tmp_path: Path, qemu_binary: str
+) -> None:
+    # A wrapper that injects the fault into the harness: it answers -version as QEMU
+    # and otherwise dies of SIGSEGV before any greeting, as a board that crashes while
+    # it is built would.
+    wrapper = tmp_path / "qemu-system-crashing"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *-version*) exec {qemu_binary} "$@";; esac\nkill -SEGV $$\n'
+    )
+    wrapper.chmod(0o755)
+    schema = _schema(config)
+    crashing = replace(config, binary=str(wrapper))
+    run = MachineRun(
+        MACHINE_PREFIX + "none",
+        schema,
+        probe(qemu_binary).version,
+        lambda profile: replace(crashing, profile=profile),
+    )
+    run.run()
+    assert run.refused is None
+    (gone,) = run.failures
+    assert isinstance(gone, QemuGone)
+    assert gone.exit_info.kind is ExitKind.CRASH
+    assert run.started.exercised == 0
+    (finding,) = findings_from(gone, "test_machine_type[none]")
+    assert finding.kind.value == "crash"
