@@ -77,7 +77,8 @@ class RunContext:
     @property
     def machine_sample(self) -> int:
         """The machine types whose queries and QOM tree are swept: every one in the full
-        profile; in the CI profile 1 in this many (every type still starts and quits)."""
+        profile; in the CI profile 1 in this many (`test_machine_types` still starts and
+        quits every one)."""
         return CI_MACHINE_SAMPLE if self.suite_profile == "ci" else 1
 
     @property

@@ -15,13 +15,13 @@ start, during the sweeps or at quit is a finding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 from conformance.drive.exchange import judged
 from conformance.drive.qom_walk import QomWalk
-from conformance.drive.sweep import Sweep
+from conformance.drive.sweep_record import Sweep
 from conformance.errors import SetupError
 from conformance.machine.exits import first_line
 from conformance.machine.instance import DiedAtStart, LaunchConfig, QemuGone, QemuInstance
@@ -34,12 +34,6 @@ from conformance.oracle.queries import Version, check_query_returns, is_query
 from conformance.qmp.message import Message
 from conformance.spec import Schema
 
-#: The sweep names the per-machine tests record (each its own share: the summary adds
-#: up the records of one name).
-MACHINE_TYPES = "machine types"
-QUERIES = "no-argument queries on every machine type"
-QOM_GETS = "qom-get on every machine type"
-
 
 def machine_of(profile: str) -> str:
     return profile[len(MACHINE_PREFIX) :]
@@ -47,42 +41,33 @@ def machine_of(profile: str) -> str:
 
 @dataclass
 class MachineRun:
-    """One machine type's sweeps. `refused` is QEMU's first stderr line when the type
-    can't start here; `failures` are the findings, each with its evidence."""
+    """One machine type: started, then (`sweep`) its queries and its QOM walk, then
+    quit. `refused` is QEMU's first stderr line when the type can't start here;
+    `failures` are the findings, each with its evidence."""
 
     profile: str  # a "machine:" profile name
     schema: Schema
     version: Version
     make_config: Callable[[str], LaunchConfig]
     one_in: int = 1  # the QOM walk's sample
-    # Whether the queries and the walk run, or only start and quit (a type outside the
-    # CI profile's sample of machine types): `sample_why` says why not.
-    swept: bool = True
-    sample_why: str = ""
     refused: str | None = None
     failures: list[Failure | QemuGone] = field(default_factory=list)
-    started: Sweep = field(default_factory=lambda: Sweep(MACHINE_TYPES, "query-machines"))
-    queries: Sweep = field(default_factory=lambda: Sweep(QUERIES, "*"))
+    queries: Sweep = field(default_factory=lambda: Sweep("queries", "no-argument queries"))
     walk: QomWalk | None = None
 
-    def run(self) -> None:
+    def run(self, *, sweep: bool = True) -> None:
+        """Start, sweep (unless not `sweep`: start and quit only), quit."""
         pool = InstancePool(self.make_config)
         try:
-            self.started.total = 1
             if not self._start(pool):
                 return
-            self.started.exercised = 1
-            if not self.swept:
-                count = sum(1 for c in self.schema.commands if is_query(self.schema, c))
-                self.queries.total = count
-                self.queries.excluded[f"{count} queries"] = self.sample_why
-                self._quit(pool)
-                return
-            self._queries(pool)
-            self.walk = QomWalk(lambda: pool.get(self.profile), self.schema, self.one_in)
-            self.walk.sweep.name = QOM_GETS
-            self.walk.run()
-            self.failures += self.walk.failures
+            if sweep:
+                self.queries.name = f"queries on {machine_of(self.profile)}"
+                self._queries(pool)
+                self.walk = QomWalk(lambda: pool.get(self.profile), self.schema, self.one_in)
+                self.walk.sweep.name = f"QOM properties of {machine_of(self.profile)}"
+                self.walk.run()
+                self.failures += self.walk.failures
             self._quit(pool)
         finally:
             pool.close()
@@ -98,7 +83,6 @@ class MachineRun:
                 self.failures.append(QemuGone(info, inst.transcript))
             elif isinstance(exc, DiedAtStart):
                 self.refused = first_line(exc.stderr) or str(exc)
-                self.started.excluded[machine_of(self.profile)] = self.refused
             else:
                 raise
             return False
@@ -131,6 +115,28 @@ class MachineRun:
         info = inst.close()
         if info is not None and info.is_finding:
             self.failures.append(QemuGone(info, inst.transcript))
+
+
+def start_every_type(
+    machines: Sequence[str],
+    schema: Schema,
+    version: Version,
+    make_config: Callable[[str], LaunchConfig],
+) -> tuple[Sweep, list[Failure | QemuGone]]:
+    """Every machine type of `machines` started and quit: the sweep "machine types"
+    of `query-machines` (each type QEMU refuses excluded with its line) and the
+    findings (a crash, abort or hang at start or at quit)."""
+    started = Sweep("machine types", "query-machines", total=len(machines))
+    failures: list[Failure | QemuGone] = []
+    for machine in machines:
+        run = MachineRun(MACHINE_PREFIX + machine, schema, version, make_config)
+        run.run(sweep=False)
+        failures += run.failures
+        if run.refused is not None:
+            started.excluded[machine] = run.refused
+        else:
+            started.exercised += 1
+    return started, failures
 
 
 def _query_returns(schema: Schema, command: str, version: Version, reply: Message) -> None:

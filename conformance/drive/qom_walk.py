@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from conformance.drive.exchange import PIPELINE_DEPTH, judged, judged_pipeline
-from conformance.drive.sweep import Sweep, in_sample, sample_reason
+from conformance.drive.sweep_record import Sweep, in_sample, sample_reason
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.failure import Failure
 from conformance.oracle.qom import check_child_listed
@@ -59,7 +59,7 @@ class QomWalk:
     instance: Callable[[], QemuInstance]
     schema: Schema
     one_in: int = 1
-    sweep: Sweep = field(default_factory=lambda: Sweep("qom-get", "qom-get"))
+    sweep: Sweep = field(default_factory=lambda: Sweep("QOM properties", "qom-get"))
     listed: int = 0  # objects listed
     failures: list[Failure | QemuGone] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)

@@ -11,6 +11,7 @@ from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
 from conformance.docs.load import docs_for_binary
 from conformance.docs.model import DocError, DocSet
+from conformance.drive.sweep_record import in_sample
 from conformance.runcontext import (
     NO_MACHINE,
     binary_info,
@@ -38,7 +39,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "behaviour_rule" in names:
         metafunc.parametrize("behaviour_rule", RULES, ids=[r.id for r in RULES])
     if "machine_type" in names:
-        machines = run_context(metafunc.config).machine_types
+        ctx = run_context(metafunc.config)
+        # test_machine_types starts every type; these sweep the profile's sample of them.
+        machines = tuple(m for m in ctx.machine_types if in_sample(m, ctx.machine_sample))
         if machines:
             metafunc.parametrize("machine_type", machines, ids=machines)
         else:  # qemu-storage-daemon

@@ -129,9 +129,9 @@ def _ci_profile_lines(tr: pytest.TerminalReporter, teardowns: list[dict[str, obj
     )
     ctx = run_context(tr.config)
     tr.write_line(
-        f"ci profile: every machine type started and quit; 1 in {ctx.machine_sample} "
-        f"(a deterministic sample) takes the no-argument queries and a QOM walk reading "
-        f"1 property in {ctx.qom_sample}"
+        f"ci profile: every machine type started and quit (test_machine_types); a "
+        f"deterministic 1 in {ctx.machine_sample} of them run their no-argument queries "
+        f"and a QOM walk reading 1 property in {ctx.qom_sample} (test_machine_type)"
     )
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.drive.machines import MachineRun
+from conformance.drive.machines import MachineRun, start_every_type
 from conformance.drive.qom_walk import QomWalk
-from conformance.drive.sweep import sample_reason
+from conformance.drive.sweep_record import sample_reason
 from conformance.findings.record import findings_from
 from conformance.machine.exits import ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
@@ -98,26 +98,22 @@ def test_machine_type_sweep_counts_and_quits(config: LaunchConfig) -> None:
     run.run()
     assert run.failures == []
     assert run.refused is None
-    assert (run.started.total, run.started.exercised) == (1, 1)
     assert run.queries.exercised == run.queries.total > 20
     assert run.walk is not None
     assert run.walk.sweep.exercised == run.walk.sweep.total > 0
 
 
 def test_a_type_qemu_refuses_is_listed_with_its_line(config: LaunchConfig) -> None:
-    info = probe(config.binary)
-    run = MachineRun(
-        MACHINE_PREFIX + "no-such-machine",
+    started, failures = start_every_type(
+        ["no-such-machine", "none"],
         _schema(config),
-        info.version,
+        probe(config.binary).version,
         lambda profile: replace(config, profile=profile),
     )
-    run.run()
-    assert run.failures == []
-    assert run.refused is not None
-    assert "unsupported machine type" in run.refused
-    assert run.started.excluded == {"no-such-machine": run.refused}
-    assert run.walk is None
+    assert failures == []
+    assert (started.total, started.exercised) == (2, 1)
+    assert list(started.excluded) == ["no-such-machine"]
+    assert "unsupported machine type" in started.excluded["no-such-machine"]
 
 
 def test_the_ci_sample_is_deterministic_and_said(config: LaunchConfig) -> None:
@@ -133,22 +129,17 @@ def test_the_ci_sample_is_deterministic_and_said(config: LaunchConfig) -> None:
     assert first.excluded == {f"{left_out} pairs": sample_reason(4)}
 
 
-def test_a_type_outside_the_sample_starts_and_quits(config: LaunchConfig) -> None:
-    info = probe(config.binary)
-    schema = _schema(config)
+def test_start_and_quit_only(config: LaunchConfig) -> None:
     run = MachineRun(
         MACHINE_PREFIX + "none",
-        schema,
-        info.version,
+        _schema(config),
+        probe(config.binary).version,
         lambda profile: replace(config, profile=profile),
-        swept=False,
-        sample_why=sample_reason(4),
     )
-    run.run()
+    run.run(sweep=False)
     assert run.failures == []
-    assert (run.started.total, run.started.exercised) == (1, 1)
-    assert run.queries.exercised == 0
-    assert run.queries.excluded == {f"{run.queries.total} queries": sample_reason(4)}
+    assert run.refused is None
+    assert run.queries.total == 0
     assert run.walk is None
 
 
@@ -176,6 +167,5 @@ def test_a_crash_at_start_is_a_finding_not_a_refusal(
     (gone,) = run.failures
     assert isinstance(gone, QemuGone)
     assert gone.exit_info.kind is ExitKind.CRASH
-    assert run.started.exercised == 0
     (finding,) = findings_from(gone, "test_machine_type[none]")
     assert finding.kind.value == "crash"

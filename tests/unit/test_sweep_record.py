@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conformance.drive.sweep import SWEEP_PROPERTY, Sweep, in_sample, sample_reason
+from conformance.drive.sweep_record import SWEEP_PROPERTY, Sweep, in_sample, sample_reason
 from conformance.machine.profiles import MACHINE_PREFIX, machine_profile, profile
 from strategies.safety import confine
 
