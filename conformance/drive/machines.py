@@ -21,7 +21,7 @@ from functools import partial
 
 from conformance.drive.exchange import judged
 from conformance.drive.qom_walk import QomWalk
-from conformance.drive.sweep_record import Sweep
+from conformance.drive.sweep_record import SweepRecord
 from conformance.errors import SetupError
 from conformance.machine.exits import first_line
 from conformance.machine.instance import DiedAtStart, LaunchConfig, QemuGone, QemuInstance
@@ -52,7 +52,9 @@ class MachineRun:
     one_in: int = 1  # the QOM walk's sample
     refused: str | None = None
     failures: list[Failure | QemuGone] = field(default_factory=list)
-    queries: Sweep = field(default_factory=lambda: Sweep("queries", "no-argument queries"))
+    queries: SweepRecord = field(
+        default_factory=lambda: SweepRecord("queries", "no-argument queries")
+    )
     walk: QomWalk | None = None
 
     def run(self, *, sweep: bool = True) -> None:
@@ -122,11 +124,11 @@ def start_every_type(
     schema: Schema,
     version: Version,
     make_config: Callable[[str], LaunchConfig],
-) -> tuple[Sweep, list[Failure | QemuGone]]:
+) -> tuple[SweepRecord, list[Failure | QemuGone]]:
     """Every machine type of `machines` started and quit: the sweep "machine types"
     of `query-machines` (each type QEMU refuses excluded with its line) and the
     findings (a crash, abort or hang at start or at quit)."""
-    started = Sweep("machine types", "query-machines", total=len(machines))
+    started = SweepRecord("machine types", "query-machines", total=len(machines))
     failures: list[Failure | QemuGone] = []
     for machine in machines:
         run = MachineRun(MACHINE_PREFIX + machine, schema, version, make_config)

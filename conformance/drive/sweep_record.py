@@ -3,8 +3,10 @@ deterministic sample a profile may run instead of a whole sweep.
 
 A sweep runs one command over every value of a set (every machine type, every
 (path, property) pair of a QOM walk); its test records how many values there were,
-how many it exercised and why the others weren't (`Sweep.to_property`), so that a
-sample or a policy exclusion is never silent.
+how many it exercised and why it left out the ones it did (`SweepRecord.to_property`).
+A sample's values are neither exercised nor excluded: total minus both is what the
+profile's sample left out, which the summary calls a sample (the shape and reading of
+h-sweep's `SweepTally`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-#: The user property carrying one sweep's size (JSON, `Sweep.to_property`).
+#: The user property carrying one sweep's size (JSON, `SweepRecord.to_property`).
 SWEEP_PROPERTY = "sweep"
 
 
 @dataclass
-class Sweep:
+class SweepRecord:
     """`exercised` of `total` values of sweep `name` (command `command`) ran; each value
     left out is in `excluded` with why."""
 
@@ -47,8 +49,3 @@ def in_sample(value: str, one_in: int) -> bool:
         return True
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:4], "big") % one_in == 0
-
-
-def sample_reason(one_in: int) -> str:
-    """Why a value outside the sample was not exercised."""
-    return f"outside the profile's deterministic 1-in-{one_in} sample (the full profile runs it)"
