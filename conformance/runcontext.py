@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.drive.sweep_record import in_sample
 from conformance.errors import EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.machine.cache import BinaryCache
@@ -80,6 +81,12 @@ class RunContext:
         profile; in the CI profile 1 in this many (`test_machine_types` still starts and
         quits every one)."""
         return CI_MACHINE_SAMPLE if self.suite_profile == "ci" else 1
+
+    @property
+    def swept_machine_types(self) -> tuple[str, ...]:
+        """The machine types whose queries and QOM tree the run sweeps
+        (`test_machine_type`): every one, or the CI profile's deterministic sample."""
+        return tuple(m for m in self.machine_types if in_sample(m, self.machine_sample))
 
     @property
     def qom_sample(self) -> int:

@@ -11,7 +11,6 @@ from conformance.docs.conditions import conditions
 from conformance.docs.drift import Drift, drift
 from conformance.docs.load import docs_for_binary
 from conformance.docs.model import DocError, DocSet
-from conformance.drive.sweep_record import in_sample
 from conformance.runcontext import (
     NO_MACHINE,
     binary_info,
@@ -39,9 +38,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "behaviour_rule" in names:
         metafunc.parametrize("behaviour_rule", RULES, ids=[r.id for r in RULES])
     if "machine_type" in names:
-        ctx = run_context(metafunc.config)
-        # test_machine_types starts every type; these sweep the profile's sample of them.
-        machines = tuple(m for m in ctx.machine_types if in_sample(m, ctx.machine_sample))
+        machines = run_context(metafunc.config).swept_machine_types
         if machines:
             metafunc.parametrize("machine_type", machines, ids=machines)
         else:  # qemu-storage-daemon
