@@ -11,11 +11,15 @@ object wasn't reached yet, and reads child<> and link<> properties too (their va
 a path: a read like any other).
 
 Every command goes through the host-safety policy (`strategies.safety.confine`: QOM
-reads pass unchanged) and `conformance.drive.exchange.judged`, as a generated example
-does: the reply against the schema and the QMP spec, a liveness probe, the events. The
-harness's own monitor chardevs (`conformance.machine.harness`) are read like any other
-object: qom-list and qom-get change nothing, and the harness rule of the policy is for
-commands that could cut the channel.
+reads pass unchanged) and is judged as a generated example is
+(`conformance.drive.exchange.judged`): the reply against the schema and the QMP spec,
+and the events. The reads of one object are pipelined (`judged_pipeline`, 8 in
+flight), and no liveness probe follows each command: the next one, or the quit that
+ends the walk, notices an exit, and every read has the same name and arguments' shape,
+so the finding is signed the same. The harness's own monitor chardevs
+(`conformance.machine.harness`) are read like any other object: qom-list and qom-get
+change nothing, and the harness rule of the policy is for commands that could cut the
+channel.
 
 A crash or hang is a finding: the walk records it, and the next command gets a fresh
 QEMU (`InstancePool.get`), so one crash doesn't hide the rest of the tree. The walk
