@@ -73,5 +73,14 @@ def test_first_line_skips_warnings() -> None:
         "qemu-system-aarch64: Kernel or Flash image must be specified\n"
     )
     assert first_line(stderr) == "qemu-system-aarch64: Kernel or Flash image must be specified"
+    cheetah = (
+        "qemu-system-aarch64: warning: missing SecureDigital device\n"
+        "qemu: module audio-audio-pa not found, do you want to install qemu-system-gui "
+        "package?\n"
+        "Kernel or ROM image must be specified\n"
+    )
+    assert first_line(cheetah) == "Kernel or ROM image must be specified"
+    hint = "qemu-system-x86_64: unsupported machine type\nUse -machine help to list\n"
+    assert first_line(hint) == "qemu-system-x86_64: unsupported machine type"
     assert first_line("qemu: warning: only this\n") == "qemu: warning: only this"
     assert first_line("") == ""
