@@ -13,15 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from conformance.drive.sweep_record import in_sample
 from conformance.errors import EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.machine.cache import BinaryCache
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import BinaryInfo, probe
 from conformance.machine.profiles import block_profile
-from conformance.machine.targets import binary_profiles
+from conformance.machine.targets import binary_machines, binary_profiles
 from conformance.spec import Schema, SchemaError, schema_from_reply
 
+#: The CI profile's sample of each machine type's QOM walk: 1 property in this many.
+CI_QOM_SAMPLE = 16
+#: The CI profile's sample of machine types that take the sweeps: 1 in this many.
+CI_MACHINE_SAMPLE = 4
 #: Why a check that needs a board or a device skips on qemu-storage-daemon.
 NO_MACHINE = "qemu-storage-daemon has no machine or devices"
 
@@ -41,6 +46,7 @@ class RunContext:
     suite_profile: str = "full"
     cache: BinaryCache | None = None
     _profiles: tuple[str, ...] = ()
+    _machine_types: tuple[str, ...] | None = None
 
     @property
     def profiles(self) -> tuple[str, ...]:
@@ -55,6 +61,39 @@ class RunContext:
             except (SetupError, QemuGone) as exc:
                 pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
         return self._profiles
+
+    @property
+    def machine_types(self) -> tuple[str, ...]:
+        """Every machine type (names and aliases) `query-machines` lists for the binary,
+        sorted (none for qemu-storage-daemon): asked on first use, cached with the
+        binary's other answers."""
+        if self._machine_types is None:
+            try:
+                names = binary_machines(self.qemu, str(self.workdir), self.cache, self.timeout)
+            except (SetupError, QemuGone) as exc:
+                pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
+            self._machine_types = tuple(sorted(set(names)))
+        return self._machine_types
+
+    @property
+    def machine_sample(self) -> int:
+        """The machine types whose queries and QOM tree are swept: every one in the full
+        profile; in the CI profile 1 in this many (`test_machine_types` still starts and
+        quits every one)."""
+        return CI_MACHINE_SAMPLE if self.suite_profile == "ci" else 1
+
+    @property
+    def swept_machine_types(self) -> tuple[str, ...]:
+        """The machine types whose queries and QOM tree the run sweeps
+        (`test_machine_type`): every one, or the CI profile's deterministic sample."""
+        return tuple(m for m in self.machine_types if in_sample(m, self.machine_sample))
+
+    @property
+    def qom_sample(self) -> int:
+        """The QOM walks of the machine-type sweep read 1 property in this many: every
+        one in the full profile, a deterministic sample in the CI profile (its sweep
+        records say how many of how many)."""
+        return CI_QOM_SAMPLE if self.suite_profile == "ci" else 1
 
     @property
     def reuse(self) -> bool:

@@ -19,7 +19,9 @@ each (see ARCHITECTURE.md, "Host safety"):
   their QOM paths and sockets, `conformance.machine.harness`): a ``yank`` or
   ``chardev-remove`` of chardev ``qmp`` cuts the channel the suite judges QEMU by, and
   the silence would look like a hang (issue 18). Rejected by value wherever it appears,
-  whatever drew it (a harvested pool, a reply's strings, a random string, a document).
+  whatever drew it (a harvested pool, a reply's strings, a random string, a document);
+  but for the QOM reads (`QOM_READS`: qom-list, qom-get), which change nothing and reach
+  no host resource, so the QOM walk reads the harness's chardevs like any other object.
 
 QEMU's current directory and TMPDIR are the workdir, so a *relative* path without `..`
 already lands inside it; what must be rewritten is anything that can leave it.
@@ -344,6 +346,10 @@ HMP_ALLOWLIST: tuple[str, ...] = (
 )
 
 QOM_ROOTS = ("/machine", "/objects", "/chardevs", "/backend")
+#: Commands that only read the QOM tree: their `path` names a QOM object, never a host
+#: file (so the root "/" is kept), and reading the harness's own chardevs through them
+#: changes nothing (the QOM walk, `conformance.drive.qom_walk`, reads every path).
+QOM_READS = ("qom-list", "qom-get")
 DEVICE_DRIVER_PREFIXES = ("vfio-", "vhost-", "usb-host", "u2f-passthru", "pci-assign")
 SPAWNING_USER_NETDEV_MEMBERS = ("hostfwd", "guestfwd", "smb", "smbserver")
 MAX_WRITTEN = 1 << 20
@@ -388,6 +394,9 @@ def confine(command: str, arguments: object, workdir: str) -> object:
     including one that names the harness's own resources (after the rewrites, so that
     what would be sent is what is judged).
     """
+    if command in QOM_READS:
+        # Nothing in a QOM read reaches the host: no rewrite, no harness rule.
+        return arguments
     # The generic walk first: the pins below produce workdir URIs it must not touch.
     arguments = _walk(arguments, workdir)
     if command in MIGRATION_URI_COMMANDS and isinstance(arguments, dict) and "uri" in arguments:

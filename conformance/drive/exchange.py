@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hypothesis import reject
@@ -25,6 +26,8 @@ from conformance.machine.reuse import keeps_state
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.oracle.protocol import check_reply_shape
 from conformance.oracle.visitor import check_not_refused_as_invalid, check_refused_as_malformed
+from conformance.qmp.message import Message
+from conformance.qmp.session import Reply
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.coverage import exercised
 from conformance.spec.minimal import minimal_object
@@ -219,3 +222,72 @@ class ArgumentRun:
             excluded = {"command": self.command, "excluded": dict(sorted(self.excluded.items()))}
             found.append((EXCLUDED_PROPERTY, json.dumps(excluded, separators=(",", ":"))))
         return found
+
+
+def check_alive(inst: QemuInstance, schema: Schema) -> None:
+    """After an exchange: QEMU still answers a liveness probe (a crash that came after
+    the reply is signed by the command that caused it, not by whatever is sent next),
+    and every event it sent meanwhile matches its type."""
+    probe = inst.execute("query-version", id=PROBE_ID)
+    judge_reply(schema, "query-version", probe.message, PROBE_ID)
+    judge_events(schema, inst.drain_events())
+
+
+def judged(
+    inst: QemuInstance,
+    schema: Schema,
+    command: str,
+    arguments: object,
+    sent_id: str,
+    check: Callable[[Message], None] | None = None,
+    *,
+    probe: bool = True,
+) -> Reply:
+    """`command` with `arguments` (already admitted by the host-safety policy) run on
+    `inst` and judged as a generated example is: the reply against the schema and the
+    QMP spec, the caller's `check` of it, then `check_alive` (without `probe`, only the
+    events: for a caller whose next command has the same name and arguments' shape, so
+    that an exit after this reply is signed the same by the next exchange). A failure
+    carries the instance's evidence; an exit is signed by what QEMU wrote from this
+    exchange on."""
+    inst.mark_stderr()
+    with evidence(inst):
+        reply = inst.execute(command, arguments, id=sent_id)
+        judge_reply(schema, command, reply.message, sent_id)
+        if check is not None:
+            check(reply.message)
+        if probe:
+            check_alive(inst, schema)
+        else:
+            judge_events(schema, inst.drain_events())
+    return reply
+
+
+#: Commands a pipeline keeps in flight: QEMU queues at most QMP_REQ_QUEUE_LEN_MAX (8)
+#: requests per monitor (include/monitor/monitor.h) and, without OOB, reads the next
+#: one as it dispatches the last.
+PIPELINE_DEPTH = 8
+
+
+def judged_pipeline(
+    inst: QemuInstance,
+    schema: Schema,
+    command: str,
+    requests: Sequence[tuple[object, str]],
+) -> list[Message]:
+    """`judged` without a probe, for `command` with each (arguments, id) of `requests`
+    (at most `PIPELINE_DEPTH`) sent at once, then each reply awaited and judged in
+    issue order: one round trip instead of one per call, for a sweep of many calls of
+    one command. An exit is raised at the first reply it cut; every call in flight has
+    the same name and arguments' shape, so the finding is signed as the call that caused
+    it would sign it, and its reproducer holds that call."""
+    inst.mark_stderr()
+    with evidence(inst):
+        tickets = [inst.send_command(command, arguments, id=i) for arguments, i in requests]
+        replies = []
+        for ticket, (_, sent_id) in zip(tickets, requests, strict=True):
+            message = inst.wait(ticket)
+            judge_reply(schema, command, message, sent_id)
+            replies.append(message)
+        judge_events(schema, inst.drain_events())
+    return replies

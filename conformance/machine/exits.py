@@ -70,6 +70,21 @@ def find_assertion(stderr: str) -> str | None:
     return found[-1].strip() if found else None
 
 
+# What QEMU writes before it says why it won't start: warnings ("warning: missing
+# SecureDigital device") and notices of optional modules a build lacks (Debian's "qemu:
+# module audio-audio-pa not found, do you want to install qemu-system-gui package?").
+_PREAMBLE = re.compile(r": warning: |\bmodule \S+ not found\b")
+
+
+def first_line(text: str) -> str:
+    """The first line of `text` that says something (no warning, no module notice:
+    "Kernel or Flash image must be specified", not what preceded it), else its first
+    line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if not _PREAMBLE.search(line)]
+    return (said or lines or [""])[0]
+
+
 def last_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""

@@ -64,11 +64,13 @@ Channel = Literal["auto", "fd", "unix"]
 
 
 class DiedAtStart(CannotStart):
-    """QEMU exited before its greeting; `stderr` says why."""
+    """QEMU exited before its greeting (or before it answered negotiation); `stderr`
+    says why, and `exit_info` whether the exit was a refusal or a crash."""
 
-    def __init__(self, message: str, stderr: str) -> None:
+    def __init__(self, message: str, stderr: str, exit_info: ExitInfo | None = None) -> None:
         super().__init__(message)
         self.stderr = stderr
+        self.exit_info = exit_info
 
 
 class QemuGone(QemuMisbehaviour, RuntimeError):
@@ -320,6 +322,7 @@ class QemuInstance:
         return DiedAtStart(
             f"{path} died during start-up ({_status(info)}): {_stderr_line(info.stderr)}",
             info.stderr,
+            info,
         )
 
     def _spawn(self, argv: list[str], env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> None:

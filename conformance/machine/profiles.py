@@ -188,8 +188,27 @@ def block_profile(names: Iterable[str]) -> str | None:
     return next((n for n in names if n in PROFILES and PROFILES[n].tray), None)
 
 
+#: The profile name of a bare machine type (`machine_profile`): "machine:pc-q35-7.2".
+MACHINE_PREFIX = "machine:"
+
+
+def machine_profile(machine: str) -> Profile:
+    """Machine type `machine` (a name or alias `query-machines` lists) started bare, as
+    QEMU's qom-test starts every machine type: no devices beyond the board's own, on
+    TCG (KVM may be absent, and a board that needs it then fails to start, which the
+    machine-type sweep lists)."""
+    return Profile(
+        MACHINE_PREFIX + machine,
+        ("-machine", machine, "-accel", "tcg"),
+        f"machine type {machine} with no devices (-nodefaults), on TCG",
+    )
+
+
 def profile(name: str) -> Profile:
-    """The named profile; unknown names raise KeyError listing the known ones."""
+    """The named profile (`machine_profile` for a "machine:" name); unknown names raise
+    KeyError listing the known ones."""
+    if name.startswith(MACHINE_PREFIX) and len(name) > len(MACHINE_PREFIX):
+        return machine_profile(name[len(MACHINE_PREFIX) :])
     try:
         return PROFILES[name]
     except KeyError:

@@ -27,6 +27,27 @@ def machine_names(binary: str, workdir_base: str | None = None, timeout: float =
     return names
 
 
+def binary_machines(
+    binary: str,
+    workdir_base: str | None = None,
+    cache: BinaryCache | None = None,
+    timeout: float = 5.0,
+) -> list[str]:
+    """`machine_names` of `binary`, cached with its other answers; none for
+    qemu-storage-daemon, which has no machines."""
+    info = probe(binary)
+    if info.storage_daemon:
+        return []
+    key = BinaryCache.key(info.path, "machines") if cache is not None else ""
+    cached = cache.load(key) if cache is not None else None
+    if isinstance(cached, list) and all(isinstance(n, str) for n in cached):
+        return [str(n) for n in cached]
+    names = machine_names(info.path, workdir_base, timeout)
+    if cache is not None:
+        cache.store(key, names)
+    return names
+
+
 def binary_profiles(
     binary: str,
     workdir_base: str | None = None,
@@ -37,12 +58,4 @@ def binary_profiles(
     info = probe(binary)
     if info.storage_daemon:
         return default_profiles(info.target)  # no machines to ask about
-    key = BinaryCache.key(info.path, "machines") if cache is not None else ""
-    cached = cache.load(key) if cache is not None else None
-    if isinstance(cached, list) and all(isinstance(n, str) for n in cached):
-        names = [str(n) for n in cached]
-    else:
-        names = machine_names(info.path, workdir_base, timeout)
-        if cache is not None:
-            cache.store(key, names)
-    return default_profiles(info.target, names)
+    return default_profiles(info.target, binary_machines(binary, workdir_base, cache, timeout))

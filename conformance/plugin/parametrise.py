@@ -13,6 +13,7 @@ from conformance.docs.load import docs_for_binary
 from conformance.docs.model import DocError, DocSet
 from conformance.drive.sweep import sweeps
 from conformance.runcontext import (
+    NO_MACHINE,
     binary_info,
     live_schema,
     run_context,
@@ -40,6 +41,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_from_docs(metafunc, "doc_error", _error_params)
     if "behaviour_rule" in names:
         metafunc.parametrize("behaviour_rule", RULES, ids=[r.id for r in RULES])
+    if "machine_type" in names:
+        machines = run_context(metafunc.config).swept_machine_types
+        if machines:
+            metafunc.parametrize("machine_type", machines, ids=machines)
+        else:  # qemu-storage-daemon
+            skip = pytest.mark.skip(reason=NO_MACHINE)
+            metafunc.parametrize("machine_type", [pytest.param(None, marks=skip)])
     if "profile_name" in names:
         profiles = run_context(metafunc.config).profiles
         metafunc.parametrize("profile_name", profiles, ids=profiles, scope="module")

@@ -177,6 +177,12 @@ def _ci_profile_lines(
     if covering:
         # Issue 19: a sample may stand in for the covering phase only if this line says so.
         tr.write_line("ci profile: the covering phase runs whole (every case, as in a full run)")
+    ctx = run_context(tr.config)
+    tr.write_line(
+        f"ci profile: every machine type started and quit (test_machine_types); a "
+        f"deterministic 1 in {ctx.machine_sample} of them run their no-argument queries "
+        f"and a QOM walk reading 1 property in {ctx.qom_sample} (test_machine_type)"
+    )
 
 
 def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> None:

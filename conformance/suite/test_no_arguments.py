@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.drive.exchange import PROBE_ID
+from conformance.drive.exchange import check_alive
 from conformance.drive.report import command_tags, evidence, label
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
 from conformance.oracle.failure import qapi
-from conformance.oracle.judge import judge_events, judge_reply
+from conformance.oracle.judge import judge_reply
 from conformance.oracle.queries import check_query_returns
 from conformance.runcontext import RunContext
 from conformance.spec import Schema
@@ -48,9 +48,7 @@ def test_no_arguments(
         judge_reply(schema, no_arg_command, reply.message, sent_id)
         if qmp_run.info is not None:
             check_query_returns(schema, no_arg_command, reply.message, qmp_run.info.version)
-        alive = inst.execute("query-version", id=PROBE_ID)
-        judge_reply(schema, "query-version", alive.message, PROBE_ID)
-        judge_events(schema, inst.drain_events())
+        check_alive(inst, schema)
     if not keeps_state(no_arg_command, reply.message.kind):
         # The pooled QEMU serves later tests, which assume the profile's machine.
         qemu_pool.retire(profile_name)

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from conformance.machine.exits import ExitKind, classify_exit, find_assertion
+from conformance.machine.exits import ExitKind, classify_exit, find_assertion, first_line
 
 GLIBC_ASSERT = (
     "qemu-system-x86_64: ../../block/io.c:1983: bdrv_co_write_req_prepare: "
@@ -65,3 +65,22 @@ def test_abort_keeps_assertion_text() -> None:
     assert info.assertion is not None
     assert "Assertion" in info.assertion
     assert "Assertion" in info.describe()
+
+
+def test_first_line_skips_warnings() -> None:
+    stderr = (
+        "qemu-system-aarch64: warning: missing SecureDigital device\n"
+        "qemu-system-aarch64: Kernel or Flash image must be specified\n"
+    )
+    assert first_line(stderr) == "qemu-system-aarch64: Kernel or Flash image must be specified"
+    cheetah = (
+        "qemu-system-aarch64: warning: missing SecureDigital device\n"
+        "qemu: module audio-audio-pa not found, do you want to install qemu-system-gui "
+        "package?\n"
+        "Kernel or ROM image must be specified\n"
+    )
+    assert first_line(cheetah) == "Kernel or ROM image must be specified"
+    hint = "qemu-system-x86_64: unsupported machine type\nUse -machine help to list\n"
+    assert first_line(hint) == "qemu-system-x86_64: unsupported machine type"
+    assert first_line("qemu: warning: only this\n") == "qemu: warning: only this"
+    assert first_line("") == ""

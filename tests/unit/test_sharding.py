@@ -170,6 +170,7 @@ def test_group_keys() -> None:
         "command:cmd-04": _item("a", "test_doc_error", "x", doc_error=(_Entry("cmd-04"), 1, None)),
         "command:EVENT": _item("a", "test_doc_drift", "x", drift_items=("EVENT", ())),
         f"command:{rule.command}": _item("a", "test_behaviour", rule.id, behaviour_rule=rule),
+        "machine:pc-q35-7.2": _item("m", "test_machine_type", "x", machine_type="pc-q35-7.2"),
         "test:conformance/suite/p.py::test_bad_envelope": _item(
             "p", "test_bad_envelope", "r", rule="r"
         ),
