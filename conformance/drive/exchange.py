@@ -202,10 +202,7 @@ class ArgumentRun:
             judge_reply(self.schema, self.command, reply.message, sent_id)
             if malformed is None:
                 check_not_refused_as_invalid(reply.message, self.schema, self.command, arguments)
-            probe = inst.execute("query-version", id=PROBE_ID)
-            judge_reply(self.schema, "query-version", probe.message, PROBE_ID)
-            judge_events(self.schema, inst.drain_events())
-        return True
+            check_alive(inst, self.schema)
 
     def properties(self) -> list[tuple[str, object]]:
         """The test's user properties: example counts, reply kinds, and (when valid

@@ -27,7 +27,7 @@ from functools import partial
 
 from conformance.drive.exchange import judged
 from conformance.drive.qom_walk import QomWalk
-from conformance.drive.sweep_record import SweepRecord
+from conformance.drive.sweep_record import SweepTally
 from conformance.errors import SetupError
 from conformance.machine.exits import first_line
 from conformance.machine.instance import DiedAtStart, LaunchConfig, QemuGone, QemuInstance
@@ -58,8 +58,8 @@ class MachineRun:
     one_in: int = 1  # the QOM walk's sample
     refused: str | None = None
     failures: list[Failure | QemuGone] = field(default_factory=list)
-    queries: SweepRecord = field(
-        default_factory=lambda: SweepRecord("queries", "no-argument queries")
+    queries: SweepTally = field(
+        default_factory=lambda: SweepTally("queries", "no-argument queries")
     )
     walk: QomWalk | None = None
 
@@ -130,11 +130,11 @@ def start_every_type(
     schema: Schema,
     version: Version,
     make_config: Callable[[str], LaunchConfig],
-) -> tuple[SweepRecord, list[Failure | QemuGone]]:
+) -> tuple[SweepTally, list[Failure | QemuGone]]:
     """Every machine type of `machines` started and quit: the sweep "machine types"
     of `query-machines` (each type QEMU refuses excluded with its line) and the
     findings (a crash, abort or hang at start or at quit)."""
-    started = SweepRecord("machine types", "query-machines", total=len(machines))
+    started = SweepTally("machine types", "query-machines", total=len(machines))
     failures: list[Failure | QemuGone] = []
     for machine in machines:
         run = MachineRun(MACHINE_PREFIX + machine, schema, version, make_config)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from conformance.drive.exchange import PIPELINE_DEPTH, judged, judged_pipeline
-from conformance.drive.sweep_record import SweepRecord, in_sample
+from conformance.drive.sweep_record import SweepTally, in_sample
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.failure import Failure
 from conformance.oracle.qom import check_child_listed
@@ -63,13 +63,13 @@ class QomWalk:
     instance: Callable[[], QemuInstance]
     schema: Schema
     one_in: int = 1
-    sweep: SweepRecord = field(default_factory=lambda: SweepRecord("QOM properties", "qom-get"))
+    sweep: SweepTally = field(default_factory=lambda: SweepTally("QOM properties", "qom-get"))
     listed: int = 0  # objects listed
     failures: list[Failure | QemuGone] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _stopped: int = 0
 
-    def run(self) -> SweepRecord:
+    def run(self) -> SweepTally:
         """Walk the tree; the sweep counts (path, property) pairs, named "path.property"
         as qom-test's messages name them."""
         queue: deque[tuple[str, bool]] = deque([(ROOT, True)])

@@ -23,7 +23,6 @@ What a sweep did is a `SweepTally`, recorded as the test's `sweep` property.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from conformance.drive.exchange import ArgumentRun, Dropped
 from conformance.drive.harvest import qom_tree
 from conformance.drive.report import evidence
 from conformance.drive.resources import OBJECT_TYPES, SIZE
+from conformance.drive.sweep_record import SweepTally
 from conformance.machine.exits import ExitInfo
 from conformance.machine.harness import names_harness_resource
 from conformance.machine.instance import QemuGone, QemuInstance
@@ -47,8 +47,6 @@ from strategies.pools import MEMBER_POOLS
 
 log = logging.getLogger(__name__)
 
-#: The report property a sweep's tally is recorded as (h-machines' sweeps use it too).
-SWEEP_PROPERTY = "sweep"
 
 #: Where the listed values of each kind come from: the listing command, its arguments,
 #: the member naming each value, and the noun the summary counts them in.
@@ -105,50 +103,6 @@ INTROSPECT_TREE = qemu_tests(
     "qom-list has a good chance at crashing then. Also make sure that the tree did "
     "not change.",
 )
-
-
-@dataclass
-class SweepTally:
-    """What one sweep exercised: `total` values listed, `exercised` of them sent,
-    `excluded` the ones that weren't, each with why (the shape h-machines' sweeps
-    record too)."""
-
-    name: str  # what the values are, plural: "types", "CPU models"
-    command: str
-    total: int = 0
-    exercised: int = 0
-    excluded: dict[str, str] = field(default_factory=dict)
-
-    def to_property(self) -> tuple[str, str]:
-        return SWEEP_PROPERTY, json.dumps(
-            {
-                "sweep": self.name,
-                "command": self.command,
-                "total": self.total,
-                "exercised": self.exercised,
-                "excluded": self.excluded,
-            },
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_property(cls, value: object) -> SweepTally:
-        data = json.loads(str(value))
-        excluded = data.get("excluded", {})
-        return cls(
-            str(data["sweep"]),
-            str(data["command"]),
-            int(data["total"]),
-            int(data["exercised"]),
-            {str(k): str(v) for k, v in excluded.items()} if isinstance(excluded, dict) else {},
-        )
-
-    def line(self, sample: bool = False) -> str:
-        """How the summary and the allure result say it: "753/753 types, 0 excluded"."""
-        head = f"{self.exercised}/{self.total} {self.name}"
-        if sample:
-            head = f"sample {head} (ci profile)"
-        return f"{head}, {len(self.excluded)} excluded"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from hypothesis import Phase, settings
 from conformance import hypothesis_profiles
 from conformance.drive.preconfig import PHASE_PROPERTY
 from conformance.drive.preconfig import Phase as PreconfigPhase
-from conformance.drive.sweep import SWEEP_PROPERTY, SweepTally
+from conformance.drive.sweep_record import SWEEP_PROPERTY, SweepTally
 from conformance.plugin.outcome import (
     OUTCOME,
     FindingsOutcome,

@@ -10,9 +10,7 @@ import pytest
 
 from conformance.drive.sweep import (
     SETUP,
-    SWEEP_PROPERTY,
     Sweep,
-    SweepTally,
     arguments_for,
     check_tree_unchanged,
     module_not_loadable,
@@ -20,6 +18,7 @@ from conformance.drive.sweep import (
     sample,
     sweeps,
 )
+from conformance.drive.sweep_record import SWEEP_PROPERTY, SweepTally
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.oracle.failure import Failure, FindingKind, Source
 from conformance.spec import Schema, load_schema_file, validate_arguments

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conformance.drive.sweep_record import SWEEP_PROPERTY, SweepRecord, in_sample
+from conformance.drive.sweep_record import SWEEP_PROPERTY, SweepTally, in_sample
 from conformance.machine.profiles import MACHINE_PREFIX, machine_profile, profile
 from strategies.safety import confine
 
@@ -13,7 +13,7 @@ WD = "/tmp/wd"
 
 
 def test_the_property_has_the_shape_the_summary_reads() -> None:
-    sweep = SweepRecord("machine types", "query-machines", 59, 57, {"xenpv": "no xen"})
+    sweep = SweepTally("machine types", "query-machines", 59, 57, {"xenpv": "no xen"})
     name, value = sweep.to_property()
     assert name == SWEEP_PROPERTY
     assert json.loads(value) == {
