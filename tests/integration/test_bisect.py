@@ -25,12 +25,12 @@ from conformance.findings.signature import crash_detail
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.oracle.failure import FindingKind
 from tests.conftest import PROJECT_ROOT
-from tests.integration import test_replay
-from tests.integration.test_replay import COLO_ARGS, processes_in
+from tests.integration.processes import processes_in
+from tests.integration.replaying import (
+    COLO_ARGS,
+)
 
 pytestmark = pytest.mark.qemu
-
-qemu_72 = test_replay.qemu_72  # the fixture: skips unless the binary is QEMU 7.2
 
 TRIGGER = "object-add"
 GIT = ["git", "-c", "user.name=bisect test", "-c", "user.email=bisect@example.invalid"]

@@ -17,7 +17,7 @@ import pytest
 
 from conformance.machine.instance import LaunchConfig, QemuInstance
 from tests.integration.clirun import cli, run_suite
-from tests.integration.test_fuzz import qemus_under
+from tests.integration.processes import qemus_under
 
 pytestmark = pytest.mark.qemu
 

@@ -18,6 +18,7 @@ import pytest
 
 from conformance.findings.reproducer import Reproducer
 from tests.integration.clirun import cli
+from tests.integration.processes import qemus_under
 
 pytestmark = pytest.mark.qemu
 
@@ -28,25 +29,6 @@ UNIQUE = re.compile(
 # Workers finish the exchange in flight (a reply deadline is 5 s) and are joined within
 # conformance.fuzz.run.STOP_GRACE; a clean stop takes about a second.
 STOP_DEADLINE = 25.0
-
-
-def qemus_under(path: Path) -> list[int]:
-    """Live QEMU processes whose workdir (their TMPDIR) is below `path`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if b"qemu-system" not in argv0:
-            continue
-        tmpdir = next((e[len(b"TMPDIR=") :] for e in environ if e.startswith(b"TMPDIR=")), b"")
-        if tmpdir.decode(errors="replace").startswith(str(path)):
-            found.append(int(entry.name))
-    return found
 
 
 def first_progress(proc: subprocess.Popen[str]) -> list[str]:

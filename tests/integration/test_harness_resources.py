@@ -32,6 +32,7 @@ from strategies import arguments
 from strategies.pools import KINDS, Pools
 from strategies.safety import Unconfinable, confine, generation_policy
 from tests.integration.qemu_fault import act
+from tests.oneliner import run_reproduce_sh
 
 pytestmark = pytest.mark.qemu
 
@@ -200,15 +201,7 @@ def test_the_one_liner_runs_on_the_binary(
     # sandbox, -S and the second monitor's options dropped), and it answers on it.
     rep = _reproducer(config, KINDS_RAISED["doc"])
     finding = rep.save(tmp_path / "finding", qemu_binary)
-    (tmp_path / "tmp").mkdir()
-    done = subprocess.run(
-        ["sh", str(finding / "reproduce.sh")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path / "tmp")},
-        check=False,
-    )
+    done = run_reproduce_sh(finding, tmp_path / "tmp", env={"PATH": "/usr/bin:/bin"})
     out = done.stdout + done.stderr
     assert "exit status 0" in done.stdout, out
     # The greeting, the negotiation, blockdev-add's refusal of the missing file, quit.

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,21 +14,15 @@ from conformance.findings.replay import replay_once
 from conformance.findings.reproducer import QEMU_TOKEN, Outcome, Reproducer
 from conformance.findings.signature import crash_detail
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
-from conformance.machine.probe import probe
 from conformance.oracle.failure import FindingKind
-from tests.integration.clirun import cli
+from tests.integration.replaying import (
+    CAPS,
+    COLO_ARGS,
+    Replay,
+)
+from tests.oneliner import run_reproduce_sh
 
 pytestmark = pytest.mark.qemu
-
-CAPS = b'{"execute":"qmp_capabilities"}'
-COLO_ARGS = {
-    "qom-type": "colo-compare",
-    "id": "c0",
-    "primary_in": "",
-    "secondary_in": "",
-    "outdev": "",
-    "iothread": "nosuch",
-}
 
 
 def _send(execute: str, arguments: object = None, id: object = 1) -> bytes:
@@ -39,16 +31,6 @@ def _send(execute: str, arguments: object = None, id: object = 1) -> bytes:
         msg["arguments"] = arguments
     msg["id"] = id
     return json.dumps(msg, separators=(",", ":")).encode()
-
-
-@pytest.fixture(scope="module")
-def qemu_72(qemu_binary: str) -> str:
-    """The binary, when it is the QEMU 7.2 whose defects these tests replay."""
-    if probe(qemu_binary).version[:2] != (7, 2):
-        # 10.0 answers the same pmemsave (size -1) by writing guest memory without end,
-        # rather than segfaulting: the defect replayed here is 7.2's alone.
-        pytest.skip("the replayed defects are those of QEMU 7.2 (pmemsave size -1 segfaults)")
-    return qemu_binary
 
 
 @pytest.fixture(scope="module")
@@ -100,46 +82,6 @@ def colo(argv: tuple[str, ...], colo_detail: str) -> Reproducer:
     expected = Outcome("exit", 1, exit_kind="abort", detail=colo_detail)
     trigger = _send("object-add", COLO_ARGS)
     return _rep(FindingKind.CRASH, "object-add", [CAPS, trigger], expected, argv)
-
-
-class Replay:
-    """Runs the CLI with TMPDIR inside the test's tmp_path, and checks it left nothing."""
-
-    def __init__(self, tmp_path: Path, qemu: str) -> None:
-        self.dir = tmp_path
-        self.qemu = qemu
-        self.tmp = tmp_path / "tmp"
-        self.tmp.mkdir()
-
-    def write(self, rep: Reproducer, name: str = "r.jsonl") -> Path:
-        path = self.dir / name
-        path.write_text(rep.to_jsonl(), encoding="utf-8")
-        return path
-
-    def __call__(
-        self, path: Path, *args: str, qemu: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        done = cli(
-            "replay", str(path), "--qemu", qemu or self.qemu, *args, env={"TMPDIR": str(self.tmp)}
-        )
-        assert "Traceback" not in done.stderr
-        assert not list(self.tmp.iterdir()), "replay left files behind"
-        assert not processes_in(self.dir), "replay left a process behind"
-        return done
-
-
-def processes_in(path: Path) -> list[int]:
-    """Processes whose current directory is under `path` (QEMU's is its workdir)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cwd = os.readlink(entry / "cwd")
-            except OSError:
-                continue
-            if cwd.startswith(str(path)):
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
@@ -296,13 +238,5 @@ def test_the_one_liner_reproduces_the_crash_with_nothing_but_sh(
 ) -> None:
     finding = pmemsave.save(tmp_path / "finding", qemu_72)
     tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    done = subprocess.run(
-        ["sh", str(finding / "reproduce.sh")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "TMPDIR": str(tmp)},
-        check=False,
-    )
+    done = run_reproduce_sh(finding, tmp)
     assert "exit status 139" in done.stdout, done.stdout + done.stderr  # 128 + SIGSEGV

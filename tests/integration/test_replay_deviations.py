@@ -18,7 +18,7 @@ from conformance.machine.instance import LaunchConfig, QemuInstance
 from conformance.oracle.deviation import MODIFIED_UTF8_NUL, NONCHARACTERS
 from conformance.oracle.failure import FindingKind
 from strategies.wire import RESYNC, limit_cases, probe
-from tests.integration.test_replay import CAPS, Replay
+from tests.integration.replaying import CAPS, Replay
 
 pytestmark = pytest.mark.qemu
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from conformance.findings.reproducer import QEMU_TOKEN, Outcome, Reproducer
 from conformance.findings.signature import Signature, crash_detail
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.oracle.failure import FindingKind
-from tests.integration.test_replay import CAPS, Replay
+from tests.integration.replaying import CAPS, Replay
+from tests.oneliner import run_reproduce_sh
 
 pytestmark = pytest.mark.qemu
 
@@ -113,15 +113,7 @@ def test_the_one_liner_pads_its_workdir_too(
 ) -> None:
     finding = netdev.save(tmp_path / "finding", qemu_binary)
     tmp = tmp_path / "t"
-    tmp.mkdir()
-    done = subprocess.run(
-        ["sh", str(finding / "reproduce.sh")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "TMPDIR": str(tmp)},
-        check=False,
-    )
+    done = run_reproduce_sh(finding, tmp)
     assert "exit status 134" in done.stdout, done.stdout + done.stderr  # 128 + SIGABRT
     assert "error_setv: Assertion `*errp == NULL' failed." in done.stderr
     assert "note:" not in done.stderr

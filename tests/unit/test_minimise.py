@@ -11,7 +11,7 @@ import pytest
 from conformance.findings import minimise as mod
 from conformance.findings.minimise import ddmin, simplifications, simplify
 from conformance.findings.reproducer import Outcome, Reproducer
-from tests.unit.test_reproducer import CAPS, reproducer
+from tests.unit.reproducers import CAPS, reproducer
 
 
 class Counting:

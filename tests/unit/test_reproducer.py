@@ -13,42 +13,9 @@ import pytest
 from conformance.findings.replay import Trace, expected_reply, judge
 from conformance.findings.reproducer import Outcome, Reproducer, ReproducerError, one_liner
 from conformance.machine.exits import classify_exit
-from conformance.oracle.failure import FindingKind
 from conformance.qmp.message import Message, parse_message
 from conformance.spec import Schema, load_schema_file
-
-CAPS = b'{"execute":"qmp_capabilities"}'
-ARGV = (
-    "$QEMU",
-    "-nodefaults",
-    "-display",
-    "none",
-    "-S",
-    "-machine",
-    "none",
-    "-chardev",
-    "socket,id=qmp,fd=4",
-    "-mon",
-    "chardev=qmp,mode=control",
-)
-
-
-def reproducer(*messages: bytes, expected: Outcome | None = None) -> Reproducer:
-    return Reproducer(
-        signature="crash | pmemsave | SIGSEGV",
-        kind=FindingKind.CRASH,
-        command="pmemsave",
-        title="crash: pmemsave: SIGSEGV",
-        citation="",
-        profile="none",
-        messages=messages or (CAPS,),
-        expected=expected
-        or Outcome("exit", len(messages) - 1, exit_kind="crash", detail="SIGSEGV"),
-        extra_args=("-m", "64"),
-        argv=ARGV,
-        source={"test": "t::test_x[pmemsave]", "blob": "@reproduce_failure('6.0', b'AA==')"},
-    )
-
+from tests.unit.reproducers import CAPS, reproducer
 
 PMEMSAVE = (
     b'{"execute":"pmemsave","arguments":{"val":0,"size":-1,"filename":"$WORKDIR/mem"},"id":1}'
