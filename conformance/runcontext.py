@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from conformance.drive.sweep_record import in_sample
 from conformance.errors import EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.machine.cache import BinaryCache
@@ -25,8 +24,6 @@ from conformance.spec import Schema, SchemaError, schema_from_reply
 
 #: The CI profile's sample of each machine type's QOM walk: 1 property in this many.
 CI_QOM_SAMPLE = 16
-#: The CI profile's sample of machine types that take the sweeps: 1 in this many.
-CI_MACHINE_SAMPLE = 4
 #: Why a check that needs a board or a device skips on qemu-storage-daemon.
 NO_MACHINE = "qemu-storage-daemon has no machine or devices"
 
@@ -74,19 +71,6 @@ class RunContext:
                 pytest.exit(f"qmp-conformance: {exc}", returncode=EXIT_USAGE)
             self._machine_types = tuple(sorted(set(names)))
         return self._machine_types
-
-    @property
-    def machine_sample(self) -> int:
-        """The machine types whose queries and QOM tree are swept: every one in the full
-        profile; in the CI profile 1 in this many (`test_machine_types` still starts and
-        quits every one)."""
-        return CI_MACHINE_SAMPLE if self.suite_profile == "ci" else 1
-
-    @property
-    def swept_machine_types(self) -> tuple[str, ...]:
-        """The machine types whose queries and QOM tree the run sweeps
-        (`test_machine_type`): every one, or the CI profile's deterministic sample."""
-        return tuple(m for m in self.machine_types if in_sample(m, self.machine_sample))
 
     @property
     def qom_sample(self) -> int:

@@ -42,7 +42,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "behaviour_rule" in names:
         metafunc.parametrize("behaviour_rule", RULES, ids=[r.id for r in RULES])
     if "machine_type" in names:
-        machines = run_context(metafunc.config).swept_machine_types
+        machines = run_context(metafunc.config).machine_types
         if machines:
             metafunc.parametrize("machine_type", machines, ids=machines)
         else:  # qemu-storage-daemon

@@ -7,9 +7,9 @@ included (the sweep "machine types", each type this host can't start excluded wi
 QEMU's first stderr line); `test_machine_type[TYPE]` starts one, runs its no-argument
 queries and walks its QOM tree (`conformance.drive.machines`), each a sweep recorded
 as a `sweep` property. A crash, abort or hang at start, during a sweep or at quit is a
-finding. The CI profile sweeps a deterministic sample of the types (1 in
-`CI_MACHINE_SAMPLE`, the others not collected) and of each tree's properties (1 in
-`CI_QOM_SAMPLE`); the summary says so.
+finding. The CI profile runs every test of a full run: it sweeps every type, but a
+deterministic sample of each tree's properties (1 in `CI_QOM_SAMPLE`); the summary says
+so.
 """
 
 from __future__ import annotations
