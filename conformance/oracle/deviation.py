@@ -244,15 +244,35 @@ _WHITESPACE = frozenset(b" \t\r\n")
 _TOKEN = frozenset(b"0123456789+-.eEtrufalsn:,")
 
 
+#: Where json-lexer.c's error recovery (IN_RECOVERY) starts lexing again: a control
+#: character other than TAB, the bytes FE and FF, and the structural characters.
+_RESYNC = frozenset([*range(0x20), 0xFE, 0xFF, *b"[]{}:,"]) - {0x09}
+
+
+def _string_error(byte: int) -> bool:
+    """Whether `byte` inside a string is a lexical error (json-lexer.c's IN_DQ_STRING
+    takes 0x20 to 0xFD only)."""
+    return byte < 0x20 or byte > 0xFD
+
+
 def _values(stream: bytes) -> list[bytes]:
-    """The complete top-level objects and arrays of `stream`, split as a JSON streamer
-    splits them: by bracket depth outside strings, starting again after a byte no JSON
-    token holds (the resynchronising ESC, a stray C0 80 between tokens)."""
+    """The complete top-level objects and arrays of `stream`, split as QEMU's JSON
+    streamer splits them: by bracket depth outside strings; after a lexical error (a
+    control character inside a string, a byte no JSON token holds such as the
+    resynchronising ESC or a stray C0 80 between tokens) the partial value is dropped and,
+    as json-lexer.c's error recovery does, bytes are skipped up to the next structural or
+    control character, where lexing starts again."""
     values: list[bytes] = []
-    depth, start, in_string, escape = 0, -1, False, False
+    depth, start, in_string, escape, recovering = 0, -1, False, False, False
     for i, byte in enumerate(stream):
+        if recovering:
+            if byte not in _RESYNC:
+                continue
+            recovering = False  # this byte starts the next token (the lexer's lookahead)
         if in_string:
-            if escape:
+            if _string_error(byte):
+                depth, start, in_string, escape, recovering = 0, -1, False, False, True
+            elif escape:
                 escape = False
             elif byte == 0x5C:  # backslash
                 escape = True
@@ -271,7 +291,7 @@ def _values(stream: bytes) -> list[bytes]:
             if depth <= 0:
                 depth, start = 0, -1
         elif byte not in _WHITESPACE and byte not in _TOKEN:
-            depth, start = 0, -1
+            depth, start, recovering = 0, -1, True
     return values
 
 

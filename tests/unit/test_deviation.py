@@ -239,3 +239,22 @@ def test_modified_utf8_ids_excuses_nothing_when_one_hidden_command_was_broken() 
     )
     assert deviation.modified_utf8_ids(both, HIDDEN) == []
     assert deviation.modified_utf8_ids(_conversation(answers=()), HIDDEN) == []
+
+
+def test_modified_utf8_ids_start_again_where_the_lexer_recovers() -> None:
+    # 10.0.2's full run: a string broken by LF is a lexical error, which drops the open
+    # object and resynchronises at the next '{', so the C0 80 request on the next line is
+    # a request of its own (json-lexer.c IN_RECOVERY), rightly read and answered.
+    resumed = _conversation(
+        b'{"execute":"qmp_capabilities","id":1}\n',
+        b'{"execute":"query-version","id":"MUST-NOT-RUN\n',
+        b'{"\xc0\x80execute":"query-version","id":"MUST-NOT-RUN-0"}\n',
+        answers=(f"{HIDDEN}0",),
+    )
+    assert deviation.modified_utf8_ids(resumed, HIDDEN) == [f"{HIDDEN}0"]
+    # Recovery skips what isn't structural: a value begun there is no request.
+    skipped = _conversation(
+        b'{"id":"x\x01 "execute":"query-version","id":"MUST-NOT-RUN-0\xc0\x80"}\n',
+        answers=(f"{HIDDEN}0\0",),
+    )
+    assert deviation.modified_utf8_ids(skipped, HIDDEN) == []
