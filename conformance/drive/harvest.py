@@ -63,6 +63,11 @@ def qom_tree(inst: QemuInstance) -> list[str]:
     return list(_qom_paths(ask))
 
 
+def child_path(parent: str, name: str) -> str:
+    """The QOM path of `parent`'s child property `name`."""
+    return f"{parent.rstrip('/')}/{name}"
+
+
 def absorb(value: object, pools: Pools) -> None:
     """Add every string found in a reply value to the `seen` pool."""
     for s in _strings(value):
@@ -83,7 +88,7 @@ def _qom_paths(ask: Callable[[str, dict[str, object]], object]) -> Iterator[str]
             if not isinstance(name, str) or not isinstance(kind, str):
                 continue
             if kind.startswith("child<"):
-                child = f"{path.rstrip('/')}/{name}"
+                child = child_path(path, name)
                 if names_harness_resource(child):
                     # The harness's own monitor: never a target, nor in a reproducer.
                     continue

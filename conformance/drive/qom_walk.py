@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from conformance.drive.exchange import PIPELINE_DEPTH, judged, judged_pipeline
+from conformance.drive.harvest import child_path
 from conformance.drive.sweep_record import SweepTally, in_sample
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.failure import Failure
@@ -48,10 +49,6 @@ from strategies.safety import Unconfinable, confine
 #: Failures after which the walk gives up (each carries a copy of its transcript).
 MAX_FAILURES = 10
 ROOT = "/"
-
-
-def child_path(parent: str, name: str) -> str:
-    return f"{parent.rstrip('/')}/{name}"
 
 
 @dataclass

@@ -279,12 +279,10 @@ class SweepRun:
             )
 
     def _one(self, value: str, index: int) -> None:
-        schema = self.run.schema
         try:
             self.ready()
             self._tree_before()
-            args = self.run.admitted(arguments_for(schema, self.sweep, value, self.run), None)
-            self.run.send(args, f"sweep-{index}", malformed=None)
+            self._send(value, index)
             self.tally.exercised += 1
             self._tree_after(value)
         except Dropped as why:
@@ -313,10 +311,7 @@ class SweepRun:
         self.run.instances.retire(self.run.profile)
         try:
             self.ready()
-            args = self.run.admitted(
-                arguments_for(self.run.schema, self.sweep, value, self.run), None
-            )
-            self.run.send(args, f"sweep-{index}", malformed=None)
+            self._send(value, index)
         except Dropped:
             self.failures.append(gone)  # confined for the dead QEMU's workdir only
         except (QemuGone, Failure) as again:
@@ -324,6 +319,11 @@ class SweepRun:
         else:
             self.failures.append(gone)
         self.run.instances.retire(self.run.profile)
+
+    def _send(self, value: str, index: int) -> None:
+        """`value` in the command's smallest arguments, admitted, sent and judged."""
+        arguments = arguments_for(self.run.schema, self.sweep, value, self.run)
+        self.run.send(self.run.admitted(arguments, None), f"sweep-{index}", malformed=None)
 
     def _tree_before(self) -> None:
         if self.sweep.introspects() and self._tree is None:
