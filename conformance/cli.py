@@ -306,6 +306,19 @@ def _configure_logging(level: str) -> None:
     )
 
 
+def _worker_arguments(passthrough: Sequence[str]) -> list[str]:
+    """xdist's options for a run that names none: a worker per usable core, each
+    stealing tests from the others when its own share is done (a machine-type sweep or
+    a state machine lasts minutes, so static shares would end far apart). The
+    caller's ``-n``/``--numprocesses``/``--dist``/``-p no:xdist`` win; on one core,
+    no workers."""
+    chosen = ("-n", "--numprocesses", "--dist", "-d", "no:xdist")
+    if any(a == c or a.startswith((f"{c}=", "-n")) for a in passthrough for c in chosen):
+        return []
+    cores = len(os.sched_getaffinity(0))
+    return ["-n", str(cores), "--dist", "worksteal"] if cores > 1 else []
+
+
 def _log_arguments(level: str) -> list[str]:
     """pytest's options that show the harness's log lines of a suite run: live in the
     process that runs the tests, and in each test's report."""
@@ -424,7 +437,7 @@ def _run(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) 
         f"--suite-profile={ns.profile}",
         "-rsx",  # skip reasons, and the known findings (reported like xfails)
     ]
-    pytest_args += _log_arguments(ns.log_level)
+    pytest_args += _log_arguments(ns.log_level) + _worker_arguments(passthrough)
     for m in ns.machine or ():
         pytest_args += ["--machine", m]
     if ns.keep_workdir:

@@ -80,16 +80,26 @@ def evidence(inst: QemuInstance) -> Iterator[None]:
     except (Failure, QemuGone) as exc:
         if not hasattr(exc, EVIDENCE_ATTR):
             setattr(exc, EVIDENCE_ATTR, Evidence.of(inst))
-        if not _final_example():
-            raise
-        transcript = inst.transcript
-        allure.attach(transcript.to_jsonl(), "transcript.jsonl", allure.attachment_type.JSON)
-        allure.attach(readable(transcript), "transcript.txt", allure.attachment_type.TEXT)
-        allure.attach(inst.stderr_text(), "qemu-stderr.txt", allure.attachment_type.TEXT)
-        allure.attach(
-            json.dumps(inst.abstract_argv()), "qemu-argv.json", allure.attachment_type.JSON
-        )
+        if _final_example():
+            attach_evidence(exc)
         raise
+
+
+def attach_evidence(exc: BaseException) -> None:
+    """Attach the evidence `exc` carries (`EVIDENCE_ATTR`) to the allure result: the
+    transcript, QEMU's stderr and argv; once per exception, however many `evidence()`
+    blocks it leaves."""
+    found = getattr(exc, EVIDENCE_ATTR, None)
+    if not isinstance(found, Evidence) or getattr(exc, _ATTACHED, False):
+        return
+    setattr(exc, _ATTACHED, True)
+    allure.attach(found.transcript.to_jsonl(), "transcript.jsonl", allure.attachment_type.JSON)
+    allure.attach(readable(found.transcript), "transcript.txt", allure.attachment_type.TEXT)
+    allure.attach(found.stderr, "qemu-stderr.txt", allure.attachment_type.TEXT)
+    allure.attach(json.dumps(list(found.argv)), "qemu-argv.json", allure.attachment_type.JSON)
+
+
+_ATTACHED = "qmpc_evidence_attached"
 
 
 def _final_example() -> bool:

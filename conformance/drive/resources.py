@@ -99,7 +99,6 @@ from hypothesis.stateful import (
     multiple,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from conformance.behaviour.rules.backup import BACKUP, SAME
@@ -113,6 +112,7 @@ from conformance.behaviour.rules.transaction import (
     transaction_kinds,
 )
 from conformance.behaviour.rules.tray import CLOSE, CLOSE_NOOP, MOVED, OPEN, OPEN_NOOP
+from conformance.drive.known_failures import run_state_machine
 from conformance.drive.report import evidence
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
@@ -1805,11 +1805,6 @@ def _records(value: object) -> list[dict[str, object]]:
     return [v for v in value if isinstance(v, dict)]
 
 
-# Hypothesis types this function in newer releases and not in older ones, and its
-# first parameter is declared as a class although any factory works.
-_run: Callable[..., None] = run_state_machine_as_test
-
-
 def run_resource_machine(
     make: Callable[[], QemuInstance],
     schema: Schema,
@@ -1821,7 +1816,7 @@ def run_resource_machine(
     """Run the machine as one test, a QEMU from `make` per example; it counts its steps
     in `ResourceMachine.steps`."""
     ResourceMachine.steps = 0
-    _run(
+    run_state_machine(
         lambda: ResourceMachine(make, schema, policy, generated, machine=machine),
         settings=settings(
             settings.default,

@@ -24,9 +24,9 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
+from conformance.drive.known_failures import run_state_machine
 from conformance.drive.report import evidence
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.classes import id_class
@@ -221,16 +221,11 @@ class WireMachine(RuleBasedStateMachine):
             self.inst.close()
 
 
-# Hypothesis types this function in newer releases and not in older ones, and its
-# first parameter is declared as a class although any factory works.
-_run: Callable[..., None] = run_state_machine_as_test
-
-
 def run_wire_machine(make: Callable[[], QemuInstance]) -> None:
     """Run the machine as one test, a QEMU from `make` per example; it counts its steps
     in `WireMachine.steps`."""
     WireMachine.steps = 0
-    _run(
+    run_state_machine(
         lambda: WireMachine(make),
         settings=settings(
             settings.default,

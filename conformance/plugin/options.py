@@ -94,6 +94,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "binary's target",
     )
     group.addoption(
+        "--shrink-known",
+        action="store_true",
+        help="shrink a failure the baseline already knows, as a new one is shrunk (by "
+        "default it ends its test unshrunk; always shrunk with --baseline-update, which "
+        "records the minimal signatures)",
+    )
+    group.addoption(
         "--minimise-budget",
         type=float,
         default=DEFAULT_MINIMISE_BUDGET,

@@ -4,11 +4,12 @@ findings store, and the exit status."""
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Container, Generator
 from dataclasses import dataclass
 
 import pytest
 
+from conformance.drive import known_failures
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.findings.backtrace import Backtracer
@@ -47,22 +48,52 @@ def pytest_runtest_makereport(
     elif report.failed and excinfo is not None:
         kind = finding_kind(leaves(excinfo.value)[0])
         report.user_properties.append(("finding-kind", kind.value))
-        found = findings_from(
-            excinfo.value,
-            item.nodeid,
-            report.longreprtext,
-            str(item.config.getoption("hypothesis_profile", None) or "default"),
-        )
-        # Here, before the baseline is asked: a frame-signed key is what it must know.
-        found = [backtracer(item.config).sign(f) for f in found]
+        found = _signed(item, excinfo.value, report.longreprtext)
         for finding in found:
             report.user_properties.append((FINDING_PROPERTY, json.dumps(finding.to_json())))
-        known = run_context(item.config).baseline
-        if found and known is not None and all(f.key in (known.baseline or ()) for f in found):
+        if _all_known(item, found):
             # Reported like an xfail: JUnit and allure show it as known, not failed.
             report.outcome = "skipped"
             report.wasxfail = KNOWN_PREFIX + "; ".join(f.key for f in found)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A failure the baseline knows is not shrunk (`conformance.drive.known_failures`)."""
+    config = item.config
+    shrink = config.getoption("--shrink-known") or config.getoption("--baseline-update")
+    if shrink or not in_suite(item) or not known_keys(config):
+        return (yield)
+
+    def judge(exc: BaseException) -> bool:
+        return _is_finding(exc) and _all_known(item, _signed(item, exc, ""))
+
+    with known_failures.judged_by(judge), known_failures.holding(getattr(item, "obj", None)):
+        return (yield)
+
+
+def _signed(item: pytest.Item, exc: BaseException, report_text: str) -> list[Finding]:
+    """The findings of a test's failure, signed as the baseline knows them."""
+    found = findings_from(
+        exc,
+        item.nodeid,
+        report_text,
+        str(item.config.getoption("hypothesis_profile", None) or "default"),
+    )
+    # Here, before the baseline is asked: a frame-signed key is what it must know.
+    return [backtracer(item.config).sign(f) for f in found]
+
+
+def known_keys(config: pytest.Config) -> Container[str]:
+    """The signatures the run's baseline knows (none without one)."""
+    choice = run_context(config).baseline
+    return (choice.baseline if choice is not None else None) or ()
+
+
+def _all_known(item: pytest.Item, found: list[Finding]) -> bool:
+    keys = known_keys(item.config)
+    return bool(found) and all(f.key in keys for f in found)
 
 
 BACKTRACER = pytest.StashKey[Backtracer]()

@@ -1,0 +1,169 @@
+"""(7) The README run: its wall time, what the sweeps add to it, and the serial run it replaced.
+
+Three `qmp-conformance run --baseline auto` runs of the full profile (the README's
+`tox -e conformance`) on one binary, each with a fresh reports directory (a cold schema
+and harvest cache) and `--minimise-budget=0` (with the packaged baseline only a new
+finding would be minimised):
+
+- **default**: as the README runs it: a worker per core, a known finding not shrunk;
+- **serial, shrinking known** (`-- -n 0 --shrink-known`): the run as it was before
+  issue 20, one process, every failure shrunk, known or not;
+- **without the sweeps**: the default run with issue 19's tests deselected (the
+  harvest sweeps, the covering phase, every machine type, the QOM walks, preconfig),
+  so default minus this is what they add to the README run (issue 19: at most 2 min
+  on 2 cores).
+
+Findings must agree: for each run, the baseline signatures its findings stand for
+(`conformance.findings.signature.covers`: an unshrunk crash's wider argument shape
+stands for the known one) and its new findings; a difference is printed.
+
+    python bench/full_profile.py [--only default,serial,unswept] [-k EXPR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import PROJECT, QEMU, Result, load, print_results
+
+from conformance.findings.signature import covers
+
+README_TARGET = 300.0  # issue 20: at most 5 minutes on 2 cores
+SWEEP_BUDGET = 120.0  # issue 19: the sweeps add at most 2 minutes
+#: Issue 19's tests, by function name (the -k expression that leaves them out).
+SWEPT = "test_sweep or test_covering or test_machine or test_qom_walk or test_preconfig"
+
+RUNS = {
+    "default": [],
+    "serial": ["-n", "0", "--shrink-known"],
+    "unswept": ["-k", f"not ({SWEPT})"],
+}
+
+
+@dataclass
+class Run:
+    name: str
+    wall: float
+    cpu: float
+    rc: int
+    line: str
+    known: frozenset[str]  # baseline signatures the run's findings stand for
+    new: frozenset[str]
+
+
+def one(name: str, select: str | None) -> Run:
+    with tempfile.TemporaryDirectory(prefix="qmpc-bench-full-") as reports:
+        extra = list(RUNS[name])
+        if select:
+            if "-k" in extra:
+                extra[extra.index("-k") + 1] = f"({select}) and {extra[extra.index('-k') + 1]}"
+            else:
+                extra += ["-k", select]
+        argv = [
+            sys.executable, "-m", "conformance.cli", "run", "--qemu", QEMU,
+            "--reports", reports, "--baseline", "auto",
+            "--", "-q", "--minimise-budget=0", *extra,
+        ]  # fmt: skip
+        before = _children_cpu()
+        start = time.perf_counter()
+        done = subprocess.run(
+            argv, cwd=PROJECT, capture_output=True, text=True, timeout=3600, check=False
+        )
+        wall = time.perf_counter() - start
+        cpu = _children_cpu() - before
+        known, new = _findings(Path(reports) / "findings" / "index.json", done.stdout)
+    lines = [ln for ln in done.stdout.splitlines() if " in " in ln and "passed" in ln]
+    line = lines[-1].strip("= ") if lines else done.stderr[-300:]
+    return Run(name, wall, cpu, done.returncode, line, known, new)
+
+
+def _findings(index: Path, stdout: str) -> tuple[frozenset[str], frozenset[str]]:
+    if not index.is_file():
+        return frozenset(), frozenset()
+    data = json.loads(index.read_text(encoding="utf-8"))
+    keys = [f["signature"] for f in data["findings"] if f["status"] == "known"]
+    new = frozenset(f["signature"] for f in data["findings"] if f["status"] != "known")
+    baseline = _baseline_keys(stdout)
+    known = frozenset(k for k in baseline if any(covers(k, s) for s in keys))
+    return known, new
+
+
+def _baseline_keys(stdout: str) -> list[str]:
+    # The run names the packaged baseline it chose; its section of the binary's target.
+    from conformance.findings.baseline import load as load_baseline
+    from conformance.machine.probe import probe
+
+    for line in stdout.splitlines():
+        if line.startswith("baseline: "):
+            path = line.split()[1]
+            return list(load_baseline(path, probe(QEMU).target).findings)
+    return []
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(only: tuple[str, ...] = tuple(RUNS), select: str | None = None) -> list[Result]:
+    before = load()
+    runs = {name: one(name, select) for name in only}
+    status = {0: "no new findings", 1: "new findings", 2: "USAGE ERROR", 3: "HARNESS ERROR"}
+
+    def note(r: Run) -> str:
+        return (
+            f"{r.cpu:.0f} CPU s, {r.cpu / r.wall:.2f} cores busy; exit {r.rc} "
+            f"({status.get(r.rc, '?')}): {r.line}; {len(r.known)} known, {len(r.new)} new"
+        )
+
+    results: list[Result] = []
+    default, serial, unswept = (runs.get(n) for n in ("default", "serial", "unswept"))
+    if default is not None:
+        results.append(Result("readme run", "default wall time", default.wall, "s",
+                              ratio=default.wall / README_TARGET, target=1.0, higher=False,
+                              note=f"ratio: over 5 min; {note(default)}"))  # fmt: skip
+    if serial is not None:
+        results.append(Result("readme run", "serial, known shrunk (before)", serial.wall, "s",
+                              note=note(serial)))  # fmt: skip
+    if default is not None and serial is not None:
+        same = default.known == serial.known and default.new == serial.new
+        differ = "" if same else (
+            f"; FINDINGS DIFFER: known only default {sorted(default.known - serial.known)}, "
+            f"only serial {sorted(serial.known - default.known)}; new default "
+            f"{sorted(default.new)}, serial {sorted(serial.new)}"
+        )
+        results.append(Result("readme run", "speed-up over the serial run",
+                              serial.wall / default.wall, "x", ratio=serial.wall / default.wall,
+                              note=f"same findings: {same}{differ}"))  # fmt: skip
+    if unswept is not None:
+        results.append(Result("readme run", "without issue 19's tests", unswept.wall, "s",
+                              note=note(unswept)))  # fmt: skip
+    if default is not None and unswept is not None:
+        added = default.wall - unswept.wall
+        results.append(Result("readme run", "the sweeps add", added, "s",
+                              ratio=added / SWEEP_BUDGET, target=1.0, higher=False,
+                              note=f"ratio: over 2 min; -k '{SWEPT}'; before: {before}, "
+                              f"after: {load()}"))  # fmt: skip
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(RUNS), help="runs, comma-separated")
+    parser.add_argument("-k", dest="select", help="a pytest -k expression every run adds")
+    ns = parser.parse_args()
+    print_results(run(tuple(ns.only.split(",")), ns.select))
+
+
+if __name__ == "__main__":
+    main()
