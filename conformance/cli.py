@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=("full", "ci"),
         help="full (default): the whole suite; ci: every command, protocol area and "
         "behaviour rule with fewer examples, QEMUs shared while their state allows "
-        "(docs/suite.md, 'The CI profile'); run it with -- -n 2",
+        "(docs/suite.md, 'The CI profile'). Either uses a worker per core unless -- -n N",
     )
     run.add_argument(
         "--hypothesis-profile",

@@ -112,8 +112,8 @@ from conformance.behaviour.rules.transaction import (
     transaction_kinds,
 )
 from conformance.behaviour.rules.tray import CLOSE, CLOSE_NOOP, MOVED, OPEN, OPEN_NOOP
-from conformance.drive.known_failures import run_state_machine
 from conformance.drive.report import evidence
+from conformance.drive.unshrunk import run_state_machine
 from conformance.machine.instance import EventMissing, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.profiles import TRAY, USB, Profile, block_profile, profile

@@ -26,8 +26,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from conformance.drive.known_failures import run_state_machine
 from conformance.drive.report import evidence
+from conformance.drive.unshrunk import run_state_machine
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.oracle.classes import id_class
 from conformance.oracle.conversation import (

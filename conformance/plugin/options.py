@@ -94,11 +94,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "binary's target",
     )
     group.addoption(
-        "--shrink-known",
+        "--always-shrink",
         action="store_true",
-        help="shrink a failure the baseline already knows, as a new one is shrunk (by "
-        "default it ends its test unshrunk; always shrunk with --baseline-update, which "
-        "records the minimal signatures)",
+        help="shrink every failing example (by default a hang, and a failure the baseline "
+        "knows, end their test unshrunk)",
     )
     group.addoption(
         "--minimise-budget",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.drive import known_failures
+from conformance.drive import unshrunk
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, EXIT_USAGE, SetupError
 from conformance.findings import baseline as baselines
 from conformance.findings.backtrace import Backtracer
@@ -51,7 +51,8 @@ def pytest_runtest_makereport(
         found = _signed(item, excinfo.value, report.longreprtext)
         for finding in found:
             report.user_properties.append((FINDING_PROPERTY, json.dumps(finding.to_json())))
-        if _all_known(item, found):
+        keys = known_keys(item.config)
+        if found and all(f.key in keys for f in found):
             # Reported like an xfail: JUnit and allure show it as known, not failed.
             report.outcome = "skipped"
             report.wasxfail = KNOWN_PREFIX + "; ".join(f.key for f in found)
@@ -60,16 +61,23 @@ def pytest_runtest_makereport(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """A failure the baseline knows is not shrunk (`conformance.drive.known_failures`)."""
+    """A hang, or a failure the baseline knows, ends its test unshrunk
+    (`conformance.drive.unshrunk`); with --baseline-update a known one is shrunk, so
+    the baseline records minimal signatures."""
     config = item.config
-    shrink = config.getoption("--shrink-known") or config.getoption("--baseline-update")
-    if shrink or not in_suite(item) or not known_keys(config):
+    if config.getoption("--always-shrink") or not in_suite(item):
         return (yield)
+    known = () if config.getoption("--baseline-update") else known_keys(config)
 
     def judge(exc: BaseException) -> bool:
-        return _is_finding(exc) and _all_known(item, _signed(item, exc, ""))
+        if not _is_finding(exc):
+            return False
+        if all(finding_kind(leaf) is FindingKind.HANG for leaf in leaves(exc)):
+            return True
+        found = _signed(item, exc, "")
+        return bool(found) and all(f.key in known for f in found)
 
-    with known_failures.judged_by(judge), known_failures.holding(getattr(item, "obj", None)):
+    with unshrunk.judged_by(judge), unshrunk.holding(getattr(item, "obj", None)):
         return (yield)
 
 
@@ -89,11 +97,6 @@ def known_keys(config: pytest.Config) -> Container[str]:
     """The signatures the run's baseline knows (none without one)."""
     choice = run_context(config).baseline
     return (choice.baseline if choice is not None else None) or ()
-
-
-def _all_known(item: pytest.Item, found: list[Finding]) -> bool:
-    keys = known_keys(item.config)
-    return bool(found) and all(f.key in keys for f in found)
 
 
 BACKTRACER = pytest.StashKey[Backtracer]()

@@ -1,5 +1,5 @@
 """A known failure ends its Hypothesis test unshrunk; an unknown one is shrunk as always
-(`conformance.drive.known_failures`)."""
+(`conformance.drive.unshrunk`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from conformance.drive import known_failures
+from conformance.drive import unshrunk
 from conformance.oracle.failure import Failure, FindingKind, spec
 
 QUICK = settings(
@@ -33,10 +33,10 @@ def failing_test(calls: list[int]) -> object:
     return test
 
 
-def run(test: object, judge: known_failures.Judge | None) -> BaseException | None:
-    with known_failures.judged_by(judge):
+def run(test: object, judge: unshrunk.Judge | None) -> BaseException | None:
+    with unshrunk.judged_by(judge):
         try:
-            with known_failures.holding(test):
+            with unshrunk.holding(test):
                 test()  # type: ignore[operator]
         except Exception as exc:
             return exc
@@ -89,8 +89,8 @@ class Counter(RuleBasedStateMachine):
 @pytest.mark.parametrize(("known", "failing_steps"), [(True, 1), (False, None)])
 def test_a_state_machine_holds_a_known_failure(known: bool, failing_steps: int | None) -> None:
     Counter.steps = []
-    with known_failures.judged_by(lambda exc: known), pytest.raises(Failure):
-        known_failures.run_state_machine(Counter, settings=QUICK)
+    with unshrunk.judged_by(lambda exc: known), pytest.raises(Failure):
+        unshrunk.run_state_machine(Counter, settings=QUICK)
     failing = [s for s in Counter.steps if s >= 1000]
     if failing_steps is None:
         assert len(failing) > 1  # shrunk

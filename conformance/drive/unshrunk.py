@@ -1,21 +1,22 @@
-"""A failure the baseline already knows ends its Hypothesis test unshrunk.
+"""Failures not worth shrinking end their Hypothesis test at the example that found them.
 
 Hypothesis shrinks every failure, and a shrink step of a crash or a hang costs a QEMU
 start or a whole reply deadline: a full run spent 200 s shrinking a known
 announce-self hang and 300 s shrinking a known parser differential in the wire
-machine, only to sign findings the baseline already holds (issue 20). The plugin
-installs the run's judgement (`known`: are all the findings of this failure in the
-baseline?) for each test it runs; `holding(test)` wraps a Hypothesis test's inner test
-(`test.hypothesis.inner_test`, which Hypothesis lets a runner replace) so that a known
-failure leaves Hypothesis as an exception that isn't an `Exception` (as pytest's skip
-does), so Hypothesis neither shrinks it nor runs another example, and the wrapper
-raises the failure itself, with the evidence of the example that found it: the plugin
-reports it as known from the same exception as before. A known finding costs the one
-example that found it; a failure the baseline doesn't know is shrunk as always.
+machine, only to sign findings the baseline already held (issue 20). Two kinds of
+failure gain nothing from it: one whose findings the baseline knows, and a hang, whose
+signature is its command alone and whose reproducer the transcript minimiser shortens
+within the run's `--minimise-budget` (`conformance.findings.minimise`). The plugin
+installs the run's judge (which failures end unshrunk) for each test it runs;
+`holding(test)` wraps a Hypothesis test's inner test (`test.hypothesis.inner_test`,
+which Hypothesis lets a runner replace) so that such a failure leaves Hypothesis as an
+exception that isn't an `Exception` (as pytest's skip does): Hypothesis neither shrinks
+it nor runs another example, and the wrapper raises the failure itself, with the
+evidence of the example that found it. The plugin then reports it from the same
+exception as before. Any other failure is shrunk as always.
 
 What is given up: Hypothesis's search for a second, different failure after the first
-(with `report_multiple_bugs`) stops at a known one. A new finding is never held, and
-another test that reaches it still finds it.
+(with `report_multiple_bugs`) stops at one of these.
 """
 
 from __future__ import annotations
@@ -31,15 +32,15 @@ from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 from conformance.drive.report import attach_evidence
 from conformance.findings.record import leaves
 
-#: Whether every finding of a failure is one the baseline knows (the plugin's).
+#: Whether a failure ends its test unshrunk (the plugin's).
 Judge = Callable[[BaseException], bool]
 
-_JUDGE: contextvars.ContextVar[Judge | None] = contextvars.ContextVar("known", default=None)
+_JUDGE: contextvars.ContextVar[Judge | None] = contextvars.ContextVar("unshrunk", default=None)
 
 
 @contextmanager
 def judged_by(judge: Judge | None) -> Iterator[None]:
-    """`judge` decides, for the tests run inside, which failures are known."""
+    """`judge` decides, for the tests run inside, which failures end unshrunk."""
     token = _JUDGE.set(judge)
     try:
         yield
@@ -48,7 +49,7 @@ def judged_by(judge: Judge | None) -> Iterator[None]:
 
 
 class _Known(BaseException):
-    """Carries a known failure out of Hypothesis: not an `Exception`, so Hypothesis
+    """Carries a failure out of Hypothesis: not an `Exception`, so Hypothesis
     neither records it as a failure nor shrinks it, and stops at once (as it does for
     pytest's skip)."""
 
@@ -59,8 +60,8 @@ class _Known(BaseException):
 
 @contextmanager
 def holding(test: object) -> Iterator[None]:
-    """While the Hypothesis test `test` runs inside, a known failure ends it, unshrunk,
-    and leaves the block as itself. Without a judge, or for a function Hypothesis
+    """While the Hypothesis test `test` runs inside, a failure the judge picks ends it,
+    unshrunk, and leaves the block as itself. Without a judge, or for a function Hypothesis
     doesn't run, nothing changes."""
     judge = _JUDGE.get()
     handle = getattr(test, "hypothesis", None)
@@ -91,7 +92,7 @@ def holding(test: object) -> Iterator[None]:
 
 
 def run_state_machine(factory: Callable[[], RuleBasedStateMachine], *, settings: settings) -> None:
-    """`hypothesis.stateful.run_state_machine_as_test`, a known failure held."""
+    """`hypothesis.stateful.run_state_machine_as_test`, under `holding`."""
     # Hypothesis declares the factory as a class although any callable works.
     test = get_state_machine_test(factory, settings=settings)  # type: ignore[arg-type]
     with holding(test):
