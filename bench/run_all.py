@@ -1,9 +1,12 @@
 """Run every benchmark and print one table: `tox -e bench` runs this.
 
-    python bench/run_all.py [--quick] [--skip-ci] [--dist load]
+    python bench/run_all.py [--quick] [--skip-ci] [--dist load] [--full-profile]
 
 `--quick` shortens every benchmark (for trying the scripts, not for figures);
-`--skip-ci` leaves out the CI-profile runs (about four minutes on 2 cores).
+`--skip-ci` leaves out the CI-profile runs (about four minutes on 2 cores);
+`--full-profile` adds the three full-profile runs of `full_profile.py` (the README
+run, the serial run it replaced, the run without issue 19's tests: about half an hour
+on 2 cores).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ci_profile
 import command_loop
 import doc_parsers
+import full_profile
 import fuzz_throughput
 import startup
 import sweeps
@@ -29,6 +33,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs, rough figures")
     parser.add_argument("--skip-ci", action="store_true", help="leave out the CI-profile runs")
     parser.add_argument("--dist", default="load", help="xdist mode for the CI-profile runs")
+    parser.add_argument("--full-profile", action="store_true", help="add the full-profile runs (7)")
     ns = parser.parse_args()
     quick = ns.quick
     print(f"machine: {machine()}")
@@ -43,6 +48,8 @@ def main() -> None:
     ]
     if not ns.skip_ci:
         steps.append(("(4) ci profile", lambda: ci_profile.run(ns.dist)))
+    if ns.full_profile:
+        steps.append(("(7) the README run", full_profile.run))
     results: list[Result] = []
     for name, step in steps:
         print(f"{name}: running ({load()})", flush=True)
