@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -125,3 +128,44 @@ def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One `qmp-conformance run` as a benchmark times it."""
+
+    wall: float  # seconds
+    cpu: float  # CPU seconds of the run and every process it waited for (workers, QEMUs)
+    rc: int
+    stdout: str
+    line: str  # pytest's result line, or the end of stderr
+
+    def note(self) -> str:
+        status = {0: "no new findings", 1: "new findings", 2: "USAGE ERROR", 3: "HARNESS ERROR"}
+        return (
+            f"{self.cpu:.0f} CPU s, {self.cpu / self.wall:.2f} cores busy; exit {self.rc} "
+            f"({status.get(self.rc, '?')}): {self.line}"
+        )
+
+
+def suite_run(arguments: list[str]) -> SuiteRun:
+    """Time `qmp-conformance run ARGUMENTS` on the benchmark's binary. On an idle
+    2-core machine a run with two workers keeps nearly 2 cores busy; fewer means other
+    load took the rest. A harness error (exit 3) or usage error (2): the time means
+    nothing."""
+    argv = [sys.executable, "-m", "conformance.cli", "run", "--qemu", QEMU, *arguments]
+    before = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(
+        argv, cwd=PROJECT, capture_output=True, text=True, timeout=3600, check=False
+    )
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - before
+    lines = [ln for ln in done.stdout.splitlines() if " in " in ln and "passed" in ln]
+    line = lines[-1].strip("= ") if lines else done.stderr[-300:]
+    return SuiteRun(wall, cpu, done.returncode, done.stdout, line)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -25,17 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import PROJECT, QEMU, Result, load, print_results
+from common import QEMU, Result, SuiteRun, load, print_results, suite_run
 
 from conformance.findings.signature import covers
 
@@ -53,13 +50,12 @@ RUNS = {
 
 @dataclass
 class Run:
-    name: str
-    wall: float
-    cpu: float
-    rc: int
-    line: str
+    run: SuiteRun
     known: frozenset[str]  # baseline signatures the run's findings stand for
     new: frozenset[str]
+
+    def note(self) -> str:
+        return f"{self.run.note()}; {len(self.known)} known, {len(self.new)} new"
 
 
 def one(name: str, select: str | None) -> Run:
@@ -70,22 +66,11 @@ def one(name: str, select: str | None) -> Run:
                 extra[extra.index("-k") + 1] = f"({select}) and {extra[extra.index('-k') + 1]}"
             else:
                 extra += ["-k", select]
-        argv = [
-            sys.executable, "-m", "conformance.cli", "run", "--qemu", QEMU,
-            "--reports", reports, "--baseline", "auto",
-            "--", "-q", "--minimise-budget=0", *extra,
-        ]  # fmt: skip
-        before = _children_cpu()
-        start = time.perf_counter()
-        done = subprocess.run(
-            argv, cwd=PROJECT, capture_output=True, text=True, timeout=3600, check=False
+        done = suite_run(
+            ["--reports", reports, "--baseline", "auto", "--", "-q", "--minimise-budget=0", *extra]
         )
-        wall = time.perf_counter() - start
-        cpu = _children_cpu() - before
         known, new = _findings(Path(reports) / "findings" / "index.json", done.stdout)
-    lines = [ln for ln in done.stdout.splitlines() if " in " in ln and "passed" in ln]
-    line = lines[-1].strip("= ") if lines else done.stderr[-300:]
-    return Run(name, wall, cpu, done.returncode, line, known, new)
+    return Run(done, known, new)
 
 
 def _findings(index: Path, stdout: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -111,31 +96,18 @@ def _baseline_keys(stdout: str) -> list[str]:
     return []
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run(only: tuple[str, ...] = tuple(RUNS), select: str | None = None) -> list[Result]:
     before = load()
     runs = {name: one(name, select) for name in only}
-    status = {0: "no new findings", 1: "new findings", 2: "USAGE ERROR", 3: "HARNESS ERROR"}
-
-    def note(r: Run) -> str:
-        return (
-            f"{r.cpu:.0f} CPU s, {r.cpu / r.wall:.2f} cores busy; exit {r.rc} "
-            f"({status.get(r.rc, '?')}): {r.line}; {len(r.known)} known, {len(r.new)} new"
-        )
-
     results: list[Result] = []
     default, serial, unswept = (runs.get(n) for n in ("default", "serial", "unswept"))
     if default is not None:
-        results.append(Result("readme run", "default wall time", default.wall, "s",
-                              ratio=default.wall / README_TARGET, target=1.0, higher=False,
-                              note=f"ratio: over 5 min; {note(default)}"))  # fmt: skip
+        results.append(Result("readme run", "default wall time", default.run.wall, "s",
+                              ratio=default.run.wall / README_TARGET, target=1.0, higher=False,
+                              note=f"ratio: over 5 min; {default.note()}"))  # fmt: skip
     if serial is not None:
-        results.append(Result("readme run", "serial, all shrunk (before)", serial.wall, "s",
-                              note=note(serial)))  # fmt: skip
+        results.append(Result("readme run", "serial, all shrunk (before)", serial.run.wall, "s",
+                              note=serial.note()))  # fmt: skip
     if default is not None and serial is not None:
         same = default.known == serial.known and default.new == serial.new
         differ = (
@@ -147,14 +119,14 @@ def run(only: tuple[str, ...] = tuple(RUNS), select: str | None = None) -> list[
                 f"{sorted(default.new)}, serial {sorted(serial.new)}"
             )
         )
-        results.append(Result("readme run", "speed-up over the serial run",
-                              serial.wall / default.wall, "x", ratio=serial.wall / default.wall,
-                              note=f"same findings: {same}{differ}"))  # fmt: skip
+        speedup = serial.run.wall / default.run.wall
+        results.append(Result("readme run", "speed-up over the serial run", speedup, "x",
+                              ratio=speedup, note=f"same findings: {same}{differ}"))  # fmt: skip
     if unswept is not None:
-        results.append(Result("readme run", "without issue 19's tests", unswept.wall, "s",
-                              note=note(unswept)))  # fmt: skip
+        results.append(Result("readme run", "without issue 19's tests", unswept.run.wall, "s",
+                              note=unswept.note()))  # fmt: skip
     if default is not None and unswept is not None:
-        added = default.wall - unswept.wall
+        added = default.run.wall - unswept.run.wall
         results.append(Result("readme run", "the sweeps add", added, "s",
                               ratio=added / SWEEP_BUDGET, target=1.0, higher=False,
                               note=f"ratio: over 2 min; -k '{SWEPT}'; before: {before}, "
