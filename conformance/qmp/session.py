@@ -333,11 +333,6 @@ class Session:
         pending = self._pending
         if reply.has_id:
             rid = reply.id
-            if pending:
-                # The usual case, first: one command in flight, answered in order.
-                head = pending[0]
-                if head.has_id and json_equal(head.id, rid):
-                    return pending.popleft()
             for i, ticket in enumerate(pending):
                 if ticket.has_id and json_equal(ticket.id, rid):
                     del pending[i]
