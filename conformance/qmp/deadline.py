@@ -18,7 +18,7 @@ class DeadlineExceeded(QemuMisbehaviour, TimeoutError):
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which
-# triples the cost of creating one, and two are created per command. Never mutated.
+# triples the cost of creating one, and one is created per command. Never mutated.
 @dataclass(slots=True)
 class Deadline:
     """An absolute monotonic point in time."""
@@ -41,5 +41,5 @@ class Deadline:
         """Return the time left, or raise `DeadlineExceeded` naming what was awaited."""
         left = self.at - time.monotonic()
         if left <= 0:
-            raise DeadlineExceeded(f"no {what} within {self.seconds:g}s")
+            raise DeadlineExceeded(f"no {what} within {self.seconds:.3g}s")
         return left

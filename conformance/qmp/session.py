@@ -146,6 +146,17 @@ class Session:
         `arguments` may be any JSON value (malformed cases send non-objects); None
         leaves the member out, and `extra` adds or overrides envelope members.
         """
+        return self._send_command(name, arguments, id, oob, extra, timeout)[0]
+
+    def _send_command(
+        self,
+        name: str,
+        arguments: object,
+        id: object,
+        oob: bool,
+        extra: Mapping[str, object] | None,
+        timeout: float | None,
+    ) -> tuple[Ticket, Deadline]:
         msg: dict[str, object] = {"exec-oob" if oob else "execute": name}
         if arguments is not None:
             msg["arguments"] = arguments
@@ -156,7 +167,8 @@ class Session:
             msg["id"] = id
         if extra:
             msg.update(extra)
-        return self._send(dumps(msg), msg, name, [(has_id, id)], timeout)[0]
+        tickets, deadline = self._send(dumps(msg), msg, name, [(has_id, id)], timeout)
+        return tickets[0], deadline
 
     def send_raw(
         self,
@@ -167,7 +179,7 @@ class Session:
         timeout: float | None = None,
     ) -> list[Ticket]:
         """Send arbitrary bytes. `replies` lists the (has_id, id) of each reply expected."""
-        return self._send(data, None, label, list(replies), timeout)
+        return self._send(data, None, label, list(replies), timeout)[0]
 
     def _send(
         self,
@@ -176,23 +188,34 @@ class Session:
         label: str,
         replies: list[tuple[bool, object]],
         timeout: float | None,
-    ) -> list[Ticket]:
+    ) -> tuple[list[Ticket], Deadline]:
+        """Write `data`; returns its tickets and the deadline of the whole exchange."""
         now = time.monotonic()
-        tickets = [Ticket(label, has_id, id_, now) for has_id, id_ in replies]
-        # Register before writing: the reply can't arrive earlier, but a failed write
-        # must still leave the tickets visible to whoever diagnoses it.
-        self._pending.extend(tickets)
-        self.transcript.record_send(data, value, now)
+        try:
+            # The write comes first: the bookkeeping below then runs while QEMU works on
+            # the request instead of adding to the round trip (bench/command_loop.py).
+            sent = self.transport.send_now(data)
+        finally:
+            # Even when the write fails: the tickets and bytes stay visible to whoever
+            # diagnoses it. No reply can be read before this, the session being the
+            # only reader.
+            tickets = [Ticket(label, has_id, id_, now) for has_id, id_ in replies]
+            self._pending.extend(tickets)
+            self.transcript.record_send(data, value, now)
         # A big input takes the monitor seconds to read: its deadline grows with it.
         seconds = write_seconds(len(data), self.timeout if timeout is None else timeout)
-        self.transport.send(data, Deadline(now + seconds, seconds))
-        return tickets
+        deadline = Deadline(now + seconds, seconds)
+        if sent < len(data):
+            self.transport.send_rest(data, sent, deadline)
+        return tickets, deadline
 
     # -- receiving ---------------------------------------------------------------------
 
     def wait(self, ticket: Ticket, timeout: float | None = None) -> Message:
         """Read until `ticket` has its reply."""
-        deadline = self._deadline(timeout)
+        return self._wait(ticket, self._deadline(timeout))
+
+    def _wait(self, ticket: Ticket, deadline: Deadline) -> Message:
         while ticket.reply is None:
             self._read(deadline)
         return ticket.reply
@@ -207,9 +230,13 @@ class Session:
         extra: Mapping[str, object] | None = None,
         timeout: float | None = None,
     ) -> Reply:
-        """Send a command and wait for its reply."""
-        ticket = self.send_command(name, arguments, id=id, oob=oob, extra=extra, timeout=timeout)
-        message = self.wait(ticket, timeout)
+        """Send a command and wait for its reply.
+
+        One deadline bounds the whole exchange: the write (which grows with the input's
+        size) and then the reply.
+        """
+        ticket, deadline = self._send_command(name, arguments, id, oob, extra, timeout)
+        message = self._wait(ticket, deadline)
         return Reply(message, tuple(ticket.events), time.monotonic() - ticket.sent_at)
 
     def wait_event(
@@ -276,9 +303,12 @@ class Session:
                 self.transcript.record_recv(parse_message(rest), time.monotonic())
             raise
         now = time.monotonic()
-        messages = [parse_message(frame) for frame in self._framer.feed(data)]
-        for message in messages:
-            self.transcript.record_recv(message, now)
+        messages = []
+        record = self.transcript.record_recv
+        for frame in self._framer.feed(data):
+            message = parse_message(frame)
+            messages.append(message)
+            record(message, now)
             self._dispatch(message)
         return messages
 

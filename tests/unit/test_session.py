@@ -7,6 +7,7 @@ deadlines and disconnects.
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -113,3 +114,35 @@ def test_poll_collects_a_quiet_period(pair: tuple[Session, socket.socket]) -> No
     session, peer = pair
     peer.sendall(EVENT + EVENT)
     assert [m.kind for m in session.poll(0.05)] == [Kind.EVENT, Kind.EVENT]
+
+
+def test_a_failed_write_still_leaves_its_ticket_and_bytes(
+    pair: tuple[Session, socket.socket],
+) -> None:
+    session, peer = pair
+    peer.close()
+    with pytest.raises(Disconnected, match="write failed"):
+        session.execute("stop", id="gone")
+    assert [t.id for t in session.pending] == ["gone"]
+    assert session.transcript.sent()[-1].raw == b'{"execute":"stop","id":"gone"}'
+
+
+def test_a_write_bigger_than_the_socket_buffer_then_its_reply(
+    pair: tuple[Session, socket.socket],
+) -> None:
+    session, peer = pair
+    big = "x" * (4 << 20)  # the first write can't take it all: the rest waits for the peer
+    received = bytearray()
+
+    def serve() -> None:
+        while not received.endswith(b"}"):
+            received.extend(peer.recv(1 << 16))
+        peer.sendall(b'{"return": {}, "id": 1}\r\n')
+
+    server = threading.Thread(target=serve)
+    server.start()
+    reply = session.execute("echo", {"s": big}, timeout=30)
+    server.join(30)
+    assert reply.ok
+    assert bytes(received) == session.transcript.sent()[-1].raw
+    assert len(received) > len(big)
