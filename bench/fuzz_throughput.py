@@ -12,12 +12,19 @@ failure is shrunk and replayed as in `qmp-conformance fuzz`. The ratio is the
 compiled engine's rate over the Hypothesis engine's; the raw loop
 (bench/command_loop.py) runs on the same binary before and after, for scale.
 
-    python bench/fuzz_throughput.py [--commands 40] [--examples 20]
+With `--cli SECONDS`, it then runs `qmp-conformance fuzz --workers 1` once per engine,
+both at the same time on the same binary and seed, and compares what their summaries
+count: every example (state-machine steps included) and the argument examples alone.
+
+    python bench/fuzz_throughput.py [--commands 40] [--examples 20] [--cli 60]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
 import sys
 import threading
 import time
@@ -127,12 +134,59 @@ def run(count: int = 40, _examples: int = 20) -> list[Result]:
     return results
 
 
+_SUMMARY = re.compile(r"^fuzz ended \(.*\) after (?P<m>\d+):(?P<s>\d+): (?P<n>\d+) examples", re.M)
+_STEPS = re.compile(r"(\d+) steps")
+
+
+def cli_run(seconds: int) -> list[Result]:
+    """Both engines' `qmp-conformance fuzz` at once, one worker each."""
+    with workdir() as wd:
+        procs = {}
+        for engine in ("hypothesis", "compiled"):
+            command = [sys.executable, "-m", "conformance.cli", "fuzz", "--qemu", QEMU]
+            command += ["--time", f"{seconds}s", "--workers", "1", "--seed", str(SEED)]
+            command += ["--engine", engine, "--reports", f"{wd}/{engine}", "--baseline", "auto"]
+            env = {**os.environ, "TMPDIR": wd}
+            procs[engine] = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            )
+        outs = {e: p.communicate(timeout=seconds + 300)[0] for e, p in procs.items()}
+    counts: dict[str, tuple[float, float, float]] = {}
+    for engine, out in outs.items():
+        found = _SUMMARY.search(out)
+        if found is None:
+            raise RuntimeError(f"fuzz --engine {engine} printed no summary:\n{out}")
+        elapsed = int(found["m"]) * 60 + int(found["s"])
+        steps = sum(int(n) for n in _STEPS.findall(out[found.start() :].splitlines()[0]))
+        examples = int(found["n"])
+        counts[engine] = (examples / elapsed, (examples - steps) / elapsed, elapsed)
+    results = []
+    for index, what in ((0, "every example"), (1, "argument examples")):
+        old, new = counts["hypothesis"][index], counts["compiled"][index]
+        results.append(
+            Result(
+                "fuzz cli",
+                f"{what}/s, compiled over hypothesis",
+                new,
+                "/s",
+                new / old if old else None,
+                SPEED_UP_TARGET if index == 1 else None,
+                note=f"fuzz --workers 1 --time {seconds}s, both at once; hypothesis {old:.1f}/s",
+            )
+        )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=40, help="commands sampled per mode")
     parser.add_argument("--examples", type=int, default=20, help="unused: kept for run_all")
+    parser.add_argument("--cli", type=int, default=0, help="also both fuzz CLIs for N seconds")
     ns = parser.parse_args()
-    print_results(run(ns.commands, ns.examples))
+    results = run(ns.commands, ns.examples)
+    if ns.cli:
+        results += cli_run(ns.cli)
+    print_results(results)
 
 
 if __name__ == "__main__":

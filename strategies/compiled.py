@@ -14,11 +14,11 @@ allowed optional one half the time, a union's tag value chosen first.
 Malformed cases are mutants of those valid values, judged by the validator rather
 than placed by rule: :meth:`Compiled.malformed` mutates one position (drops or adds
 a member, with a near miss of a real name or short text; puts null, a value of
-another JSON type or a junk string there; or replaces the whole arguments by a
-non-object) and keeps the mutant only when :func:`~conformance.spec.validate_arguments`
-finds exactly one violation, whose rule and path tag the case. So each case breaks
-one rule, as :func:`strategies.malformed_arguments`'s do, and that rule is the
-validator's.
+another JSON type, a junk string or a near miss of the string there; or replaces the
+whole arguments by a non-object) and keeps the mutant only when
+:func:`~conformance.spec.validate_arguments` finds exactly one violation, whose
+rule and path tag the case. So each case breaks one rule, as the cases of
+:func:`strategies.malformed_arguments` do, and that rule is the validator's.
 
 Generators never produce a value the policy excludes (the factory's ``clean``
 check on arbitrary JSON and mutants, its exclusions on strings and enum values).
@@ -471,6 +471,14 @@ def _mutate(
         name = rnd.choice(misses) if misses and rnd.random() < 0.5 else _text(rnd, 12)
         target[name] = _json(rnd, "value")  # type: ignore[index]
         return value
+    if roll == 5:
+        # A near miss of a string in place: of an enum value or union tag, the
+        # spelling a lenient parser might take (`ON`, `read_only`).
+        texts = [(c, k) for c, k in slots if isinstance(c[k], str) and c[k]]  # type: ignore[index]
+        if texts:
+            container, key = rnd.choice(texts)
+            container[key] = rnd.choice(near_misses(container[key]))  # type: ignore[index]
+            return value
     container, key = rnd.choice(slots)
     if roll == 1 and isinstance(container, dict):
         assert isinstance(key, str)
