@@ -459,7 +459,7 @@ def _mutate(
 ) -> object:
     """`value` (fresh: mutated in place) with one position changed."""
     slots = _slots(value)
-    objects = [value, *(c[k] for c, k in slots if isinstance(c[k], dict))]  # type: ignore[index]
+    objects = [value, *(o for c, k in slots if isinstance(o := _get(c, k), dict))]
     roll = rnd.randrange(6)
     if roll == 0 or not slots:
         if roll == 0 and rnd.random() < 0.3:
@@ -469,27 +469,44 @@ def _mutate(
         if target is value and open_ended and len(objects) > 1:
             target = rnd.choice(objects[1:])
         name = rnd.choice(misses) if misses and rnd.random() < 0.5 else _text(rnd, 12)
-        target[name] = _json(rnd, "value")  # type: ignore[index]
+        target[name] = _json(rnd, "value")
         return value
     if roll == 5:
         # A near miss of a string in place: of an enum value or union tag, the
         # spelling a lenient parser might take (`ON`, `read_only`).
-        texts = [(c, k) for c, k in slots if isinstance(c[k], str) and c[k]]  # type: ignore[index]
+        texts = [(c, k, t) for c, k in slots if isinstance(t := _get(c, k), str) and t]
         if texts:
-            container, key = rnd.choice(texts)
-            container[key] = rnd.choice(near_misses(container[key]))  # type: ignore[index]
+            container, key, text = rnd.choice(texts)
+            _put(container, key, rnd.choice(near_misses(text)))
             return value
     container, key = rnd.choice(slots)
     if roll == 1 and isinstance(container, dict):
         assert isinstance(key, str)
         del container[key]
     elif roll == 2:
-        container[key] = None  # type: ignore[index]
+        _put(container, key, None)
     elif roll == 3:
-        container[key] = _text(rnd, 12)  # type: ignore[index]
+        _put(container, key, _text(rnd, 12))
     else:
-        container[key] = _json(rnd, rnd.choice(_OTHER_TYPES))  # type: ignore[index]
+        _put(container, key, _json(rnd, rnd.choice(_OTHER_TYPES)))
     return value
+
+
+def _get(container: dict[str, object] | list[object], key: str | int) -> object:
+    if isinstance(container, dict):
+        assert isinstance(key, str)
+        return container[key]
+    assert isinstance(key, int)
+    return container[key]
+
+
+def _put(container: dict[str, object] | list[object], key: str | int, item: object) -> None:
+    if isinstance(container, dict):
+        assert isinstance(key, str)
+        container[key] = item
+    else:
+        assert isinstance(key, int)
+        container[key] = item
 
 
 _COMPILED: dict[tuple[int, int, int, int], tuple[ValueFactory, Compiled]] = {}
