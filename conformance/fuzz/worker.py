@@ -367,11 +367,8 @@ class Worker:
             return False
         except (Failure, QemuGone) as exc:
             first: Failure | QemuGone = exc
-        if self._known(first, nodeid):
-            # QEMU answers in issue order, so the failure names the case that caused it
-            # but for a crash some time after a reply: a known one is counted as it is.
-            self._report(first, nodeid, chunk_seed, [])
-            return True
+        # Even a known failure is re-sent: a reproducer holds its messages up to the
+        # one that failed, and a batch's failure comes after all of them were sent.
         self.instances.close()
         for arguments, sent_id, case in batch:
             try:
