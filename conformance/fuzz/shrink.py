@@ -6,7 +6,8 @@ from `random.Random` and have no choice sequence to shrink).
 the caller's predicate accepts (the same failure again, on the real QEMU), until no
 variant is accepted or the budget is spent. A variant is one step simpler: a member
 or element left out, an array emptied or halved, a string emptied or halved, a
-number zeroed or halved, true made false, or one of these inside a member or element.
+number zeroed, made 1 or shifted right by 48 to 1 bits, true made false, or one of
+these inside a member or element.
 """
 
 from __future__ import annotations
@@ -42,8 +43,14 @@ def simpler(value: object) -> Iterator[object]:
         yield False
     elif isinstance(value, int) and not isinstance(value, bool) and value != 0:
         yield 0
+        sign = -1 if value < 0 else 1
         if abs(value) > 1:
-            yield int(value / 2)
+            yield sign
+        # Big steps first: an integer past 2**62 reaches its smallest failing
+        # magnitude in tens of steps, not one step per bit.
+        for shift in (48, 32, 16, 8, 4, 1):
+            if abs(value) >> shift > 1:
+                yield sign * (abs(value) >> shift)
     elif isinstance(value, float) and value != 0.0:
         yield 0.0
 

@@ -424,15 +424,20 @@ class Worker:
                 return False
             except (Failure, QemuGone) as exc:
                 return failure_kind(exc) == kind
+            if run.spoiled:
+                # What this variant created (a chardev, a node) would make the next
+                # one fail otherwise, with "duplicate ID": each try on a clean QEMU.
+                self.instances.close()
+                run.spoiled = False
             return False
 
         try:
+            # The id 0 first, what Hypothesis shrinks an id to: one try.
+            if sent_id != 0 and fails(arguments, 0):
+                sent_id = 0
             smallest = shrink(arguments, lambda v: fails(v, sent_id), SHRINK_BUDGET)
             left = SHRINK_BUDGET - (time.monotonic() - started)
-            # The id last, and 0 first: what Hypothesis shrinks an id to.
-            if sent_id != 0 and left > 0 and fails(smallest, 0):
-                sent_id = 0
-            elif left > 0:
+            if sent_id != 0 and left > 0:
                 sent_id = shrink(sent_id, lambda i: fails(smallest, i), left)
         except _Stop:
             self._report(first, nodeid, chunk_seed, [])

@@ -95,6 +95,7 @@ def test_simpler_variants_are_one_step_simpler() -> None:
         {"a": 1, "b": ""},
         {"a": 1, "b": "x"},
     ]
+    assert list(simpler(-1000)) == [0, -1, -3, -62, -500]
     assert list(simpler([True])) == [[], [False]]
     assert list(simpler(0)) == []
     assert list(simpler(False)) == []
@@ -108,6 +109,15 @@ def test_shrink_keeps_what_the_predicate_accepts() -> None:
         return isinstance(variant, dict) and "node" in variant and variant.get("size", 0) >= 100
 
     assert shrink(value, fails, 10.0) == {"node": "", "size": 128}
+    # 2**63 - 1 down to the smallest magnitude above a threshold in few steps.
+    tries: list[object] = []
+
+    def big(variant: object) -> bool:
+        tries.append(variant)
+        return isinstance(variant, int) and variant >= 5000
+
+    assert 5000 <= shrink(2**63 - 1, big, 10.0) < 10000
+    assert len(tries) < 200
 
 
 def test_shrink_stops_at_its_budget() -> None:
