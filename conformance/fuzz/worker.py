@@ -326,7 +326,8 @@ class Worker:
         draw_malformed = compiled.malformed(command)
         nodeid = f"fuzz::{mode}-arguments[{command}]"
         tries = 0
-        batch: list[tuple[object, object, Malformed | None]] = []
+        # (arguments as drawn, as admitted on this QEMU, id, malformed case)
+        batch: list[tuple[object, object, object, Malformed | None]] = []
         try:
             while run.examples < COMPILED_EXAMPLES and tries < 2 * COMPILED_EXAMPLES:
                 if self.stop.is_set():
@@ -335,7 +336,8 @@ class Worker:
                 try:
                     case = draw_malformed(rnd) if mode == "malformed" else None
                     arguments = draw_valid(rnd) if case is None else case.arguments
-                    batch.append((run.admitted(arguments, case), request_id(rnd), case))
+                    admitted = run.admitted(arguments, case)
+                    batch.append((arguments, admitted, request_id(rnd), case))
                 except (NoValue, Dropped):
                     pass
                 if len(batch) < BATCH and tries < 2 * COMPILED_EXAMPLES:
@@ -353,7 +355,7 @@ class Worker:
     def _batch_failed(
         self,
         run: ArgumentRun,
-        batch: list[tuple[object, object, Malformed | None]],
+        batch: list[tuple[object, object, object, Malformed | None]],
         nodeid: str,
         chunk_seed: int,
     ) -> bool:
@@ -363,16 +365,19 @@ class Worker:
         reported (the batch's failure as it was, if none fails alone). True when the
         batch failed."""
         try:
-            run.send_batch(batch)
+            run.send_batch([(admitted, sent_id, case) for _, admitted, sent_id, case in batch])
             return False
         except (Failure, QemuGone) as exc:
             first: Failure | QemuGone = exc
         # Even a known failure is re-sent: a reproducer holds its messages up to the
         # one that failed, and a batch's failure comes after all of them were sent.
         self.instances.close()
-        for arguments, sent_id, case in batch:
+        for arguments, _, sent_id, case in batch:
             try:
-                run.send(arguments, sent_id, malformed=case)
+                # Confined again: the fresh QEMU has a workdir of its own.
+                run.send(run.admitted(arguments, case), sent_id, malformed=case)
+            except Dropped:
+                continue
             except (Failure, QemuGone) as exc:
                 self._shrink_and_report(run, exc, arguments, sent_id, case, nodeid, chunk_seed)
                 return True
