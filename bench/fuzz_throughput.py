@@ -1,45 +1,48 @@
-"""(2) Fuzz throughput: QMP commands per second with generation and checks, over the raw loop.
+"""(2) Fuzz throughput: examples per second of the fuzz worker's two engines, side by side.
 
-The argument drivers the suite's tests run (`conformance.drive.arguments`) run
-as the fuzz worker runs them: per command and mode, a chunk of Hypothesis examples on a
-q35 QEMU of its own, each example generated from the schema, confined by the host-safety
-policy, sent, judged against the schema, followed by a liveness probe and the event
-checks. Every example sends two commands (the one under test and the probe). The raw
-loop (bench/command_loop.py) runs on the same binary just before and just after; the
-ratio is the fuzz rate over the better of the two raw rates.
+Two fuzz workers (`conformance.fuzz.worker.Worker`) run in this process on the same
+binary, one per engine (`--engine hypothesis`, the @given chunks of 20 examples, and
+`--engine compiled`, the generators compiled from the schema, 100 examples per chunk
+pipelined in batches of 7 before one liveness probe). They take turns chunk by chunk
+over the same chunk positions (commands spread over the schema, valid and malformed),
+so that a change of the machine's load hits both alike. Every example is generated,
+confined by the host-safety policy, sent, judged against the schema and followed by a
+liveness probe and the event checks (a batch's probe after its last example), and a
+failure is shrunk and replayed as in `qmp-conformance fuzz`. The ratio is the
+compiled engine's rate over the Hypothesis engine's; the raw loop
+(bench/command_loop.py) runs on the same binary before and after, for scale.
 
-    python bench/fuzz_throughput.py [--commands 40] [--examples 20]
+With `--cli SECONDS`, it then runs `qmp-conformance fuzz --workers 1` once per engine,
+both at the same time on the same binary and seed, and compares what their summaries
+count: every example (state-machine steps included) and the argument examples alone.
+
+    python bench/fuzz_throughput.py [--commands 40] [--examples 20] [--cli 60]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from command_loop import raw_loop
 from common import QEMU, Result, print_results, timed, workdir
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
 
-from conformance.drive.arguments import BODIES, Body
-from conformance.drive.exchange import ArgumentRun
 from conformance.drive.harvest import harvest
-from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
-from conformance.machine.lifecycle import lifecycle_reason
-from conformance.machine.pool import InstancePool
-from conformance.oracle.failure import Failure
+from conformance.fuzz import worker
+from conformance.fuzz.run import fuzz_commands
+from conformance.machine.instance import LaunchConfig, QemuInstance
 from conformance.spec import schema_from_reply
-from strategies import safety
-from strategies.pools import Pools
 
-FUZZ_TARGET = 0.6
-PROFILE = "q35"
+SPEED_UP_TARGET = 5.0
+SEED = 20
 
 
 def raw_rate(wd: str, n: int = 2000) -> float:
@@ -50,85 +53,140 @@ def raw_rate(wd: str, n: int = 2000) -> float:
         return n / min(timed(lambda: raw_loop(sock, n)) for _ in range(3))
 
 
-def sample(commands: list[str], count: int) -> list[str]:
-    """`count` commands spread evenly over the sorted list (all of them if fewer)."""
-    if count >= len(commands):
-        return commands
-    step = len(commands) / count
-    return [commands[int(i * step)] for i in range(count)]
+class _Outbox:
+    """What a worker reports, kept: the examples its chunks ran, its findings."""
+
+    def __init__(self) -> None:
+        self.examples = 0
+        self.findings: list[str] = []
+        self.errors: list[str] = []
+
+    def put(self, note: worker.Note) -> None:
+        if isinstance(note, worker.Chunk):
+            self.examples += note.examples
+        elif isinstance(note, worker.Found):
+            self.findings.append(str(note.finding["signature"]))
+        elif isinstance(note, worker.HarnessError):
+            self.errors.append(note.summary)
 
 
-def _example(body: Body, run: ArgumentRun) -> Callable[[st.DataObject], None]:
-    def example(data: st.DataObject) -> None:
-        body(run, data)
+def _worker(engine: str, wd: str, commands: tuple[str, ...], box: _Outbox) -> worker.Worker:
+    config = worker.WorkerConfig(0, 1, QEMU, SEED, commands, f"{wd}/{engine}", engine=engine)
+    fuzzer = worker.Worker(config, threading.Event(), box)  # type: ignore[arg-type]
+    fuzzer.choose_profiles()
+    with QemuInstance(fuzzer.launch_config(fuzzer.argument_profile)) as inst:
+        fuzzer.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
+        harvest(inst, fuzzer.schema, fuzzer.pools)
+    return fuzzer
 
-    return example
+
+def positions(commands: int, count: int) -> list[int]:
+    """`count` chunk positions per mode, spread evenly over the commands."""
+    step = max(1, commands // count)
+    chosen = list(range(0, commands, step))[:count]
+    return [*chosen, *(commands + p for p in chosen)]
 
 
-def run(count: int = 40, examples: int = 20) -> list[Result]:
+def run(count: int = 40, _examples: int = 20) -> list[Result]:
     with workdir() as wd:
         before = raw_rate(wd)
-        config = LaunchConfig(binary=QEMU, profile=PROFILE, workdir_base=wd)
-        with QemuInstance(config) as inst:
+        with QemuInstance(LaunchConfig(binary=QEMU, profile="none", workdir_base=wd)) as inst:
             schema = schema_from_reply(inst.execute("query-qmp-schema").value)
-            pools = Pools()
-            harvest(inst, schema, pools)
-        policy = safety.generation_policy()
-        runnable = sorted(
-            c for c in schema.commands if not lifecycle_reason(c) and not safety.skip_reason(c)
-        )
-        chosen = sample(runnable, count)
-        chunk = settings(
-            max_examples=examples,
-            derandomize=True,
-            database=None,
-            deadline=None,
-            phases=(Phase.explicit, Phase.generate),
-            suppress_health_check=list(HealthCheck),
-        )
-        sent = 0
-        found = 0
-        start = time.perf_counter()
-        for command in chosen:
-            for body in BODIES.values():
-                pool = InstancePool(lambda p: LaunchConfig(binary=QEMU, profile=p, workdir_base=wd))
-                run_ = ArgumentRun(command, schema, pools, policy, pool, PROFILE)
-                try:
-                    chunk(given(data=st.data())(_example(body, run_)))()
-                except Unsatisfiable:
-                    pass
-                except (Failure, QemuGone, ExceptionGroup):
-                    found += 1  # a finding ends the chunk, as in the fuzz worker
-                finally:
-                    pool.close()
-                sent += 2 * run_.examples
-        elapsed = time.perf_counter() - start
+        commands = fuzz_commands(schema, SEED)
+        boxes = {engine: _Outbox() for engine in worker.ENGINES}
+        fuzzers = {e: _worker(e, wd, commands, boxes[e]) for e in worker.ENGINES}
+        spent = dict.fromkeys(worker.ENGINES, 0.0)
+        try:
+            for position in positions(len(commands), count):
+                for engine, fuzzer in fuzzers.items():
+                    start = time.perf_counter()
+                    try:
+                        fuzzer.argument_chunk(position)
+                    except Exception as exc:  # a harness error: counted, as the worker does
+                        boxes[engine].errors.append(f"{type(exc).__name__}: {exc}")
+                    spent[engine] += time.perf_counter() - start
+        finally:
+            for fuzzer in fuzzers.values():
+                fuzzer.close()
         after = raw_rate(wd)
     limit = max(before, after)
-    rate = sent / elapsed
-    note = (
-        f"{len(chosen)} commands x valid/malformed x {examples} examples, "
-        f"{sent // 2} examples, {found} chunks ended by a finding; raw {limit:,.0f}/s"
-    )
-    return [
-        Result(
-            "fuzz",
-            "commands/s with generation and checks",
-            rate,
-            "/s",
-            rate / limit,
-            FUZZ_TARGET,
-            note=note,
-        ),
-    ]
+    rates = {e: boxes[e].examples / spent[e] for e in worker.ENGINES}
+    results = []
+    for engine in ("hypothesis", "compiled"):
+        box = boxes[engine]
+        note = (
+            f"{len(positions(len(commands), count))} chunks, {box.examples} examples in "
+            f"{spent[engine]:.1f}s, {len(box.findings)} findings, "
+            f"{len(box.errors)} harness errors; raw {limit:,.0f} commands/s"
+        )
+        compiled = engine == "compiled"
+        results.append(
+            Result(
+                "fuzz",
+                f"examples/s, {engine} engine" + (" over hypothesis" if compiled else " over raw"),
+                rates[engine],
+                "/s",
+                rates[engine] / rates["hypothesis"] if compiled else rates[engine] / limit,
+                SPEED_UP_TARGET if compiled else None,
+                note=note,
+            )
+        )
+    return results
+
+
+_SUMMARY = re.compile(r"^fuzz ended \(.*\) after (?P<m>\d+):(?P<s>\d+): (?P<n>\d+) examples", re.M)
+_STEPS = re.compile(r"(\d+) steps")
+
+
+def cli_run(seconds: int) -> list[Result]:
+    """Both engines' `qmp-conformance fuzz` at once, one worker each."""
+    with workdir() as wd:
+        procs = {}
+        for engine in ("hypothesis", "compiled"):
+            command = [sys.executable, "-m", "conformance.cli", "fuzz", "--qemu", QEMU]
+            command += ["--time", f"{seconds}s", "--workers", "1", "--seed", str(SEED)]
+            command += ["--engine", engine, "--reports", f"{wd}/{engine}", "--baseline", "auto"]
+            env = {**os.environ, "TMPDIR": wd}
+            procs[engine] = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            )
+        outs = {e: p.communicate(timeout=seconds + 300)[0] for e, p in procs.items()}
+    counts: dict[str, tuple[float, float, float]] = {}
+    for engine, out in outs.items():
+        found = _SUMMARY.search(out)
+        if found is None:
+            raise RuntimeError(f"fuzz --engine {engine} printed no summary:\n{out}")
+        elapsed = int(found["m"]) * 60 + int(found["s"])
+        steps = sum(int(n) for n in _STEPS.findall(out[found.start() :].splitlines()[0]))
+        examples = int(found["n"])
+        counts[engine] = (examples / elapsed, (examples - steps) / elapsed, elapsed)
+    results = []
+    for index, what in ((0, "every example"), (1, "argument examples")):
+        old, new = counts["hypothesis"][index], counts["compiled"][index]
+        results.append(
+            Result(
+                "fuzz cli",
+                f"{what}/s, compiled over hypothesis",
+                new,
+                "/s",
+                new / old if old else None,
+                SPEED_UP_TARGET if index == 1 else None,
+                note=f"fuzz --workers 1 --time {seconds}s, both at once; hypothesis {old:.1f}/s",
+            )
+        )
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--commands", type=int, default=40, help="commands sampled")
-    parser.add_argument("--examples", type=int, default=20, help="examples per chunk")
+    parser.add_argument("--commands", type=int, default=40, help="commands sampled per mode")
+    parser.add_argument("--examples", type=int, default=20, help="unused: kept for run_all")
+    parser.add_argument("--cli", type=int, default=0, help="also both fuzz CLIs for N seconds")
     ns = parser.parse_args()
-    print_results(run(ns.commands, ns.examples))
+    results = run(ns.commands, ns.examples)
+    if ns.cli:
+        results += cli_run(ns.cli)
+    print_results(results)
 
 
 if __name__ == "__main__":

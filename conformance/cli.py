@@ -251,6 +251,14 @@ def _parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--reports", default="reports", help="report directory (default ./reports)")
     fuzz.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
     fuzz.add_argument("--baseline", help="known findings: counted as known, not as new")
+    fuzz.add_argument(
+        "--engine",
+        choices=("compiled", "hypothesis"),
+        default="compiled",
+        help="how argument examples are drawn: generators compiled from the schema, "
+        "pipelined in batches before one liveness probe (default), or Hypothesis's "
+        "engine, one example per liveness probe",
+    )
     fuzz.set_defaults(func=_lazy("conformance.fuzz", "cmd_fuzz"))
 
     spec = sub.add_parser(

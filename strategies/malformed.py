@@ -74,6 +74,7 @@ __all__ = [
     "json_path",
     "malformed_arguments",
     "malformed_rules",
+    "near_misses",
 ]
 
 #: The rules a :class:`Malformed` case breaks, simplest first: a failing test's cases
@@ -139,7 +140,7 @@ def _fits(json_type: str, accepted: frozenset[str]) -> bool:
     )
 
 
-def _near_misses(name: str) -> tuple[str, ...]:
+def near_misses(name: str) -> tuple[str, ...]:
     """Strings a careless client might send for ``name``; interesting to a parser."""
     return (
         name.upper(),
@@ -153,7 +154,7 @@ def _near_misses(name: str) -> tuple[str, ...]:
 
 def _outside(taken: Collection[str], near: Iterable[str]) -> SearchStrategy[str]:
     """Strings not in ``taken``: short text, or near misses of the ``near`` names."""
-    misses = sorted({miss for name in near for miss in _near_misses(name)} - set(taken))
+    misses = sorted({miss for name in near for miss in near_misses(name)} - set(taken))
     candidates = st.text(max_size=12)
     if misses:
         candidates = st.one_of(candidates, st.sampled_from(misses))

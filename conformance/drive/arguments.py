@@ -95,7 +95,7 @@ def covering_malformed_cases(run: ArgumentRun) -> int:
     return sent
 
 
-def _kind_of(exc: Failure | QemuGone) -> str:
+def failure_kind(exc: Failure | QemuGone) -> str:
     """What makes two failures the same finding, roughly as its signature would: the
     check, its paths and facets, or how QEMU went away."""
     if isinstance(exc, Failure):
@@ -116,7 +116,7 @@ class _Failures:
         if not isinstance(exc, Failure | QemuGone):
             return False
         if len(self.kept) < _KEPT_FAILURES:
-            self.kept.setdefault(_kind_of(exc), exc)
+            self.kept.setdefault(failure_kind(exc), exc)
         return True
 
     def raise_any(self, command: str) -> None:

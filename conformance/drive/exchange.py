@@ -112,6 +112,9 @@ class ArgumentRun:
     spoiled: bool = False
 
     draw_pools: Pools = field(default_factory=Pools)
+    # Called after every example sent, passed or failed, with the instance it ran on,
+    # the command and the arguments as sent: the fuzzer's per-example point.
+    after: Callable[[QemuInstance, str, object], None] | None = None
 
     def __post_init__(self) -> None:
         # Strategies read pools at draw time. Replies keep adding to the shared pools,
@@ -177,32 +180,81 @@ class ArgumentRun:
         """Send admitted arguments and judge the reply, the liveness probe after it and
         the events."""
         inst = self.instance()
-        self.examples += 1
-        if malformed is None:
-            self.valid_examples += 1
-            arg_type = self.schema.command(self.command).arg_type
-            self.covered.update(i.key for i in exercised(self.schema, arg_type, arguments))
+        try:
+            self._send(inst, arguments, sent_id, malformed)
+        finally:
+            if self.after is not None:
+                self.after(inst, self.command, arguments)
+
+    def _send(
+        self, inst: QemuInstance, arguments: object, sent_id: object, malformed: Malformed | None
+    ) -> None:
+        self._count(arguments, malformed)
         # An exit is signed by what QEMU writes from this example on.
         inst.mark_stderr()
         with evidence(inst):
             # JSON null as arguments must be sent as such, not left out.
             extra = {"arguments": None} if arguments is None and malformed else None
             reply = inst.execute(self.command, arguments, id=sent_id, extra=extra)
-            kind = reply.message.kind
-            self.kinds[kind.value] = self.kinds.get(kind.value, 0) + 1
-            if not keeps_state(self.command, kind):
-                self.spoiled = True
-            if not self.frozen:
-                absorb(reply.value, self.pools)
-            if malformed is not None:
-                check_reply_shape(reply.message)
-                check_refused_as_malformed(
-                    reply.message, malformed.rule, malformed.path, self.command
-                )
-            judge_reply(self.schema, self.command, reply.message, sent_id)
-            if malformed is None:
-                check_not_refused_as_invalid(reply.message, self.schema, self.command, arguments)
+            self._judge(reply.message, arguments, sent_id, malformed)
             check_alive(inst, self.schema)
+
+    def send_batch(self, cases: Sequence[tuple[object, object, Malformed | None]]) -> None:
+        """`send` for several admitted examples (arguments, id, malformed) pipelined: all
+        sent, then one liveness probe, then each reply judged in issue order as `send`
+        judges it, the probe and the events last. At most `PIPELINE_DEPTH` - 1 cases,
+        so that QEMU's request queue holds the probe too. A failure here may belong to
+        any case up to the one it names (a crash after a reply shows at a later one):
+        the caller re-sends the cases one by one to sign it."""
+        inst = self.instance()
+        try:
+            for arguments, _, malformed in cases:
+                self._count(arguments, malformed)
+            inst.mark_stderr()
+            with evidence(inst):
+                tickets = [
+                    inst.send_command(
+                        self.command,
+                        arguments,
+                        id=sent_id,
+                        extra={"arguments": None} if arguments is None and malformed else None,
+                    )
+                    for arguments, sent_id, malformed in cases
+                ]
+                probe = inst.send_command("query-version", id=PROBE_ID)
+                for ticket, (arguments, sent_id, malformed) in zip(tickets, cases, strict=True):
+                    self._judge(inst.wait(ticket), arguments, sent_id, malformed)
+                judge_reply(self.schema, "query-version", inst.wait(probe), PROBE_ID)
+                judge_events(self.schema, inst.drain_events())
+        finally:
+            if self.after is not None:
+                for arguments, _, _ in cases:
+                    self.after(inst, self.command, arguments)
+
+    def _count(self, arguments: object, malformed: Malformed | None) -> None:
+        self.examples += 1
+        if malformed is None:
+            self.valid_examples += 1
+            arg_type = self.schema.command(self.command).arg_type
+            self.covered.update(i.key for i in exercised(self.schema, arg_type, arguments))
+
+    def _judge(
+        self, message: Message, arguments: object, sent_id: object, malformed: Malformed | None
+    ) -> None:
+        """Every check of one example's reply (before the liveness probe)."""
+        kind = message.kind
+        self.kinds[kind.value] = self.kinds.get(kind.value, 0) + 1
+        if not keeps_state(self.command, kind):
+            self.spoiled = True
+        if not self.frozen:
+            value = message.value
+            absorb(value.get("return") if isinstance(value, dict) else None, self.pools)
+        if malformed is not None:
+            check_reply_shape(message)
+            check_refused_as_malformed(message, malformed.rule, malformed.path, self.command)
+        judge_reply(self.schema, self.command, message, sent_id)
+        if malformed is None:
+            check_not_refused_as_invalid(message, self.schema, self.command, arguments)
 
     def properties(self) -> list[tuple[str, object]]:
         """The test's user properties: example counts, reply kinds, and (when valid

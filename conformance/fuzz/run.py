@@ -30,7 +30,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
@@ -97,6 +97,8 @@ class FuzzRun:
     run_dir: Path
     store: FindingStore
     tally: Tally
+    engine: str = "compiled"
+    known: Container[str] = frozenset()
     stop: bool = False
     stop_reason: str = ""
     slots: list[_Slot] = field(default_factory=list)
@@ -122,6 +124,8 @@ class FuzzRun:
                 seed=self.seed,
                 commands=self.commands,
                 workdir_base=str(self.run_dir / f"worker-{index}"),
+                engine=self.engine,
+                known=self.known,
             )
             self.slots.append(_Slot(config, self._spawn(config)))
 
@@ -310,7 +314,8 @@ def cmd_fuzz(ns: argparse.Namespace, _passthrough: list[str]) -> int:
         )
         print(
             f"fuzz: {info.path} (QEMU {info.version_text}, {info.package}), "
-            f"{len(commands)} commands, {ns.workers} workers, {ns.time}, seed {seed}"
+            f"{len(commands)} commands, {ns.workers} workers, {ns.time}, seed {seed}, "
+            f"{ns.engine} engine"
         )
         if choice is not None:
             print(choice.note)
@@ -322,6 +327,8 @@ def cmd_fuzz(ns: argparse.Namespace, _passthrough: list[str]) -> int:
             run_dir,
             store,
             Tally(len(commands), time.monotonic()),
+            engine=ns.engine,
+            known=known or frozenset(),
         )
         with _stop_on_signals(run):
             run.run(seconds)

@@ -28,12 +28,13 @@ QEMU processes die with the worker (PR_SET_PDEATHSIG, `conformance.machine.proce
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from typing import Protocol
@@ -49,18 +50,21 @@ from conformance import lifeline
 from conformance.behaviour.rules.device import XHCI
 from conformance.drive import resources as resource_drive
 from conformance.drive import wire as wire_drive
-from conformance.drive.arguments import BODIES
-from conformance.drive.exchange import ArgumentRun
+from conformance.drive.arguments import BODIES, failure_kind
+from conformance.drive.exchange import PIPELINE_DEPTH, ArgumentRun, Dropped
 from conformance.drive.harvest import harvest
 from conformance.findings.record import findings_from, leaves
+from conformance.fuzz.shrink import shrink
+from conformance.machine.exits import ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.probe import probe
 from conformance.machine.profiles import Profile, block_profile, profile
 from conformance.machine.targets import binary_profiles
 from conformance.oracle.failure import Failure
-from conformance.spec import Schema, schema_from_reply
-from strategies import safety
+from conformance.spec import Schema, schema_from_reply, validate_arguments
+from strategies import Malformed, safety
+from strategies.compiled import NoValue, compiled_for, request_id
 from strategies.pools import Pools
 
 WIRE_PROFILE = "none"
@@ -69,6 +73,21 @@ MACHINE_EVERY = 10
 MACHINE_RUNS = 2
 SHRINK_BUDGET = 60.0  # seconds a chunk may spend shrinking before its failure is sent as is
 MODES = ("valid", "malformed")
+#: How argument examples are drawn: by Hypothesis's engine from `strategies.values`
+#: and `strategies.malformed` (each example a `@given` run), or by the generators
+#: `strategies.compiled` builds once per type, drawing from `random.Random`.
+ENGINES = ("compiled", "hypothesis")
+#: Examples of one command and mode a compiled chunk sends on its QEMU: drawn
+#: without Hypothesis, they cost about as much as the exchange, and a QEMU's start
+#: costs about as much as 20 of them.
+COMPILED_EXAMPLES = 100
+#: A compiled chunk leaves its QEMU to the next one when nothing it sent changed the
+#: machine (`conformance.machine.reuse`), up to this many examples: a start costs as
+#: much as tens of examples, and a shorter transcript makes a shorter reproducer.
+REUSE_EXAMPLES = 1000
+#: Compiled examples sent pipelined before one liveness probe (`ArgumentRun.send_batch`):
+#: QEMU queues at most PIPELINE_DEPTH requests, the probe included.
+BATCH = PIPELINE_DEPTH - 1
 WIRE = "wire-machine"
 RESOURCE = "resource-machine"
 
@@ -128,6 +147,9 @@ class WorkerConfig:
     commands: tuple[str, ...]
     workdir_base: str
     timeout: float = 5.0
+    engine: str = "compiled"  # one of ENGINES
+    # Signatures the baseline knows: the compiled engine doesn't shrink them again.
+    known: Container[str] = frozenset()
 
 
 class _Interrupt(BaseException):
@@ -223,6 +245,8 @@ class Worker:
         self.argument_profile = WIRE_PROFILE
         self.resource_profile: Profile | None = None
         self.with_machine = True  # False: the resource machine without tray and devices
+        self.reported: set[str] = set()  # signatures this worker sent
+        self._served = 0  # compiled examples the argument QEMU has run
 
     def choose_profiles(self) -> None:
         """As in the suite: arguments on the target's block profile (it has block devices
@@ -266,16 +290,185 @@ class Worker:
 
     # -- chunks ----------------------------------------------------------------------------
 
+    def after_example(self, inst: QemuInstance, command: str, arguments: object) -> None:
+        """Called after every argument example, passed or failed, with the QEMU it ran
+        on, the command and its arguments as sent (a point for coverage crediting)."""
+
     def argument_chunk(self, position: int) -> None:
+        if self.config.engine == "compiled":
+            self.compiled_chunk(position)
+        else:
+            self.hypothesis_chunk(position)
+
+    def _command_and_mode(self, position: int) -> tuple[str, str]:
         commands = self.config.commands
         if not commands:
             raise RuntimeError("no command to fuzz: the host-safety policy skips them all")
         command = commands[position % len(commands)]
-        mode = MODES[(position // len(commands)) % len(MODES)]
+        return command, MODES[(position // len(commands)) % len(MODES)]
+
+    def compiled_chunk(self, position: int) -> None:
+        """`COMPILED_EXAMPLES` examples of one command and mode drawn by the compiled
+        generators, each through the same `ArgumentRun` as a Hypothesis example (the
+        policy's confinement, the exchange, the judging, the liveness probe), pipelined
+        in batches; the first failure is shrunk, replayed on a fresh QEMU and
+        reported."""
+        command, mode = self._command_and_mode(position)
         assert self.schema is not None
         run = ArgumentRun(
             command, self.schema, self.pools, self.policy, self.instances, self.argument_profile
         )
+        run.after = self.after_example
+        compiled = compiled_for(self.schema, run.draw_pools, self.policy)
+        chunk_seed = _seed(self.config.seed, "arguments", position)
+        rnd = random.Random(chunk_seed)
+        draw_valid = compiled.arguments(command)
+        draw_malformed = compiled.malformed(command)
+        nodeid = f"fuzz::{mode}-arguments[{command}]"
+        tries = 0
+        # (arguments as drawn, as admitted on this QEMU, id, malformed case)
+        batch: list[tuple[object, object, object, Malformed | None]] = []
+        try:
+            while run.examples < COMPILED_EXAMPLES and tries < 2 * COMPILED_EXAMPLES:
+                if self.stop.is_set():
+                    raise _Stop
+                tries += 1
+                try:
+                    case = draw_malformed(rnd) if mode == "malformed" else None
+                    arguments = draw_valid(rnd) if case is None else case.arguments
+                    admitted = run.admitted(arguments, case)
+                    batch.append((arguments, admitted, request_id(rnd), case))
+                except (NoValue, Dropped):
+                    pass
+                if len(batch) < BATCH and tries < 2 * COMPILED_EXAMPLES:
+                    continue
+                if batch and self._batch_failed(run, batch, nodeid, chunk_seed):
+                    return
+                batch = []
+        finally:
+            self._served += run.examples
+            if run.spoiled or self._served >= REUSE_EXAMPLES:
+                self.instances.close()
+                self._served = 0
+            self.outbox.put(Chunk(self.config.index, command, run.examples, True))
+
+    def _batch_failed(
+        self,
+        run: ArgumentRun,
+        batch: list[tuple[object, object, object, Malformed | None]],
+        nodeid: str,
+        chunk_seed: int,
+    ) -> bool:
+        """Send a batch pipelined; when anything in it fails, send its cases again one
+        by one, each with its own liveness probe, on a QEMU that ran nothing else, so
+        that the failure is signed by the case that caused it; that one is shrunk and
+        reported (the batch's failure as it was, if none fails alone). True when the
+        batch failed."""
+        try:
+            run.send_batch([(admitted, sent_id, case) for _, admitted, sent_id, case in batch])
+            return False
+        except (Failure, QemuGone) as exc:
+            first: Failure | QemuGone = exc
+        # Even a known failure is re-sent: a reproducer holds its messages up to the
+        # one that failed, and a batch's failure comes after all of them were sent.
+        self.instances.close()
+        for arguments, _, sent_id, case in batch:
+            try:
+                # Confined again: the fresh QEMU has a workdir of its own.
+                run.send(run.admitted(arguments, case), sent_id, malformed=case)
+            except Dropped:
+                continue
+            except (Failure, QemuGone) as exc:
+                self._shrink_and_report(run, exc, arguments, sent_id, case, nodeid, chunk_seed)
+                return True
+        self._report(
+            first, nodeid, chunk_seed, ["compiled engine: the batch failed, no case alone"]
+        )
+        return True
+
+    def _shrink_and_report(
+        self,
+        run: ArgumentRun,
+        first: Failure | QemuGone,
+        arguments: object,
+        sent_id: object,
+        case: Malformed | None,
+        nodeid: str,
+        chunk_seed: int,
+    ) -> None:
+        """Shrink a compiled example's failure structurally (each variant judged on the
+        real QEMU, kept when it fails the same way), then replay the smallest on a QEMU
+        that ran nothing else, as Hypothesis's final replay does, and report that."""
+        if self._known(first, nodeid) or _hang(first):
+            # Known: no need to shrink it again. A hang: every try would cost a reply
+            # deadline; the run's reproducer minimiser has a budget of its own.
+            self._report(first, nodeid, chunk_seed, [])
+            return
+        kind = failure_kind(first)
+        assert self.schema is not None
+        schema = self.schema
+        started = time.monotonic()
+        tried = [0]
+
+        def as_case(variant: object) -> Malformed | None:
+            if case is None:
+                return None
+            found = validate_arguments(schema, run.command, variant)
+            if len(found) != 1 or found[0].rule != case.rule:
+                raise Dropped("the variant doesn't break the case's rule alone")
+            return Malformed(case.rule, found[0].path, variant)
+
+        def fails(variant: object, variant_id: object) -> bool:
+            if self.stop.is_set():
+                raise _Stop
+            tried[0] += 1
+            try:
+                variant_case = as_case(variant)
+                run.send(run.admitted(variant, variant_case), variant_id, malformed=variant_case)
+            except Dropped:
+                return False
+            except (Failure, QemuGone) as exc:
+                return failure_kind(exc) == kind
+            if run.spoiled:
+                # What this variant created (a chardev, a node) would make the next
+                # one fail otherwise, with "duplicate ID": each try on a clean QEMU.
+                self.instances.close()
+                run.spoiled = False
+            return False
+
+        try:
+            # The id 0 first, what Hypothesis shrinks an id to: one try.
+            if sent_id != 0 and fails(arguments, 0):
+                sent_id = 0
+            smallest = shrink(arguments, lambda v: fails(v, sent_id), SHRINK_BUDGET)
+            left = SHRINK_BUDGET - (time.monotonic() - started)
+            if sent_id != 0 and left > 0:
+                sent_id = shrink(sent_id, lambda i: fails(smallest, i), left)
+        except _Stop:
+            self._report(first, nodeid, chunk_seed, [])
+            raise
+        final: BaseException = first
+        self.instances.close()  # the replay runs on a QEMU that ran nothing else
+        try:
+            replayed = as_case(smallest)
+            run.send(run.admitted(smallest, replayed), sent_id, malformed=replayed)
+        except (Failure, QemuGone) as exc:
+            final = exc
+        except Dropped:
+            pass
+        notes = (
+            f"compiled engine: shrunk in {tried[0]} tries ({time.monotonic() - started:.1f}s)"
+            f" from {json.dumps(arguments)[:2000]}"
+        )
+        self._report(final, nodeid, chunk_seed, [notes])
+
+    def hypothesis_chunk(self, position: int) -> None:
+        command, mode = self._command_and_mode(position)
+        assert self.schema is not None
+        run = ArgumentRun(
+            command, self.schema, self.pools, self.policy, self.instances, self.argument_profile
+        )
+        run.after = self.after_example
         body = BODIES[mode]
         attempt = _Attempt(self.stop)
         fresh = [False]
@@ -387,7 +580,21 @@ class Worker:
         # `@seed(N)` in the text: record.py files it as the reproduction seed.
         text = f"{notes}\n@seed({chunk_seed})"
         for finding in findings_from(exc, nodeid, text, "fuzz"):
+            self.reported.add(finding.key)
             self.outbox.put(Found(self.config.index, finding.to_json()))
+
+    def _known(self, exc: BaseException, nodeid: str) -> bool:
+        """Whether every finding in `exc` is one the baseline knows or this worker sent."""
+        keys = {finding.key for finding in findings_from(exc, nodeid)}
+        return bool(keys) and all(k in self.config.known or k in self.reported for k in keys)
+
+
+def _hang(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, QemuGone)
+        and exc.exit_info is not None
+        and exc.exit_info.kind is ExitKind.HANG
+    )
 
 
 # Typed in newer Hypothesis releases and not in older ones (as in the suite).

@@ -118,3 +118,23 @@ def test_anything_else_is_a_harness_error(
     assert note.where == "fuzz::t"
     assert note.summary == "KeyError: 'our own bug'"
     assert "Traceback" in note.text
+
+
+def test_a_signature_reported_or_known_is_known(
+    fuzz_worker: worker.Worker, stop: threading.Event, box: Box
+) -> None:
+    assert not fuzz_worker._known(failure(1), "fuzz::t")
+    fuzz_worker._report(failure(1), "fuzz::t", 7, [])
+    assert fuzz_worker._known(failure(1), "fuzz::t")
+    assert not fuzz_worker._known(failure(2), "fuzz::t")
+    config = worker.WorkerConfig(
+        0, 1, "qemu", 0, ("query-status",), "unused", known=frozenset(found(box))
+    )
+    fresh = worker.Worker(config, stop, Box())  # type: ignore[arg-type]
+    assert fresh._known(failure(1), "fuzz::t")
+
+
+def test_the_engines_are_selectable_and_compiled_is_the_default() -> None:
+    config = worker.WorkerConfig(0, 1, "qemu", 0, ("query-status",), "unused")
+    assert config.engine == "compiled"
+    assert set(worker.ENGINES) == {"compiled", "hypothesis"}

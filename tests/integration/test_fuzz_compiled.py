@@ -1,0 +1,108 @@
+"""The fuzz worker's compiled engine on the real binary: a batch that crashes QEMU is
+re-sent one by one, the culprit shrunk and replayed on a fresh QEMU; the per-example
+point sees every example; a known signature is reported without shrinking."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from conformance.drive.harvest import harvest
+from conformance.findings.reproducer import Reproducer
+from conformance.fuzz import worker
+from conformance.machine.instance import QemuInstance
+from conformance.spec import schema_from_reply
+
+pytestmark = pytest.mark.qemu
+
+# Both 7.2 and 10.0.2 abort on blockdev-reopen of an empty list (both baselines hold it).
+REOPEN_CRASH = "crash | blockdev-reopen | block.c:N: bdrv_reopen_multiple: Assertion"
+
+
+class Box:
+    def __init__(self) -> None:
+        self.notes: list[worker.Note] = []
+
+    def put(self, note: worker.Note) -> None:
+        self.notes.append(note)
+
+    def found(self) -> list[dict[str, object]]:
+        return [n.finding for n in self.notes if isinstance(n, worker.Found)]
+
+
+def compiled_worker(
+    binary: str, tmp_path: Path, box: Box, known: frozenset[str] = frozenset()
+) -> worker.Worker:
+    config = worker.WorkerConfig(
+        0, 1, binary, 3, ("blockdev-reopen",), str(tmp_path / "work"), known=known
+    )
+    fuzzer = worker.Worker(config, threading.Event(), box)  # type: ignore[arg-type]
+    fuzzer.choose_profiles()
+    with QemuInstance(fuzzer.launch_config(fuzzer.argument_profile)) as inst:
+        fuzzer.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
+        harvest(inst, fuzzer.schema, fuzzer.pools)
+    return fuzzer
+
+
+def test_a_crash_is_signed_by_its_example_shrunk_and_replayed(
+    qemu_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = Box()
+    fuzzer = compiled_worker(qemu_binary, tmp_path, box)
+    seen: list[tuple[str, object]] = []
+    monkeypatch.setattr(
+        fuzzer, "after_example", lambda inst, command, arguments: seen.append((command, arguments))
+    )
+    try:
+        fuzzer.compiled_chunk(0)  # position 0: valid arguments of blockdev-reopen
+    finally:
+        fuzzer.close()
+    (finding,) = box.found()
+    assert str(finding["signature"]).startswith(REOPEN_CRASH), finding["signature"]
+    assert finding["test"] == "fuzz::valid-arguments[blockdev-reopen]"
+    reproducer = Reproducer.from_jsonl(str(finding["reproducer"]))
+    sent = [json.loads(m) for m in reproducer.messages]
+    # The replay on a fresh QEMU: negotiation, then the shrunk example alone.
+    assert [m["execute"] for m in sent] == ["qmp_capabilities", "blockdev-reopen"]
+    assert sent[1]["arguments"] == {"options": []}
+    assert sent[1]["id"] == 0
+    assert seen
+    assert all(command == "blockdev-reopen" for command, _ in seen)
+    (chunk,) = [n for n in box.notes if isinstance(n, worker.Chunk)]
+    assert chunk.examples >= 1
+
+
+def test_a_known_signature_is_not_shrunk(
+    qemu_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = Box()
+    fuzzer = compiled_worker(qemu_binary, tmp_path, first)
+    try:
+        fuzzer.compiled_chunk(0)
+    finally:
+        fuzzer.close()
+    (found,) = first.found()
+    known = frozenset({str(found["signature"])})
+    box = Box()
+    fuzzer = compiled_worker(qemu_binary, tmp_path, box, known=known)
+    sent: list[object] = []
+    monkeypatch.setattr(
+        fuzzer, "after_example", lambda inst, command, arguments: sent.append(arguments)
+    )
+    try:
+        fuzzer.compiled_chunk(0)
+    finally:
+        fuzzer.close()
+    (again,) = box.found()
+    assert again["signature"] == found["signature"]
+    # The crashing batch and its cases again one by one up to the culprit: no shrink
+    # tries, no replay.
+    assert len(sent) <= 2 * worker.BATCH
+    reproducer = Reproducer.from_jsonl(str(again["reproducer"]))
+    # Sent one by one, so that the reproducer ends at the example that crashed QEMU.
+    *before, last = [json.loads(m) for m in reproducer.messages]
+    assert last["execute"] == "blockdev-reopen"
+    assert reproducer.expected.trigger == len(before)
