@@ -41,7 +41,13 @@ def main() -> None:
     print(f"start: {time.strftime('%Y-%m-%d %H:%M:%S')}, {load()}", flush=True)
     steps = [
         ("(1) command loop", lambda: command_loop.run(1000 if quick else 5000, 3)),
-        ("(2) fuzz throughput", lambda: fuzz_throughput.run(8 if quick else 40, 20)),
+        (
+            "(2) fuzz throughput",
+            lambda: [
+                *fuzz_throughput.run(8 if quick else 40, 20),
+                *fuzz_throughput.cli_run(20 if quick else 60),
+            ],
+        ),
         ("(3) cold start and restart", lambda: startup.run(5 if quick else 15)),
         ("(5) doc parsers", doc_parsers.run),
         ("(6) sweeps", lambda: sweeps.run(1 if quick else 2)),
