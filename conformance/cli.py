@@ -251,6 +251,13 @@ def _parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--reports", default="reports", help="report directory (default ./reports)")
     fuzz.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
     fuzz.add_argument("--baseline", help="known findings: counted as known, not as new")
+    fuzz.add_argument(
+        "--guide",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="steer generation by the trace events examples reach, and keep and replay "
+        "the corpus in REPORTS/fuzz-corpus (default); --no-guide only records them",
+    )
     fuzz.set_defaults(func=_lazy("conformance.fuzz", "cmd_fuzz"))
 
     spec = sub.add_parser(

@@ -52,15 +52,19 @@ from conformance.drive import wire as wire_drive
 from conformance.drive.arguments import BODIES
 from conformance.drive.exchange import ArgumentRun
 from conformance.drive.harvest import harvest
+from conformance.feedback.corpus import Entry
+from conformance.feedback.credit import Pair
+from conformance.feedback.steer import WorkerFeedback, mine
 from conformance.findings.record import findings_from, leaves
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.probe import probe
 from conformance.machine.profiles import Profile, block_profile, profile
 from conformance.machine.targets import binary_profiles
+from conformance.machine.trace_events import TraceEvents
 from conformance.oracle.failure import Failure
 from conformance.spec import Schema, schema_from_reply
-from strategies import safety
+from strategies import Malformed, safety
 from strategies.pools import Pools
 
 WIRE_PROFILE = "none"
@@ -84,6 +88,8 @@ class Chunk:
     what: str
     examples: int  # examples run (steps, for a state machine)
     command: bool  # whether `what` is a command of the schema
+    pairs: tuple[Pair, ...] = ()  # (command, trace event) pairs new to this worker
+    corpus: tuple[Entry, ...] = ()  # inputs that reached one first
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,10 @@ class WorkerConfig:
     commands: tuple[str, ...]
     workdir_base: str
     timeout: float = 5.0
+    trace: TraceEvents | None = None  # what to record (None, or blind: nothing)
+    guided: bool = True  # steer by trace feedback (`conformance.feedback.steer`)
+    corpus: tuple[Entry, ...] = ()  # replayed first, each worker its share
+    qemu: str = ""  # the version, for corpus entries
 
 
 class _Interrupt(BaseException):
@@ -223,6 +233,14 @@ class Worker:
         self.argument_profile = WIRE_PROFILE
         self.resource_profile: Profile | None = None
         self.with_machine = True  # False: the resource machine without tray and devices
+        self.feedback = WorkerFeedback(
+            config.trace,
+            config.guided,
+            config.commands,
+            config.seed,
+            worker=config.index,
+            qemu=config.qemu,
+        )
 
     def choose_profiles(self) -> None:
         """As in the suite: arguments on the target's block profile (it has block devices
@@ -243,6 +261,7 @@ class Worker:
             profile=profile,
             timeout=self.config.timeout,
             workdir_base=self.config.workdir_base,
+            trace=self.config.trace.setup if self.config.trace is not None else None,
         )
 
     def close(self) -> None:
@@ -253,6 +272,9 @@ class Worker:
         with QemuInstance(self.launch_config(self.argument_profile)) as inst:
             self.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
             harvest(inst, self.schema, self.pools)
+        self.feedback.credit("(harvest)")
+        if self.feedback.steering:
+            self.corpus_chunks()
         argument_chunks = 0
         chunk = 0
         while not self.stop.is_set():
@@ -270,6 +292,7 @@ class Worker:
         commands = self.config.commands
         if not commands:
             raise RuntimeError("no command to fuzz: the host-safety policy skips them all")
+        position = self.feedback.position(position)
         command = commands[position % len(commands)]
         mode = MODES[(position // len(commands)) % len(MODES)]
         assert self.schema is not None
@@ -291,6 +314,9 @@ class Worker:
             except (Failure, QemuGone) as exc:
                 attempt.failed(exc)
                 raise
+            finally:
+                self.feedback.credit(command, mode, run.drawn, in_test=True)
+                run.drawn = None
 
         chunk_seed = _seed(self.config.seed, "arguments", position)
         test = _seeded(chunk_seed, given(data=st.data())(example))
@@ -298,7 +324,9 @@ class Worker:
             self._run(test, f"fuzz::{mode}-arguments[{command}]", chunk_seed, attempt)
         finally:
             self.instances.close()  # one QEMU per chunk, as the suite has one per command
-            self.outbox.put(Chunk(self.config.index, command, run.examples, True))
+            self.feedback.credit(command)
+            found = self.feedback.chunk_done(position)
+            self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 
     def machine_chunk(self, machine: str, chunk: int) -> None:
         assert self.schema is not None
@@ -349,7 +377,42 @@ class Worker:
             self._run(test, f"fuzz::{machine}", chunk_seed, attempt)
         finally:
             done = wire_drive.WireMachine.steps + resource_drive.ResourceMachine.steps
-            self.outbox.put(Chunk(self.config.index, machine, done, False))
+            self.feedback.credit(machine)  # a state machine's events, credited to it
+            found = self.feedback.chunk_done()
+            self.outbox.put(Chunk(self.config.index, machine, done, False, *found))
+
+    def corpus_chunks(self) -> None:
+        """Replay this worker's share of the corpus, a chunk per command, through the
+        same exchange and checks as generated examples."""
+        assert self.schema is not None
+        by_command: dict[str, list[Entry]] = {}
+        for entry in mine(self.config.corpus, self.config.index, self.config.workers):
+            if entry.command in self.config.commands and entry.command in self.schema.commands:
+                by_command.setdefault(entry.command, []).append(entry)
+        for command, entries in by_command.items():
+            run = ArgumentRun(
+                command, self.schema, self.pools, self.policy, self.instances, self.argument_profile
+            )
+
+            def test(run: ArgumentRun = run, entries: list[Entry] = entries) -> None:
+                for number, entry in enumerate(entries):
+                    if self.stop.is_set():
+                        raise _Stop
+                    case = (
+                        Malformed(entry.rule or "", entry.path or "", entry.arguments)
+                        if entry.mode == "malformed"
+                        else None
+                    )
+                    if run.offer(entry.arguments, f"corpus-{number}", malformed=case):
+                        self.feedback.credit(run.command, entry.mode, (entry.arguments, case))
+
+            try:
+                self._run(test, f"fuzz::corpus[{command}]", 0, _Attempt(self.stop))
+            finally:
+                self.instances.close()
+                self.feedback.credit(command)
+                found = self.feedback.chunk_done()
+                self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 
     def _run(
         self, test: Callable[[], None], nodeid: str, chunk_seed: int, attempt: _Attempt
