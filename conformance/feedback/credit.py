@@ -85,6 +85,76 @@ def coverage_for(trace: TraceEvents) -> Coverage:
     return Coverage(trace.recorded)
 
 
+def reached_json(trace: TraceEvents, coverage: Coverage) -> dict[str, object]:
+    """The events a run reached as the matrix carries them (no pairs: a run of the
+    suite credits a test's events, not each command's)."""
+    return {
+        "blind": trace.blind,
+        "recorded": len(coverage.universe),
+        "excluded": len(trace.excluded),
+        "events": sorted(coverage.events),
+        "by_prefix": {p: list(counts) for p, counts in coverage.by_prefix().items()},
+    }
+
+
+def merge_reached(values: list[dict[str, object]]) -> dict[str, object] | None:
+    """Several matrices' `reached_json` of one binary as one: events added up."""
+    seeing = [v for v in values if not v.get("blind")]
+    if not seeing:
+        return values[0] if values else None
+    events: set[str] = set()
+    totals: dict[str, int] = {}
+    for value in seeing:
+        events.update(map(str, _list(value.get("events"))))
+        by_prefix = value.get("by_prefix")
+        for name, counts in by_prefix.items() if isinstance(by_prefix, dict) else ():
+            total = _list(counts)[1:2]
+            totals[str(name)] = max(totals.get(str(name), 0), _int(total[0]) if total else 0)
+    reached = Counter(prefix(e) for e in events)
+    return {
+        "blind": "",
+        "recorded": max(_int(v.get("recorded")) for v in seeing),
+        "excluded": max(_int(v.get("excluded")) for v in seeing),
+        "events": sorted(events),
+        "by_prefix": {p: [reached[p], t] for p, t in sorted(totals.items())},
+    }
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def reached_text(value: dict[str, object], *, limit: int | None = None) -> str:
+    """``trace events R/N reached (...); per subsystem prefix: qmp 120/447, ...``, or
+    why the run was blind."""
+    head, prefixes = reached_parts(value, limit=limit)
+    return f"{head}; per subsystem prefix: {prefixes}" if prefixes else head
+
+
+def reached_parts(value: dict[str, object], *, limit: int | None = None) -> tuple[str, str]:
+    """`reached_text`'s two parts: the total, and the prefixes ("" when blind)."""
+    if value.get("blind"):
+        return f"trace events: blind ({value['blind']})", ""
+    by_prefix = value.get("by_prefix")
+    rows = [
+        (str(name), _int(c[0]), _int(c[1]))
+        for name, c in (by_prefix.items() if isinstance(by_prefix, dict) else ())
+        if isinstance(c, list) and len(c) == 2 and c[0]
+    ]
+    rows.sort(key=lambda row: (-row[1], row[0]))
+    shown = ", ".join(f"{p} {r}/{t}" for p, r, t in rows[:limit])
+    more = f", and {len(rows) - limit} more" if limit is not None and len(rows) > limit else ""
+    head = (
+        f"trace events {len(_list(value.get('events')))}/{value.get('recorded')} reached "
+        f"({value.get('excluded')} that fire on every command left out)"
+    )
+    return head, f"{shown or 'none'}{more}"
+
+
 def to_json(coverage: Coverage) -> dict[str, object]:
     """The coverage as the reports carry it (fuzz-coverage.json, `trace_coverage`)."""
     return {
@@ -119,6 +189,10 @@ __all__ = [
     "Pair",
     "coverage_for",
     "headline",
+    "merge_reached",
     "prefix_lines",
+    "reached_json",
+    "reached_parts",
+    "reached_text",
     "to_json",
 ]

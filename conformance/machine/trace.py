@@ -48,6 +48,12 @@ class TraceSetup:
         return ["-trace", f"events={EVENTS_FILE}", "-D", LOG_FILE]
 
 
+def is_trace_option(option: str, value: str) -> bool:
+    """Whether `option` `value` is the harness's recording, which a one-liner leaves out
+    (its events file is in the recorded workdir, not in the one-liner's)."""
+    return (option, value) in {("-trace", f"events={EVENTS_FILE}"), ("-D", LOG_FILE)}
+
+
 def event_names(data: bytes) -> list[str]:
     """The event name of each line of `data` (whole lines of a log), in order."""
     return [m.group(1).decode("ascii") for m in _LINE.finditer(data)]
@@ -145,4 +151,5 @@ __all__ = [
     "TraceSetup",
     "collect",
     "event_names",
+    "is_trace_option",
 ]

@@ -10,10 +10,24 @@ from pathlib import Path
 import pytest
 
 from conformance.feedback import corpus
-from conformance.feedback.credit import START, Coverage, headline, prefix_lines, to_json
+from conformance.feedback.credit import (
+    START,
+    Coverage,
+    headline,
+    merge_reached,
+    prefix_lines,
+    reached_json,
+    reached_text,
+    to_json,
+)
 from conformance.feedback.steer import WorkerFeedback, mine
 from conformance.machine.trace import TraceLog, TraceSetup, collect, event_names
 from conformance.machine.trace_events import TraceEvents, prefix
+from conformance.reporting.environment import trace_environment
+from conformance.reporting.matrix import Matrix, markdown, table
+from conformance.reporting.merge import MatrixFile, merge_matrices
+from conformance.reporting.results import trace_reached
+from conformance.runcontext import TRACE_PROPERTY
 
 TRACES = Path(__file__).parent / "traces"
 CAPTURED = [
@@ -215,3 +229,55 @@ def test_corpus_shares_cover_the_corpus_once() -> None:
     entries = tuple(corpus.Entry(f"c{n}", "valid", {}, ()) for n in range(7))
     shares = [mine(entries, index, 3) for index in range(3)]
     assert sorted((e for share in shares for e in share), key=lambda e: e.command) == list(entries)
+
+
+# -- the suite's reports ------------------------------------------------------------------
+
+
+def _reached(events: set[str]) -> dict[str, object]:
+    trace = TraceEvents(frozenset({"qmp_a", "qmp_b", "blk_c", "x_noop"}), frozenset({"x_noop"}))
+    coverage = Coverage(trace.recorded)
+    coverage.credit(START, events)
+    return reached_json(trace, coverage)
+
+
+def test_reached_events_in_text_environment_and_merged() -> None:
+    one = _reached({"qmp_a"})
+    other = _reached({"qmp_b", "blk_c"})
+    assert reached_text(one) == (
+        "trace events 1/3 reached (1 that fire on every command left out); "
+        "per subsystem prefix: qmp 1/2"
+    )
+    merged = merge_reached([one, other])
+    assert merged is not None
+    assert merged["events"] == ["blk_c", "qmp_a", "qmp_b"]
+    assert merged["by_prefix"] == {"blk": [1, 1], "qmp": [2, 2]}
+    assert trace_environment(merged) == {
+        "trace.events": "3/3 reached (1 that fire on every command left out)",
+        "trace.prefixes": "qmp 2/2, blk 1/1",
+    }
+    blind = reached_json(TraceEvents(frozenset(), frozenset(), "no log"), Coverage(frozenset()))
+    assert trace_environment(blind) == {"trace.events": "blind (no log)"}
+    assert merge_reached([blind]) == blind
+    assert reached_text(_reached(set()), limit=0).endswith("per subsystem prefix: none")
+
+
+def test_the_suite_properties_become_the_reached_events() -> None:
+    trace = TraceEvents(frozenset({"qmp_a", "blk_c"}), frozenset())
+    properties = [(TRACE_PROPERTY, json.dumps(["qmp_a", "nonsense"])), ("other", "x")]
+    assert trace_reached(trace, properties)["events"] == ["qmp_a"]
+
+
+def test_matrix_shows_and_keeps_the_trace_events() -> None:
+    built = Matrix([], trace=_reached({"qmp_a", "blk_c"}))
+    text = markdown(built, "QEMU test")
+    assert "## Trace events" in text
+    assert "trace events 2/3 reached" in text
+    assert built.to_json()["trace"] == built.trace
+    assert table(built)[-1].startswith("trace events 2/3 reached")
+    assert "trace" not in Matrix([]).to_json()
+    again = merge_matrices(
+        [MatrixFile(Path("m.json"), "QEMU test", {"commands": [], **built.to_json()})]
+    )
+    assert again.trace is not None
+    assert again.trace["events"] == ["blk_c", "qmp_a"]
