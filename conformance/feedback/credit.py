@@ -2,8 +2,11 @@
 
 An example is credited with the events its QEMU logged since the previous example
 (`conformance.machine.trace.collect`), paired with the command it sent: a new event
-or a new (command, event) pair is novelty. Start-up's events are credited to no
-command (`START`). Totals are given per subsystem prefix (an event name up to its
+or a new (command, event) pair is novelty. What the harness itself makes QEMU do is
+credited to a name in parentheses, never counted as a command's pair: start-up
+(`START`), the harvest of names (`HARVEST`) and the `quit` that ends a QEMU (`QUIT`,
+about a dozen events: shutdown request, vm stop, block detach, which would otherwise
+go to whichever command ran last). Totals are given per subsystem prefix (an event name up to its
 first ``_``: the binary says nothing about the trace-events file an event came from),
 out of the events recorded (the binary's list minus the ones left out).
 """
@@ -17,8 +20,10 @@ from dataclasses import dataclass, field
 from conformance.machine.trace import collect
 from conformance.machine.trace_events import TraceEvents, prefix
 
-#: The command start-up's events are credited to: none.
+#: The harness's own doings, credited in place of a command (see the docstring).
 START = "(start)"
+HARVEST = "(harvest)"
+QUIT = "(quit)"
 
 Pair = tuple[str, str]
 
@@ -71,8 +76,8 @@ class Coverage:
 
     @property
     def command_pairs(self) -> int:
-        """Pairs of a command: start-up's left out."""
-        return sum(1 for command, _ in self.pairs if command != START)
+        """Pairs of a command: the harness's own (START, HARVEST, QUIT) left out."""
+        return sum(1 for command, _ in self.pairs if not command.startswith("("))
 
     def by_prefix(self) -> dict[str, tuple[int, int]]:
         """(reached, recorded) per subsystem prefix, every prefix of the universe."""
@@ -183,6 +188,8 @@ def headline(coverage: Coverage) -> str:
 
 
 __all__ = [
+    "HARVEST",
+    "QUIT",
     "START",
     "Coverage",
     "Novelty",

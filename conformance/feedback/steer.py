@@ -4,17 +4,19 @@ reached a new (command, event) pair kept for the corpus, and the next chunk chos
 Steering (``guided``) does three things; without it the events are only recorded:
 - Hypothesis's ``target()`` gets each example's count of new pairs, so that its
   target phase climbs towards inputs that reach more;
-- some argument chunks (a fifth during the round-robin's first pass over every command
-  and mode, four fifths after it) go to a (command, mode) whose last chunk reached new
-  pairs, chosen with a probability proportional to how many; the rest continue the
-  round-robin of a blind run, delayed and never cut, so every command gets its turns;
+- four argument chunks in five go to a (command, mode) whose last chunk *after its
+  first* reached new pairs, chosen with a probability proportional to how many; the
+  rest continue the round-robin of a blind run, delayed and never cut, so every command
+  gets its turns. A first chunk says nothing about what more chunks will reach (it
+  always reaches the command's own `qmp_enter_*`/`qmp_exit_*`), so the first pass over
+  the commands is the blind run's, and steering starts as the round-robin repeats;
 - the corpus entries given to the worker are replayed before anything else.
 """
 
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from hypothesis import target
@@ -24,11 +26,8 @@ from conformance.feedback.credit import Coverage, Pair
 from conformance.machine.trace_events import TraceEvents
 from strategies import Malformed
 
-#: Share of argument chunks chosen by their last yield: while the round-robin has not
-#: given every command a chunk in each mode, and after (when its chunks mostly repeat
-#: what was reached).
-EXPLOIT_FIRST = 0.2
-EXPLOIT_LATER = 0.8
+#: Share of argument chunks chosen by their last yield, once some repeated chunk yielded.
+EXPLOIT = 0.8
 TARGET_LABEL = "new trace (command, event) pairs"
 
 
@@ -45,8 +44,10 @@ class WorkerFeedback:
     coverage: Coverage | None = None
     pairs: list[Pair] = field(default_factory=list)  # new, not yet sent
     corpus: list[Entry] = field(default_factory=list)  # new, not yet sent
-    # The last chunk's new pairs per (command index, mode index).
+    # The last repeated chunk's new pairs per (command index, mode index), and the
+    # chunks run of each.
     yields: dict[tuple[int, int], int] = field(default_factory=dict)
+    runs: Counter[tuple[int, int]] = field(default_factory=Counter)
     _chunk_yield: int = 0
     _round_robin: int = 0
     _picks: int = 0
@@ -103,7 +104,9 @@ class WorkerFeedback:
         if position is not None and self.commands:
             count = len(self.commands)
             key = (position % count, (position // count) % len(MODES))
-            self.yields[key] = self._chunk_yield
+            self.runs[key] += 1
+            if self.runs[key] > 1:
+                self.yields[key] = self._chunk_yield
         self._chunk_yield = 0
         pairs, corpus = tuple(self.pairs), tuple(self.corpus)
         self.pairs.clear()
@@ -123,8 +126,7 @@ class WorkerFeedback:
             return position
         self._owed.append(position)
         productive = [(key, n) for key, n in self.yields.items() if n > 0]
-        share = EXPLOIT_FIRST if self._owed[0] < count * len(MODES) else EXPLOIT_LATER
-        if not productive or self._random.random() >= share:
+        if not productive or self._random.random() >= EXPLOIT:
             return self._owed.popleft()
         keys = [key for key, _ in productive]
         ((index, mode),) = self._random.choices(keys, weights=[n for _, n in productive])

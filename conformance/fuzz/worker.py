@@ -53,7 +53,7 @@ from conformance.drive.arguments import BODIES
 from conformance.drive.exchange import ArgumentRun
 from conformance.drive.harvest import harvest
 from conformance.feedback.corpus import Entry
-from conformance.feedback.credit import Pair
+from conformance.feedback.credit import HARVEST, QUIT, Pair
 from conformance.feedback.steer import WorkerFeedback, mine
 from conformance.findings.record import findings_from, leaves
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
@@ -272,7 +272,7 @@ class Worker:
         with QemuInstance(self.launch_config(self.argument_profile)) as inst:
             self.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
             harvest(inst, self.schema, self.pools)
-        self.feedback.credit("(harvest)")
+        self.feedback.credit(HARVEST)
         if self.feedback.steering:
             self.corpus_chunks()
         argument_chunks = 0
@@ -309,6 +309,7 @@ class Worker:
                 # Replay the minimal example on a QEMU that ran nothing else.
                 fresh[0] = True
                 self.instances.close()
+                self.feedback.credit(QUIT)
             try:
                 body(run, data)
             except (Failure, QemuGone) as exc:
@@ -324,7 +325,7 @@ class Worker:
             self._run(test, f"fuzz::{mode}-arguments[{command}]", chunk_seed, attempt)
         finally:
             self.instances.close()  # one QEMU per chunk, as the suite has one per command
-            self.feedback.credit(command)
+            self.feedback.credit(QUIT)  # the harness's quit, no command's
             found = self.feedback.chunk_done(position)
             self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 
@@ -410,7 +411,7 @@ class Worker:
                 self._run(test, f"fuzz::corpus[{command}]", 0, _Attempt(self.stop))
             finally:
                 self.instances.close()
-                self.feedback.credit(command)
+                self.feedback.credit(QUIT)  # the harness's quit, no command's
                 found = self.feedback.chunk_done()
                 self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 

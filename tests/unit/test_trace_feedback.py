@@ -11,6 +11,7 @@ import pytest
 
 from conformance.feedback import corpus
 from conformance.feedback.credit import (
+    QUIT,
     START,
     Coverage,
     headline,
@@ -124,7 +125,8 @@ def test_crediting_counts_new_events_and_pairs_once() -> None:
     assert again.pairs == {("b", "blk_x")}
     assert not coverage.credit("b", ["blk_x"]).pairs
     coverage.credit(START, ["blk_y"])
-    assert coverage.command_pairs == 3  # start-up's pair isn't a command's
+    coverage.credit(QUIT, ["blk_y"])
+    assert coverage.command_pairs == 3  # start-up's and the harness's quit aren't commands'
     assert coverage.by_prefix() == {"blk": (2, 2), "qmp": (1, 1)}
     assert prefix_lines(coverage) == ["blk 2/2", "qmp 1/1"]
     assert headline(coverage) == "trace events 3/3, pairs 3"
@@ -219,10 +221,14 @@ def test_chunk_yields_are_recorded_per_command_and_mode() -> None:
     feedback.pairs.append(("b", "e1"))
     feedback._chunk_yield = 4
     pairs, entries = feedback.chunk_done(position=4)  # command 4 % 3 = 1, mode 4 // 3 = 1
+    assert feedback.yields == {}, "a first chunk predicts nothing"
+    feedback._chunk_yield = 4
+    feedback.chunk_done(position=4)
     assert feedback.yields == {(1, 1): 4}
     assert pairs == (("b", "e1"),)
     assert entries == ()
     assert not feedback.pairs
+    assert feedback.runs[(1, 1)] == 2
 
 
 def test_corpus_shares_cover_the_corpus_once() -> None:
