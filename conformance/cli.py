@@ -259,6 +259,13 @@ def _parser() -> argparse.ArgumentParser:
         "pipelined in batches before one liveness probe (default), or Hypothesis's "
         "engine, one example per liveness probe",
     )
+    fuzz.add_argument(
+        "--guide",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="steer generation by the trace events examples reach, and keep and replay "
+        "the corpus in REPORTS/fuzz-corpus (default); --no-guide only records them",
+    )
     fuzz.set_defaults(func=_lazy("conformance.fuzz", "cmd_fuzz"))
 
     spec = sub.add_parser(

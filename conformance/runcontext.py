@@ -20,6 +20,7 @@ from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import BinaryInfo, probe
 from conformance.machine.profiles import block_profile
 from conformance.machine.targets import binary_machines, binary_profiles
+from conformance.machine.trace_events import TraceEvents, trace_events
 from conformance.spec import Schema, SchemaError, schema_from_reply
 
 #: The CI profile's sample of each machine type's QOM walk: 1 property in this many.
@@ -44,6 +45,7 @@ class RunContext:
     cache: BinaryCache | None = None
     _profiles: tuple[str, ...] = ()
     _machine_types: tuple[str, ...] | None = None
+    _trace: TraceEvents | None = None
 
     @property
     def profiles(self) -> tuple[str, ...]:
@@ -111,6 +113,14 @@ class RunContext:
 
     schema: Schema | None = None
 
+    @property
+    def trace(self) -> TraceEvents:
+        """What the run's QEMUs record of their trace events (found on first use,
+        cached with the binary's other answers), or why they run blind."""
+        if self._trace is None:
+            self._trace = trace_events(self.qemu, cache=self.cache, workdir_base=str(self.workdir))
+        return self._trace
+
     def launch_config(self, profile: str) -> LaunchConfig:
         return LaunchConfig(
             binary=self.qemu,
@@ -118,6 +128,7 @@ class RunContext:
             timeout=self.timeout,
             workdir_base=str(self.workdir),
             keep_workdir=self.keep_workdir,
+            trace=self.trace.setup,
         )
 
 
@@ -128,6 +139,8 @@ SUITE_MARK = ("qmp-conformance", "suite")
 # The user property holding one finding of a report, as JSON (Finding.to_json).
 FINDING_PROPERTY = "qmpc-finding"
 DEVIATION_PROPERTY = "qmpc-deviation"
+# The trace events a test's QEMUs logged (a JSON list), start-up's included.
+TRACE_PROPERTY = "qmpc-trace"
 KNOWN_PREFIX = "known finding: "
 
 

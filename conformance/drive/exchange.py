@@ -110,6 +110,9 @@ class ArgumentRun:
     # Whether a command changed the machine (`conformance.machine.reuse`): then the
     # instance can't serve a later test.
     spoiled: bool = False
+    # The arguments last drawn and sent by `exchange`, with their malformed case: what
+    # the fuzzer keeps in its corpus when they reached something new.
+    drawn: tuple[object, Malformed | None] | None = None
 
     draw_pools: Pools = field(default_factory=Pools)
     # Called after every example sent, passed or failed, with the instance it ran on,
@@ -133,6 +136,7 @@ class ArgumentRun:
             admitted = self.admitted(arguments, malformed)
         except Dropped:
             reject()
+        self.drawn = (arguments, malformed)
         self.send(admitted, sent_id, malformed=malformed)
 
     def offer(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> bool:

@@ -61,6 +61,7 @@ from conformance.errors import SetupError
 from conformance.machine.harness import harness_names, names_harness_resource, stdio_monitor_args
 from conformance.machine.instance import WORKDIR_TOKEN
 from conformance.machine.profiles import PROFILES
+from conformance.machine.trace import is_trace_option
 from conformance.oracle.failure import FindingKind
 from conformance.qmp.transcript import Direction, Transcript
 from conformance.qmp.wirejson import StrictJSONError, loads_strict
@@ -378,9 +379,9 @@ def _stdio_args(argv: Sequence[str]) -> list[str]:
         if skip:
             skip = False
             continue
-        # Only the harness's own chardevs and monitors go: a profile's or a test's
-        # chardev of another id is part of what reproduces the finding.
-        if arg in monitor and _is_harness_monitor(value):
+        # Only the harness's own chardevs, monitors and trace recording go: a profile's
+        # or a test's chardev of another id is part of what reproduces the finding.
+        if (arg in monitor and _is_harness_monitor(value)) or is_trace_option(arg, value):
             skip = True
             continue
         out.append(arg)

@@ -21,6 +21,7 @@ failure nor a QEMU exit) or died, else 1 if there are new findings, else 0.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import queue
 import random
@@ -39,15 +40,19 @@ from types import FrameType
 
 from conformance import lifeline
 from conformance.errors import EXIT_FINDINGS, EXIT_HARNESS, EXIT_OK, SetupError
+from conformance.feedback import corpus as corpora
+from conformance.feedback.credit import Coverage, to_json
 from conformance.findings import baseline as baselines
 from conformance.findings.backtrace import Backtracer
 from conformance.findings.record import Finding
 from conformance.findings.store import FindingStore, load_minimiser
 from conformance.fuzz import worker
 from conformance.fuzz.tally import Tally, progress_line, summary
+from conformance.machine.cache import BinaryCache
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.probe import probe
+from conformance.machine.trace_events import TraceEvents, trace_events
 from conformance.spec import Schema, schema_from_reply
 from strategies import safety
 
@@ -57,6 +62,7 @@ STOP_GRACE = 20.0  # for workers to finish their exchange and send their last no
 KILL_GRACE = 5.0  # after terminate()
 MINIMISE_BUDGET = 60.0  # seconds for minimising the new findings at the end of a run
 MAX_RESTARTS = 3  # replacements of a worker that died, per worker slot
+COVERAGE_FILE = "fuzz-coverage.json"  # the trace coverage a run reached, in REPORTS
 _DURATION = re.compile(r"(?P<n>\d+(?:\.\d+)?)(?P<unit>[smh]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
@@ -99,6 +105,10 @@ class FuzzRun:
     tally: Tally
     engine: str = "compiled"
     known: Container[str] = frozenset()
+    trace: TraceEvents | None = None
+    guided: bool = True
+    corpus: tuple[corpora.Entry, ...] = ()
+    qemu: str = ""
     stop: bool = False
     stop_reason: str = ""
     slots: list[_Slot] = field(default_factory=list)
@@ -126,6 +136,10 @@ class FuzzRun:
                 workdir_base=str(self.run_dir / f"worker-{index}"),
                 engine=self.engine,
                 known=self.known,
+                trace=self.trace,
+                guided=self.guided,
+                corpus=self.corpus,
+                qemu=self.qemu,
             )
             self.slots.append(_Slot(config, self._spawn(config)))
 
@@ -264,6 +278,31 @@ class FuzzRun:
         self.stop_reason = signal.Signals(signum).name
 
 
+def _write_coverage(path: Path, tally: Tally, *, guided: bool) -> None:
+    assert tally.coverage is not None
+    value = {**to_json(tally.coverage), "guided": guided, "examples": tally.examples}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=1) + "\n", encoding="utf-8")
+
+
+def _merged(old: list[corpora.Entry], new: list[corpora.Entry]) -> list[corpora.Entry]:
+    """The corpus after a run: the old entries, then the new inputs not already in it
+    (a replayed entry reaches its events again, and comes back)."""
+    seen = {_input(e) for e in old}
+    kept = list(old)
+    for entry in new:
+        if _input(entry) not in seen:
+            seen.add(_input(entry))
+            kept.append(entry)
+    return kept
+
+
+def _input(entry: corpora.Entry) -> str:
+    value = entry.to_json()
+    del value["events"], value["qemu"]
+    return repr(sorted(value.items()))
+
+
 @contextmanager
 def _sigint_ignored() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -306,6 +345,18 @@ def cmd_fuzz(ns: argparse.Namespace, _passthrough: list[str]) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="qmpc-run-fuzz-"))
     try:
         commands = fuzz_commands(_schema(ns.qemu, run_dir / "setup"), seed)
+        trace = trace_events(
+            ns.qemu,
+            cache=BinaryCache(Path(ns.reports) / ".cache"),
+            workdir_base=str(run_dir / "setup"),
+        )
+        guided = ns.guide and not trace.blind
+        corpus_file = corpora.corpus_path(ns.reports)
+        corpus: list[corpora.Entry] = []
+        if guided:
+            corpus, note = corpora.load(corpus_file)
+            if note:
+                print(note)
         store = FindingStore(
             Path(ns.reports) / "findings",
             known=known or frozenset(),
@@ -319,6 +370,13 @@ def cmd_fuzz(ns: argparse.Namespace, _passthrough: list[str]) -> int:
         )
         if choice is not None:
             print(choice.note)
+        steer = "guided" if guided else "recorded, not steering (--no-guide)"
+        print(trace.describe() + ("" if trace.blind else f"; {steer}"))
+        if corpus:
+            print(f"replaying {len(corpus)} corpus inputs first ({corpus_file})")
+        tally = Tally(len(commands), time.monotonic())
+        if not trace.blind:
+            tally.coverage = Coverage(trace.recorded)
         run = FuzzRun(
             ns.qemu,
             seed,
@@ -329,6 +387,11 @@ def cmd_fuzz(ns: argparse.Namespace, _passthrough: list[str]) -> int:
             Tally(len(commands), time.monotonic()),
             engine=ns.engine,
             known=known or frozenset(),
+            tally,
+            trace=trace,
+            guided=guided,
+            corpus=tuple(corpus),
+            qemu=info.version_text,
         )
         with _stop_on_signals(run):
             run.run(seconds)
@@ -347,6 +410,12 @@ def cmd_fuzz(ns: argparse.Namespace, _passthrough: list[str]) -> int:
             store.write_index()
         for line in summary(run.tally, store, time.monotonic(), ended=run.stop_reason):
             print(line)
+        if tally.coverage is not None:
+            _write_coverage(Path(ns.reports) / COVERAGE_FILE, tally, guided=guided)
+        if guided and tally.corpus:
+            kept = _merged(corpus, tally.corpus)
+            written = corpora.save(corpus_file, kept)
+            print(f"corpus: {written} inputs ({written - len(corpus)} new) in {corpus_file}")
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     if run.tally.harness_errors:

@@ -6,9 +6,12 @@ progress line and the summary read it and the findings store, nothing else.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
+from conformance.feedback.corpus import Entry
+from conformance.feedback.credit import Coverage, headline, prefix_lines
 from conformance.findings.store import FindingStore
 from conformance.fuzz.worker import Chunk
 
@@ -21,9 +24,14 @@ class Tally:
     covered: set[str] = field(default_factory=set)  # commands with an example run
     machine_steps: Counter[str] = field(default_factory=Counter)
     harness_errors: list[str] = field(default_factory=list)
+    coverage: Coverage | None = None  # trace events reached (None: blind)
+    corpus: list[Entry] = field(default_factory=list)  # new corpus entries
 
     def add(self, chunk: Chunk) -> None:
         self.examples += chunk.examples
+        if self.coverage is not None:
+            self.coverage.merge(chunk.pairs)
+        self.corpus.extend(chunk.corpus)
         if not chunk.command:
             self.machine_steps[chunk.what] += chunk.examples
         elif chunk.examples:
@@ -53,9 +61,10 @@ def by_kind(store: FindingStore) -> str:
 
 def progress_line(tally: Tally, store: FindingStore, now: float) -> str:
     errors = f"  harness errors {len(tally.harness_errors)}" if tally.harness_errors else ""
+    trace = f"  {headline(tally.coverage)}" if tally.coverage is not None else ""
     return (
         f"{duration(now - tally.started)}  {tally.examples} examples "
-        f"({tally.rate(now):.1f}/s)  commands {len(tally.covered)}/{tally.commands}  "
+        f"({tally.rate(now):.1f}/s)  commands {len(tally.covered)}/{tally.commands}{trace}  "
         f"findings (new/known): {by_kind(store)}{errors}"
     )
 
@@ -70,6 +79,10 @@ def summary(tally: Tally, store: FindingStore, now: float, *, ended: str) -> lis
         f"findings: {len(store.entries)} unique ({len(store.known_entries)} known, "
         f"{len(store.new)} new){where}",
     ]
+    if tally.coverage is not None:
+        lines.append(f"{headline(tally.coverage)}; reached per subsystem prefix:")
+        text = ", ".join(prefix_lines(tally.coverage))
+        lines.extend(textwrap.wrap(text, 100, initial_indent="  ", subsequent_indent="  "))
     for entry in store.entries:
         directory = store.directory / entry.slug if store.directory is not None else entry.slug
         lines.append(

@@ -53,6 +53,9 @@ from conformance.drive import wire as wire_drive
 from conformance.drive.arguments import BODIES, failure_kind
 from conformance.drive.exchange import PIPELINE_DEPTH, ArgumentRun, Dropped
 from conformance.drive.harvest import harvest
+from conformance.feedback.corpus import Entry
+from conformance.feedback.credit import HARVEST, QUIT, Pair
+from conformance.feedback.steer import WorkerFeedback, mine
 from conformance.findings.record import findings_from, leaves
 from conformance.fuzz.shrink import shrink
 from conformance.machine.exits import ExitKind
@@ -61,6 +64,7 @@ from conformance.machine.pool import InstancePool
 from conformance.machine.probe import probe
 from conformance.machine.profiles import Profile, block_profile, profile
 from conformance.machine.targets import binary_profiles
+from conformance.machine.trace_events import TraceEvents
 from conformance.oracle.failure import Failure
 from conformance.spec import Schema, schema_from_reply, validate_arguments
 from strategies import Malformed, safety
@@ -103,6 +107,8 @@ class Chunk:
     what: str
     examples: int  # examples run (steps, for a state machine)
     command: bool  # whether `what` is a command of the schema
+    pairs: tuple[Pair, ...] = ()  # (command, trace event) pairs new to this worker
+    corpus: tuple[Entry, ...] = ()  # inputs that reached one first
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,10 @@ class WorkerConfig:
     engine: str = "compiled"  # one of ENGINES
     # Signatures the baseline knows: the compiled engine doesn't shrink them again.
     known: Container[str] = frozenset()
+    trace: TraceEvents | None = None  # what to record (None, or blind: nothing)
+    guided: bool = True  # steer by trace feedback (`conformance.feedback.steer`)
+    corpus: tuple[Entry, ...] = ()  # replayed first, each worker its share
+    qemu: str = ""  # the version, for corpus entries
 
 
 class _Interrupt(BaseException):
@@ -247,6 +257,14 @@ class Worker:
         self.with_machine = True  # False: the resource machine without tray and devices
         self.reported: set[str] = set()  # signatures this worker sent
         self._served = 0  # compiled examples the argument QEMU has run
+        self.feedback = WorkerFeedback(
+            config.trace,
+            config.guided,
+            config.commands,
+            config.seed,
+            worker=config.index,
+            qemu=config.qemu,
+        )
 
     def choose_profiles(self) -> None:
         """As in the suite: arguments on the target's block profile (it has block devices
@@ -267,6 +285,7 @@ class Worker:
             profile=profile,
             timeout=self.config.timeout,
             workdir_base=self.config.workdir_base,
+            trace=self.config.trace.setup if self.config.trace is not None else None,
         )
 
     def close(self) -> None:
@@ -277,6 +296,9 @@ class Worker:
         with QemuInstance(self.launch_config(self.argument_profile)) as inst:
             self.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
             harvest(inst, self.schema, self.pools)
+        self.feedback.credit(HARVEST)
+        if self.feedback.steering:
+            self.corpus_chunks()
         argument_chunks = 0
         chunk = 0
         while not self.stop.is_set():
@@ -304,6 +326,7 @@ class Worker:
         commands = self.config.commands
         if not commands:
             raise RuntimeError("no command to fuzz: the host-safety policy skips them all")
+        position = self.feedback.position(position)
         command = commands[position % len(commands)]
         return command, MODES[(position // len(commands)) % len(MODES)]
 
@@ -344,13 +367,18 @@ class Worker:
                     continue
                 if batch and self._batch_failed(run, batch, nodeid, chunk_seed):
                     return
+                # A batch is pipelined: the log can't tell its examples apart.
+                self.feedback.credit(command, mode, [(b[0], b[3]) for b in batch])
                 batch = []
         finally:
+            self.feedback.credit(command)  # a failure's re-sends and shrinking
             self._served += run.examples
             if run.spoiled or self._served >= REUSE_EXAMPLES:
                 self.instances.close()
                 self._served = 0
-            self.outbox.put(Chunk(self.config.index, command, run.examples, True))
+                self.feedback.credit(QUIT)  # the harness's quit, no command's
+            found = self.feedback.chunk_done(position)
+            self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 
     def _batch_failed(
         self,
@@ -479,11 +507,16 @@ class Worker:
                 # Replay the minimal example on a QEMU that ran nothing else.
                 fresh[0] = True
                 self.instances.close()
+                self.feedback.credit(QUIT)
             try:
                 body(run, data)
             except (Failure, QemuGone) as exc:
                 attempt.failed(exc)
                 raise
+            finally:
+                drawn = [run.drawn] if run.drawn is not None else []
+                self.feedback.credit(command, mode, drawn, in_test=True)
+                run.drawn = None
 
         chunk_seed = _seed(self.config.seed, "arguments", position)
         test = _seeded(chunk_seed, given(data=st.data())(example))
@@ -491,7 +524,9 @@ class Worker:
             self._run(test, f"fuzz::{mode}-arguments[{command}]", chunk_seed, attempt)
         finally:
             self.instances.close()  # one QEMU per chunk, as the suite has one per command
-            self.outbox.put(Chunk(self.config.index, command, run.examples, True))
+            self.feedback.credit(QUIT)  # the harness's quit, no command's
+            found = self.feedback.chunk_done(position)
+            self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 
     def machine_chunk(self, machine: str, chunk: int) -> None:
         assert self.schema is not None
@@ -542,7 +577,42 @@ class Worker:
             self._run(test, f"fuzz::{machine}", chunk_seed, attempt)
         finally:
             done = wire_drive.WireMachine.steps + resource_drive.ResourceMachine.steps
-            self.outbox.put(Chunk(self.config.index, machine, done, False))
+            self.feedback.credit(machine)  # a state machine's events, credited to it
+            found = self.feedback.chunk_done()
+            self.outbox.put(Chunk(self.config.index, machine, done, False, *found))
+
+    def corpus_chunks(self) -> None:
+        """Replay this worker's share of the corpus, a chunk per command, through the
+        same exchange and checks as generated examples."""
+        assert self.schema is not None
+        by_command: dict[str, list[Entry]] = {}
+        for entry in mine(self.config.corpus, self.config.index, self.config.workers):
+            if entry.command in self.config.commands and entry.command in self.schema.commands:
+                by_command.setdefault(entry.command, []).append(entry)
+        for command, entries in by_command.items():
+            run = ArgumentRun(
+                command, self.schema, self.pools, self.policy, self.instances, self.argument_profile
+            )
+
+            def test(run: ArgumentRun = run, entries: list[Entry] = entries) -> None:
+                for number, entry in enumerate(entries):
+                    if self.stop.is_set():
+                        raise _Stop
+                    case = (
+                        Malformed(entry.rule or "", entry.path or "", entry.arguments)
+                        if entry.mode == "malformed"
+                        else None
+                    )
+                    if run.offer(entry.arguments, f"corpus-{number}", malformed=case):
+                        self.feedback.credit(run.command, entry.mode, [(entry.arguments, case)])
+
+            try:
+                self._run(test, f"fuzz::corpus[{command}]", 0, _Attempt(self.stop))
+            finally:
+                self.instances.close()
+                self.feedback.credit(QUIT)  # the harness's quit, no command's
+                found = self.feedback.chunk_done()
+                self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 
     def _run(
         self, test: Callable[[], None], nodeid: str, chunk_seed: int, attempt: _Attempt

@@ -52,6 +52,7 @@ from conformance.machine.harness import monitor_args, monitor_socket
 from conformance.machine.probe import SANDBOX_ARG, BinaryInfo, probe
 from conformance.machine.profiles import BASE_ARGS, Profile, profile
 from conformance.machine.stderr import StderrCapture
+from conformance.machine.trace import LOG_FILE, TraceLog, TraceSetup
 from conformance.qmp.deadline import Deadline, DeadlineExceeded
 from conformance.qmp.message import Message
 from conformance.qmp.session import AUTO, EventMatch, NoGreeting, Reply, Session, Ticket
@@ -111,6 +112,9 @@ class LaunchConfig:
     quit_timeout: float = 5.0
     env: Mapping[str, str] = field(default_factory=dict)
     monitors: int = 1  # QMP monitors: the primary session plus `monitors - 1` extra ones
+    # Trace events logged into the workdir (`conformance.machine.trace`); never on
+    # qemu-storage-daemon, which has no -D.
+    trace: TraceSetup | None = None
 
 
 @atexit.register
@@ -170,6 +174,7 @@ class QemuInstance:
         self._stderr_mark = 0
         self.exit_info: ExitInfo | None = None
         self._quit_sent = False
+        self.trace_log: TraceLog | None = None
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -215,6 +220,8 @@ class QemuInstance:
                             f"qmp_capabilities failed{where}: "
                             f"{reply.message.raw.decode(errors='replace')}"
                         )
+            if self.trace_log is not None:
+                self.trace_log.mark_started()
         except BaseException:
             self.close()
             raise
@@ -233,6 +240,11 @@ class QemuInstance:
         if sandbox and not daemon:
             argv += ["-sandbox", SANDBOX_ARG]
         env = {**os.environ, "TMPDIR": str(self.workdir), **self.config.env}
+        if self.config.trace is not None and not daemon:
+            if self.trace_log is not None:
+                self.trace_log.close()  # a first launch on the other channel
+            argv += self.config.trace.args(self.workdir)
+            self.trace_log = TraceLog(self.workdir / LOG_FILE)
         if channel == "fd":
             pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(count)]
             try:
@@ -577,6 +589,8 @@ class QemuInstance:
             self.stderr.close()
         if self.proc is not None:
             process.forget(self.proc)
+        if self.trace_log is not None:
+            self.trace_log.close()
         if self.workdir_root is not None and not self.config.keep_workdir:
             shutil.rmtree(self.workdir_root, ignore_errors=True)
         return info

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
+from conformance.feedback.credit import reached_parts
 from conformance.machine.probe import BinaryInfo
 from conformance.reporting.output import write_report
 
@@ -33,6 +34,16 @@ def environment(info: BinaryInfo, profiles: Sequence[str], accelerator: str) -> 
         "host.kernel": f"{platform.system()} {platform.release()} {platform.machine()}",
         "suite.version": suite_version(),
     }
+
+
+def trace_environment(reached: dict[str, object]) -> dict[str, str]:
+    """The trace events a run reached, out of the recorded ones, in total and per
+    subsystem prefix (or why it ran blind)."""
+    head, prefixes = reached_parts(reached)
+    values = {"trace.events": head.removeprefix("trace events").strip(" :")}
+    if prefixes:
+        values["trace.prefixes"] = prefixes
+    return values
 
 
 def host_os(os_release: Path = OS_RELEASE) -> str:

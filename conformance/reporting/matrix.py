@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.drive.report import command_tags
+from conformance.feedback.credit import reached_text
 from conformance.oracle.deviation import Deviation
 from conformance.reporting.output import write_report
 from conformance.reporting.results import Result
@@ -41,6 +42,7 @@ AREAS: tuple[str, ...] = (
 OUTCOMES = ("pass", "fail", "known", "skip")
 STATUSES = ("fail", "pass", "skip", "n/a")  # a cell's or row's status, worst first
 COMMAND_LABEL = "command"
+TERMINAL_PREFIXES = 12  # trace-event prefixes the terminal table names, most reached first
 
 
 def area_of(result: Result) -> str | None:
@@ -129,6 +131,9 @@ class Matrix:
     # Deliberate departures QEMU's source or tests state (protocol-wide, so no row's):
     # shown beside the rows, never counted as failures.
     deviations: list[Deviation] = field(default_factory=list)
+    # The trace events the run's QEMUs reached (`conformance.feedback.credit.reached_json`);
+    # None when the run didn't record them.
+    trace: dict[str, object] | None = None
 
     def totals(self) -> dict[str, int]:
         """How many commands have each status."""
@@ -150,6 +155,7 @@ class Matrix:
             "coverage": self.coverage().to_json(),
             "commands": [r.to_json() for r in self.rows],
             "deviations": [d.to_json() for d in self.deviations],
+            **({"trace": self.trace} if self.trace is not None else {}),
         }
 
 
@@ -236,6 +242,8 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
     if any(row.excluded for row in matrix.rows):
         lines += ["", "## Excluded coverage points", ""]
         lines += _exclusions(matrix)
+    if matrix.trace is not None:
+        lines += ["", "## Trace events", "", reached_text(matrix.trace) + "."]
     if matrix.deviations:
         lines += ["", "## Deviations (deliberate, not findings)", ""]
         lines += [
@@ -289,6 +297,8 @@ def table(matrix: Matrix) -> list[str]:
         + f" (no test of this run reached them); schema coverage {percent(matrix.coverage())}"
     )
     lines += [f"deviation (not a finding): {d.name} ({d.check})" for d in matrix.deviations]
+    if matrix.trace is not None:
+        lines.append(reached_text(matrix.trace, limit=TERMINAL_PREFIXES))
     return lines
 
 

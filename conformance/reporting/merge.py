@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.errors import SetupError
+from conformance.feedback.credit import merge_reached
 from conformance.jsonfile import read_json
 from conformance.reporting import chart
 from conformance.reporting.categories import write_categories
@@ -259,6 +260,15 @@ def _counts(excluded: Mapping[Item, str]) -> dict[str, int]:
     return {k: sum(1 for i in excluded if i.kind == k) for k in KINDS}
 
 
+def _traces(files: Sequence[MatrixFile]) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = []
+    for f in files:
+        trace = f.data.get("trace")
+        if isinstance(trace, dict):
+            found.append(trace)
+    return found
+
+
 def merge_matrices(files: Sequence[MatrixFile]) -> Matrix:
     """One matrix of the same QEMU and target: cell counts added, coverage the largest
     measured, tags the first seen; rows sorted by command."""
@@ -304,7 +314,8 @@ def merge_matrices(files: Sequence[MatrixFile]) -> Matrix:
                 excluded.get(name, {}),
             )
             for name in sorted(cells)
-        ]
+        ],
+        trace=merge_reached(_traces(files)),
     )
 
 

@@ -33,20 +33,27 @@ from conformance.errors import EXIT_USAGE, SetupError
 from conformance.findings.record import Finding, leaves
 from conformance.findings.reproducer import one_liner
 from conformance.machine.instance import QemuGone, QemuInstance
+from conformance.machine.trace import collect
 from conformance.oracle.failure import Failure
 from conformance.reporting import chart, matrix
 from conformance.reporting.categories import HARNESS_ERROR, write_categories
-from conformance.reporting.environment import environment, write_environment
+from conformance.reporting.environment import (
+    environment,
+    trace_environment,
+    write_environment,
+)
 from conformance.reporting.labels import add_links, add_parameters, add_target, file_failure
 from conformance.reporting.results import (
     coverage_exclusions,
     coverage_items,
     deviations,
     read_allure,
+    trace_reached,
 )
 from conformance.runcontext import (
     FINDING_PROPERTY,
     SUITE_MARK,
+    TRACE_PROPERTY,
     binary_info,
     live_schema,
     run_context,
@@ -90,6 +97,12 @@ def pytest_runtest_makereport(
             if isinstance(leaf, Failure):
                 add_links(str(leaf.citation), version)
         attach_finding_evidence(item.config, call.excinfo.value, report.user_properties)
+    if report.when == "teardown" and run_context(item.config).trace.setup is not None:
+        # Everything the test's QEMUs logged: read here, on the process that ran it.
+        logged = collect()
+        events = sorted({*logged.start, *logged.events})
+        if events:
+            report.user_properties.append((TRACE_PROPERTY, json.dumps(events)))
     if report.when == "teardown" and REPLIES_PROPERTY in props:
         allure.attach(
             argument_summary(item.config, props), "summary.txt", allure.attachment_type.TEXT
@@ -249,9 +262,10 @@ def _write_reports(
     info = binary_info(config)
     ctx = run_context(config)
     write_categories(results_dir / "categories.json")
+    reached = trace_reached(ctx.trace, (p for rep in reports for p in rep.user_properties))
     write_environment(
         results_dir / "environment.properties",
-        environment(info, ctx.profiles, accelerator(config)),
+        {**environment(info, ctx.profiles, accelerator(config)), **trace_environment(reached)},
     )
     built = matrix.build(
         live_schema(config),
@@ -260,6 +274,7 @@ def _write_reports(
         deviations(p for rep in reports for p in rep.user_properties),
         coverage_exclusions(p for rep in reports for p in rep.user_properties),
     )
+    built.trace = reached
     config.stash[_MATRIX] = built
     out = config.getoption("--reports-dir")
     if out is not None:

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from conformance.drive.exchange import COVERAGE_PROPERTY, EXCLUDED_PROPERTY
 from conformance.errors import SetupError
+from conformance.feedback.credit import START, Coverage, reached_json
+from conformance.machine.trace_events import TraceEvents
 from conformance.oracle.deviation import Deviation
 from conformance.reporting.categories import KNOWN_MESSAGE
-from conformance.runcontext import DEVIATION_PROPERTY
+from conformance.runcontext import DEVIATION_PROPERTY, TRACE_PROPERTY
 from conformance.spec.coverage import Item
 
 
@@ -119,3 +121,15 @@ def deviations(properties: Iterable[tuple[str, object]]) -> list[Deviation]:
             deviation = Deviation.from_json(json.loads(str(value)))
             seen.setdefault((deviation.name, deviation.check), deviation)
     return list(seen.values())
+
+
+def trace_reached(
+    trace: TraceEvents, properties: Iterable[tuple[str, object]]
+) -> dict[str, object]:
+    """The trace events the tests' QEMUs logged (`TRACE_PROPERTY`), out of the ones
+    recorded, as the matrix carries them."""
+    coverage = Coverage(trace.recorded)
+    for name, value in properties:
+        if name == TRACE_PROPERTY:
+            coverage.credit(START, map(str, json.loads(str(value))))
+    return reached_json(trace, coverage)

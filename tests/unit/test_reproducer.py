@@ -178,6 +178,19 @@ def test_one_liner_survives_a_survivor_with_quit_and_has_the_harness_monitor_on_
     assert "-machine none" in line
 
 
+def test_one_liner_leaves_out_the_trace_recording() -> None:
+    """Its events file was in the recorded workdir: a one-liner naming it would fail
+    to start (`-trace events=FILE`: No such file or directory)."""
+    rep = dataclasses.replace(
+        reproducer(CAPS),
+        argv=(*reproducer(CAPS).argv, "-trace", "events=qmpc-trace-events", "-D", "qmpc-trace.log"),
+    )
+    line = one_liner(rep, "qemu-system-x86_64")
+    assert "-trace" not in line
+    assert "qmpc-trace" not in line
+    assert "-machine none" in line
+
+
 # -- judging an outcome ---------------------------------------------------------------------
 
 

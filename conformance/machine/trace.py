@@ -1,0 +1,155 @@
+"""Trace-event recording: the options that make QEMU log its trace events into its
+workdir, and the reading of that log a piece at a time.
+
+Debian builds QEMU with the `log` trace backend: ``-trace events=FILE`` enables the
+patterns listed in FILE (one a line; ``-NAME`` disables) and ``-D LOG`` sends QEMU's log,
+trace lines included, to LOG. A line is ``name args`` (``PID@SECONDS.MICROS:name args``
+with ``-msg timestamp=on``, on 7.2 and 10.0 alike); only the name is read here, and a
+name that isn't one of the binary's events (a line continued by an argument holding a
+newline) is dropped by whoever credits it.
+
+Every log an instance opens is registered here until it has been read to its end:
+`collect()` returns the events written since the previous call, from every QEMU of the
+process, the ones closed meanwhile included (`TraceLog.close` reads the rest before
+the workdir goes). Events written before QEMU answered negotiation are start-up's,
+kept apart (`Collected.start`) so that no command is credited with them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Names inside the workdir (QEMU's cwd), so that the command line holds no host path.
+EVENTS_FILE = "qmpc-trace-events"
+LOG_FILE = "qmpc-trace.log"
+
+# Trace event names are C identifiers; the optional prefix is -msg timestamp=on's.
+_LINE = re.compile(rb"^(?:\d+@\d+\.\d+:)?([A-Za-z_][A-Za-z0-9_]*)(?: |$)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class TraceSetup:
+    """What a QEMU records: the lines of its events file (``*`` and ``-NAME`` lines)."""
+
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def all_but(cls, excluded: frozenset[str] | set[str]) -> TraceSetup:
+        """Every event except `excluded` (the ones that fire on every command)."""
+        return cls(("*", *(f"-{name}" for name in sorted(excluded))))
+
+    def args(self, workdir: Path) -> list[str]:
+        """Write the events file into `workdir`; the options that record into it."""
+        (workdir / EVENTS_FILE).write_text("\n".join(self.patterns) + "\n", encoding="utf-8")
+        return ["-trace", f"events={EVENTS_FILE}", "-D", LOG_FILE]
+
+
+def is_trace_option(option: str, value: str) -> bool:
+    """Whether `option` `value` is the harness's recording, which a one-liner leaves out
+    (its events file is in the recorded workdir, not in the one-liner's)."""
+    return (option, value) in {("-trace", f"events={EVENTS_FILE}"), ("-D", LOG_FILE)}
+
+
+def event_names(data: bytes) -> list[str]:
+    """The event name of each line of `data` (whole lines of a log), in order."""
+    return [m.group(1).decode("ascii") for m in _LINE.finditer(data)]
+
+
+@dataclass
+class TraceLog:
+    """One QEMU's log file, read incrementally by byte offset."""
+
+    path: Path
+    offset: int = 0
+    start_end: int | None = None  # where start-up ended (None: not yet negotiated)
+    closed: bool = False
+    # Read at close, not yet collected: start-up's, and after it.
+    _start_tail: bytes = b""
+    _tail: bytes = b""
+
+    def __post_init__(self) -> None:
+        _OPEN.append(self)
+
+    def _size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def mark_started(self) -> None:
+        """QEMU answered negotiation: what it logged so far is start-up's."""
+        self.start_end = self._size()
+
+    def read(self, until: int | None = None) -> bytes:
+        """Whole lines written since the previous read (up to byte `until`)."""
+        if self.closed:
+            data, self._tail = self._tail, b""
+            return data
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read() if until is None else f.read(max(0, until - self.offset))
+        except OSError:
+            return b""
+        end = data.rfind(b"\n") + 1  # a line being written is read next time
+        self.offset += end
+        return data[:end]
+
+    def close(self) -> None:
+        """Keep what wasn't read yet: the workdir is about to be removed."""
+        if not self.closed:
+            # A QEMU that never answered negotiation logged start-up only.
+            start = self.read(self.start_end)
+            tail = self.read() if self.start_end is not None else b""
+            self.closed = True
+            self._start_tail, self._tail = start, tail
+            closed = [log for log in _OPEN if log.closed]
+            for old in closed[: max(0, len(closed) - _KEEP_CLOSED)]:
+                _OPEN.remove(old)
+
+
+_OPEN: list[TraceLog] = []
+#: Closed logs kept for a `collect()` at most: a process that never collects (a run
+#: that only records) doesn't keep every log it ever had.
+_KEEP_CLOSED = 64
+
+
+@dataclass
+class Collected:
+    """Events logged since the previous `collect()`: by start-ups, and after them."""
+
+    start: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+
+
+def collect() -> Collected:
+    """Every registered log read to its end; logs closed and drained are forgotten."""
+    found = Collected()
+    for log in list(_OPEN):
+        if log.closed:
+            found.start.update(event_names(log._start_tail))
+            found.events.update(event_names(log.read()))
+            _OPEN.remove(log)
+            continue
+        if log.start_end is None:
+            continue  # still starting: read once it has answered negotiation
+        if log.offset < log.start_end:
+            found.start.update(event_names(log.read(log.start_end)))
+        found.events.update(event_names(log.read()))
+    return found
+
+
+__all__ = [
+    "EVENTS_FILE",
+    "LOG_FILE",
+    "Collected",
+    "TraceLog",
+    "TraceSetup",
+    "collect",
+    "event_names",
+    "is_trace_option",
+]
