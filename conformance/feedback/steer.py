@@ -15,10 +15,9 @@ Steering (``guided``) does three things; without it the events are only recorded
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import random
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hypothesis import target
