@@ -353,6 +353,7 @@ QOM_READS = ("qom-list", "qom-get")
 DEVICE_DRIVER_PREFIXES = ("vfio-", "vhost-", "usb-host", "u2f-passthru", "pci-assign")
 SPAWNING_USER_NETDEV_MEMBERS = ("hostfwd", "guestfwd", "smb", "smbserver")
 MAX_WRITTEN = 1 << 20
+MAX_OPEN_TIMEOUT = 1  # seconds: well within any reply deadline
 MIGRATION_URI_COMMANDS = ("migrate", "migrate-incoming", "migrate-recover")
 
 
@@ -467,6 +468,12 @@ def _walk(value: object, workdir: str) -> object:
                 out[key] = "off"
         if out.get("prealloc") is True:
             out["prealloc"] = False
+        wait = out.get("open-timeout")
+        if isinstance(wait, int) and not isinstance(wait, bool) and wait > MAX_OPEN_TIMEOUT:
+            # The nbd driver retries its connection for open-timeout seconds, as
+            # BlockdevOptionsNbd documents, and the monitor waits with it: past the reply
+            # deadline that is a documented wait, not a hang.
+            out["open-timeout"] = MAX_OPEN_TIMEOUT
         return out
     return value
 

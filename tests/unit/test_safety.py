@@ -193,3 +193,18 @@ def test_a_command_nobody_reviewed_is_skipped() -> None:
     assert "reviewed" in (safety.skip_reason("x-some-future-command") or "")
     assert safety.skip_reason("query-version") is None
     assert safety.skip_reason("cxl-inject-poison") is None
+
+
+def test_nbd_open_timeout_is_bounded_below_the_reply_deadline() -> None:
+    # BlockdevOptionsNbd: "the nbd driver will repeat connection attempts until successful
+    # or until @open-timeout seconds have elapsed"; 10.0.2 held the monitor 619 s for 619.
+    args = {
+        "driver": "qcow2",
+        "node-name": "n",
+        "file": {"driver": "nbd", "server": {"type": "unix", "path": "x"}, "open-timeout": 619},
+    }
+    out = confine("blockdev-add", args, "/w")
+    assert isinstance(out, dict)
+    assert out["file"]["open-timeout"] == safety.MAX_OPEN_TIMEOUT
+    kept = {**args, "file": {**args["file"], "open-timeout": 0}}  # type: ignore[dict-item]
+    assert confine("blockdev-add", kept, "/w")["file"]["open-timeout"] == 0  # type: ignore[index]
