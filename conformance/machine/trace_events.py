@@ -78,14 +78,15 @@ def trace_events(
     workdir_base: str | None = None,
 ) -> TraceEvents:
     """`binary`'s trace events and the ones left out, from `cache` when it has them."""
-    key = BinaryCache.key(binary, "trace-events", [f"sandbox={sandbox}"])
-    if cache is not None:
-        cached = TraceEvents.from_json(cache.load(key))
-        if cached is not None:
-            return cached
+    if cache is None:
+        return _find(binary, sandbox, workdir_base)
+    # By the file's path: a bare name is found on PATH.
+    key = BinaryCache.key(probe(binary).path, "trace-events", [f"sandbox={sandbox}"])
+    cached = TraceEvents.from_json(cache.load(key))
+    if cached is not None:
+        return cached
     found = _find(binary, sandbox, workdir_base)
-    if cache is not None:
-        cache.store(key, found.to_json())
+    cache.store(key, found.to_json())
     return found
 
 

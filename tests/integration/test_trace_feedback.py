@@ -38,6 +38,16 @@ def test_the_binary_lists_its_events_and_the_noop_ones_are_left_out(
     assert trace_events(qemu_binary, cache=cache, workdir_base="/nonexistent") == found
 
 
+def test_a_binary_named_bare_is_found_on_path(
+    qemu_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `run` without --qemu names `qemu-system-x86_64`: the cache key is its file's.
+    monkeypatch.setenv("PATH", str(Path(qemu_binary).parent), prepend=":")
+    cache = BinaryCache(tmp_path / "cache")
+    found = trace_events(Path(qemu_binary).name, cache=cache, workdir_base=str(tmp_path))
+    assert found == trace_events(qemu_binary, cache=cache, workdir_base="/nonexistent")
+
+
 def test_a_command_is_credited_with_the_events_it_reached(qemu_binary: str, tmp_path: Path) -> None:
     found = trace_events(qemu_binary, workdir_base=str(tmp_path))
     config = LaunchConfig(qemu_binary, "none", workdir_base=str(tmp_path), trace=found.setup)
