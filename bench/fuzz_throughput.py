@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from command_loop import raw_loop
 from common import QEMU, Result, print_results, timed, workdir
 
-from conformance.drive.harvest import harvest
 from conformance.fuzz import worker
 from conformance.fuzz.run import fuzz_commands
 from conformance.machine.instance import LaunchConfig, QemuInstance
@@ -73,10 +72,7 @@ class _Outbox:
 def _worker(engine: str, wd: str, commands: tuple[str, ...], box: _Outbox) -> worker.Worker:
     config = worker.WorkerConfig(0, 1, QEMU, SEED, commands, f"{wd}/{engine}", engine=engine)
     fuzzer = worker.Worker(config, threading.Event(), box)  # type: ignore[arg-type]
-    fuzzer.choose_profiles()
-    with QemuInstance(fuzzer.launch_config(fuzzer.argument_profile)) as inst:
-        fuzzer.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
-        harvest(inst, fuzzer.schema, fuzzer.pools)
+    fuzzer.prepare()
     return fuzzer
 
 

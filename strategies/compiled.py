@@ -411,24 +411,12 @@ def _clean(factory: ValueFactory, gen: Gen, rnd: random.Random) -> object:
 
 def _member_names(schema: Schema, type_name: str) -> set[str]:
     """Every member name of an object type and the object types under it."""
-    seen: set[str] = set()
-    names: set[str] = set()
-    pending = [type_name]
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        info = schema.type(name)
-        if isinstance(info, ObjectType):
-            names.update(m.name for m in info.members)
-            pending.extend(m.type for m in info.members)
-            pending.extend(v.type for v in info.variants)
-        elif isinstance(info, ArrayType):
-            pending.append(info.element_type)
-        elif isinstance(info, AlternateType):
-            pending.extend(info.branches)
-    return names
+    return {
+        m.name
+        for _, info in schema.reachable(type_name)
+        if isinstance(info, ObjectType)
+        for m in info.members
+    }
 
 
 _Slot = tuple[dict[str, object] | list[object], str | int]

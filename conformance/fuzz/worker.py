@@ -291,12 +291,17 @@ class Worker:
     def close(self) -> None:
         self.instances.close()
 
-    def loop(self) -> None:
+    def prepare(self) -> None:
+        """Profiles chosen, the schema read and the pools harvested, on a QEMU of
+        their own: what every chunk needs."""
         self.choose_profiles()
         with QemuInstance(self.launch_config(self.argument_profile)) as inst:
             self.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
             harvest(inst, self.schema, self.pools)
         self.feedback.credit(HARVEST)
+
+    def loop(self) -> None:
+        self.prepare()
         if self.feedback.steering:
             self.corpus_chunks()
         argument_chunks = 0

@@ -10,11 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.drive.harvest import harvest
 from conformance.findings.reproducer import Reproducer
 from conformance.fuzz import worker
-from conformance.machine.instance import QemuInstance
-from conformance.spec import schema_from_reply
 
 pytestmark = pytest.mark.qemu
 
@@ -40,10 +37,7 @@ def compiled_worker(
         0, 1, binary, 3, ("blockdev-reopen",), str(tmp_path / "work"), known=known
     )
     fuzzer = worker.Worker(config, threading.Event(), box)  # type: ignore[arg-type]
-    fuzzer.choose_profiles()
-    with QemuInstance(fuzzer.launch_config(fuzzer.argument_profile)) as inst:
-        fuzzer.schema = schema_from_reply(inst.execute("query-qmp-schema").value)
-        harvest(inst, fuzzer.schema, fuzzer.pools)
+    fuzzer.prepare()
     return fuzzer
 
 
