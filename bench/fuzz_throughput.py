@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from command_loop import raw_loop
+from command_loop import raw_loop, requests
 from common import QEMU, Result, print_results, timed, workdir
 
 from conformance.fuzz import worker
@@ -48,8 +48,9 @@ def raw_rate(wd: str, n: int = 2000) -> float:
     """Commands per second of the raw loop on a fresh `-M none` QEMU of the binary."""
     with QemuInstance(LaunchConfig(binary=QEMU, profile="none", monitors=2, workdir_base=wd)) as q:
         sock = q._extra_sessions[0].transport._sock
-        raw_loop(sock, 200)
-        return n / min(timed(lambda: raw_loop(sock, n)) for _ in range(3))
+        reqs = requests()  # the suite's own bytes, as the command loop sends them
+        raw_loop(sock, 200, reqs)
+        return n / min(timed(lambda: raw_loop(sock, n, reqs)) for _ in range(3))
 
 
 class _Outbox:
