@@ -474,6 +474,11 @@ def _walk(value: object, workdir: str) -> object:
             # BlockdevOptionsNbd documents, and the monitor waits with it: past the reply
             # deadline that is a documented wait, not a hang.
             out["open-timeout"] = MAX_OPEN_TIMEOUT
+        if "addr" in out and out.get("wait") is True:
+            # ChardevSocket: "@wait: wait for incoming connection on server sockets", and
+            # a server is the default: chardev-add then accepts its first client before
+            # it replies, a documented wait that no client of ours ends, not a hang.
+            out["wait"] = False
         return out
     return value
 

@@ -35,9 +35,15 @@ MALFORMED_CLASS = qemu_tests(
 # arguments into the generated C types (the same texts in QEMU 7.2 and 10.0): a member
 # of the wrong JSON type, a required member absent, a member it doesn't know, an enum
 # string outside the enum. A handler's own semantic errors ("Parameter 'x' expects ...")
-# are left out: they judge values, not types.
+# are left out: they judge values, not types. The type error's last word tells the
+# visitor's from QOM's: the visitor names a JSON type, and a generated alternate visitor
+# its QAPI type (``expected: StrOrNull``, CamelCase), while object_resolve_link in
+# qom/object.c uses the same text for a link to an object of the wrong QOM class
+# (``'prealloc-context', expected: thread-context``): a reference that resolved to the
+# wrong object, not a value of the wrong type.
 VISITOR_ERRORS = re.compile(
-    r"^(?:Invalid parameter type for '[^']*', expected"
+    r"^(?:Invalid parameter type for '[^']*', expected: "
+    r"(?:object|array|integer|number|boolean|string|null|[A-Z][A-Za-z0-9]*)$"
     r"|Parameter '[^']*' is missing$"
     r"|Parameter '[^']*' is unexpected$"
     r"|Parameter '[^']*' does not accept value )"

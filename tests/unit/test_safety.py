@@ -208,3 +208,18 @@ def test_nbd_open_timeout_is_bounded_below_the_reply_deadline() -> None:
     assert out["file"]["open-timeout"] == safety.MAX_OPEN_TIMEOUT
     kept = {**args, "file": {**args["file"], "open-timeout": 0}}  # type: ignore[dict-item]
     assert confine("blockdev-add", kept, "/w")["file"]["open-timeout"] == 0  # type: ignore[index]
+
+
+def test_a_socket_chardev_server_does_not_wait_for_its_first_client() -> None:
+    # ChardevSocket: "@wait: wait for incoming connection on server sockets"; 7.2 prints
+    # "QEMU waiting for connection on: …" and its monitor answers nothing until a client
+    # comes, which none does.
+    data = {"addr": {"type": "unix", "data": {"path": "x"}}, "wait": True}
+    args = {"id": "c", "backend": {"type": "socket", "data": data}}
+    out = confine("chardev-add", args, "/w")
+    assert isinstance(out, dict)
+    assert out["backend"]["data"]["wait"] is False
+    unwaited = {**args, "backend": {"type": "socket", "data": {**data, "wait": False}}}
+    assert confine("chardev-add", unwaited, "/w")["backend"]["data"]["wait"] is False  # type: ignore[index]
+    # a "wait" beside no socket address is left alone
+    assert confine("x-other", {"wait": True}, "/w") == {"wait": True}

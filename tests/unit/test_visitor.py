@@ -44,6 +44,7 @@ SCHEMA: Schema = schema_from_reply(
     "desc",
     [
         "Invalid parameter type for 'n', expected: integer",
+        "Invalid parameter type for 'n', expected: StrOrNull",
         "Parameter 'req' is missing",
         "Parameter 'x' is unexpected",
         "Parameter 'mode' does not accept value 'x'",
@@ -66,6 +67,8 @@ def test_visitor_refusals_of_valid_arguments_are_findings(desc: str) -> None:
         ("Parameter 'n' is missing", {"req": "x"}),
         # a handler narrowing an 'any' member
         ("Invalid parameter type for 'm.props', expected: object", {"req": "x", "props": 1}),
+        # QOM's link check (qom/object.c object_resolve_link) names the link's class
+        ("Invalid parameter type for 'n', expected: thread-context", {"req": "x", "n": 1}),
         # a handler's semantic error, not a type error
         ("Parameter 'n' expects a non-negative value", {"req": "x", "n": -1}),
     ],
