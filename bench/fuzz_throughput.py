@@ -15,25 +15,34 @@ compiled engine's rate over the Hypothesis engine's; the raw loop
 With `--cli SECONDS`, it then runs `qmp-conformance fuzz --workers 1` once per engine,
 both at the same time on the same binary and seed, and compares what their summaries
 count: every example (state-machine steps included) and the argument examples alone.
+With `--against REF` too, the fuzz CLI of a checkout of REF (a temporary git worktree,
+imported through PYTHONPATH; its own engine, default options) and this checkout's run
+at the same time the same way: issue 20's "5x today's examples per second" measured
+against the code it was filed on (8b24b64), not against this checkout's old engine,
+which now pays for the trace recording both engines share.
 
-    python bench/fuzz_throughput.py [--commands 40] [--examples 20] [--cli 60]
+    python bench/fuzz_throughput.py [--commands 40] [--examples 20] [--cli 60] [--against 8b24b64]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from command_loop import raw_loop, requests
-from common import QEMU, Result, print_results, timed, workdir
+from common import PROJECT, QEMU, Result, print_results, timed, workdir
 
 from conformance.fuzz import worker
 from conformance.fuzz.run import fuzz_commands
@@ -42,6 +51,8 @@ from conformance.spec import schema_from_reply
 
 SPEED_UP_TARGET = 5.0
 SEED = 20
+#: main before issue 20's changes: "today's" fuzzer of its throughput target.
+ISSUE_20_BASE = "8b24b64"
 
 
 def raw_rate(wd: str, n: int = 2000) -> float:
@@ -135,43 +146,108 @@ _SUMMARY = re.compile(r"^fuzz ended \(.*\) after (?P<m>\d+):(?P<s>\d+): (?P<n>\d
 _STEPS = re.compile(r"(\d+) steps")
 
 
-def cli_run(seconds: int) -> list[Result]:
-    """Both engines' `qmp-conformance fuzz` at once, one worker each."""
+@dataclass(frozen=True)
+class Contestant:
+    """One `qmp-conformance fuzz` of the CLI comparison: its label and how it is run."""
+
+    label: str
+    options: tuple[str, ...] = ()
+    pythonpath: str | None = None  # a checkout whose `conformance` is imported instead
+
+
+@contextlib.contextmanager
+def checkout(ref: str) -> Iterator[str]:
+    """A detached worktree of this repository at `ref`, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="qmpc-ref-") as parent:
+        path = f"{parent}/tree"
+        git = ["git", "-C", str(PROJECT)]
+        subprocess.run(
+            [*git, "worktree", "add", "--detach", path, ref],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield path
+        finally:
+            subprocess.run(
+                [*git, "worktree", "remove", "--force", path],
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+
+def _fuzz_rates(seconds: int, contestants: list[Contestant]) -> dict[str, tuple[float, float]]:
+    """Every example and the argument examples per second of each contestant, all run at
+    once with one worker each on the same binary and seed, as their summaries count."""
     with workdir() as wd:
         procs = {}
-        for engine in ("hypothesis", "compiled"):
+        for c in contestants:
             command = [sys.executable, "-m", "conformance.cli", "fuzz", "--qemu", QEMU]
             command += ["--time", f"{seconds}s", "--workers", "1", "--seed", str(SEED)]
-            command += ["--engine", engine, "--reports", f"{wd}/{engine}", "--baseline", "auto"]
+            command += [*c.options, "--reports", f"{wd}/{c.label}", "--baseline", "auto"]
             env = {**os.environ, "TMPDIR": wd}
-            procs[engine] = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            if c.pythonpath is not None:
+                env["PYTHONPATH"] = c.pythonpath
+            # `python -m` puts the working directory first on sys.path, ahead of
+            # PYTHONPATH: from the project root every contestant would import this checkout.
+            procs[c.label] = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+                cwd=wd,
             )
-        outs = {e: p.communicate(timeout=seconds + 300)[0] for e, p in procs.items()}
-    counts: dict[str, tuple[float, float, float]] = {}
-    for engine, out in outs.items():
+        outs = {label: p.communicate(timeout=seconds + 300)[0] for label, p in procs.items()}
+    rates: dict[str, tuple[float, float]] = {}
+    for label, out in outs.items():
         found = _SUMMARY.search(out)
         if found is None:
-            raise RuntimeError(f"fuzz --engine {engine} printed no summary:\n{out}")
+            raise RuntimeError(f"fuzz ({label}) printed no summary:\n{out}")
         elapsed = int(found["m"]) * 60 + int(found["s"])
         steps = sum(int(n) for n in _STEPS.findall(out[found.start() :].splitlines()[0]))
         examples = int(found["n"])
-        counts[engine] = (examples / elapsed, (examples - steps) / elapsed, elapsed)
+        rates[label] = (examples / elapsed, (examples - steps) / elapsed)
+    return rates
+
+
+def _rate_rows(
+    bench: str, rates: dict[str, tuple[float, float]], old: str, new: str, note: str
+) -> list[Result]:
     results = []
     for index, what in ((0, "every example"), (1, "argument examples")):
-        old, new = counts["hypothesis"][index], counts["compiled"][index]
+        before, after = rates[old][index], rates[new][index]
         results.append(
             Result(
-                "fuzz cli",
-                f"{what}/s, compiled over hypothesis",
-                new,
+                bench,
+                f"{what}/s, {new} over {old}",
+                after,
                 "/s",
-                new / old if old else None,
-                SPEED_UP_TARGET if index == 1 else None,
-                note=f"fuzz --workers 1 --time {seconds}s, both at once; hypothesis {old:.1f}/s",
+                after / before if before else None,
+                SPEED_UP_TARGET,
+                note=f"{note}; {old} {before:.1f}/s",
             )
         )
     return results
+
+
+def cli_run(seconds: int) -> list[Result]:
+    """Both engines' `qmp-conformance fuzz` at once, one worker each."""
+    engines = [Contestant(e, ("--engine", e)) for e in ("hypothesis", "compiled")]
+    rates = _fuzz_rates(seconds, engines)
+    note = f"fuzz --workers 1 --time {seconds}s, both at once"
+    return _rate_rows("fuzz cli", rates, "hypothesis", "compiled", note)
+
+
+def against_run(seconds: int, ref: str) -> list[Result]:
+    """`qmp-conformance fuzz` of the checkout at `ref` (the code issue 20 measured) and of
+    this one (its default engine), at once, one worker each."""
+    with checkout(ref) as tree:
+        rates = _fuzz_rates(seconds, [Contestant(ref, (), tree), Contestant("now")])
+    note = f"fuzz --workers 1 --time {seconds}s, both at once"
+    return _rate_rows("fuzz vs ref", rates, ref, "now", note)
 
 
 def main() -> None:
@@ -179,10 +255,17 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=40, help="commands sampled per mode")
     parser.add_argument("--examples", type=int, default=20, help="unused: kept for run_all")
     parser.add_argument("--cli", type=int, default=0, help="also both fuzz CLIs for N seconds")
+    parser.add_argument(
+        "--against",
+        metavar="REF",
+        help=f"with --cli: REF's fuzz CLI against this one (issue 20: {ISSUE_20_BASE})",
+    )
     ns = parser.parse_args()
     results = run(ns.commands, ns.examples)
     if ns.cli:
         results += cli_run(ns.cli)
+        if ns.against:
+            results += against_run(ns.cli, ns.against)
     print_results(results)
 
 

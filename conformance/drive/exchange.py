@@ -20,6 +20,7 @@ from conformance.docs.setup import profile_chooser
 from conformance.drive.harvest import absorb
 from conformance.drive.report import evidence
 from conformance.errors import QmpcError
+from conformance.machine.harness import PROBE_ID
 from conformance.machine.instance import QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
@@ -39,9 +40,6 @@ from strategies.safety import EXCLUDED_VALUES, Unconfinable, admit, confine
 log = logging.getLogger(__name__)
 
 #: The user property carrying a command's exercised coverage items (JSON, `properties()`).
-#: The id of the liveness probe after each exchange. A literal, so its echo is judged
-#: against what was sent (the reply's own id would always equal itself).
-PROBE_ID = "qmpc-probe"
 COVERAGE_PROPERTY = "coverage"
 #: The user property listing the coverage items excluded from a command's count, with
 #: their reason (JSON: command, excluded: item key -> reason).

@@ -13,8 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from conformance.drive.exchange import PROBE_ID
 from conformance.drive.report import evidence
+from conformance.machine.harness import PROBE_ID
 from conformance.machine.instance import QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
 from conformance.machine.preconfig import EXIT_PRECONFIG

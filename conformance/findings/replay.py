@@ -47,7 +47,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conformance.errors import (
@@ -67,6 +67,7 @@ from conformance.findings.reproducer import (
 )
 from conformance.findings.signature import crash_detail, normalise
 from conformance.machine.exits import ExitInfo, ExitKind
+from conformance.machine.harness import PROBE_ID
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import probe
 from conformance.machine.process import NoSetpriv
@@ -101,6 +102,26 @@ def command_of(raw: bytes) -> str | None:
     value = envelope(raw) or {}
     name = value.get("execute", value.get("exec-oob"))
     return name if isinstance(name, str) else None
+
+
+def batch_start(messages: Sequence[bytes], trigger: int) -> int:
+    """The first message an exit noticed at `trigger` may have come from.
+
+    A pipelined batch (the compiled fuzz engine's) is sent whole before its liveness
+    probe, so an exit seen at the probe may come from any of the batch's examples, and
+    a replay that sends one message at a time meets it at that example: everything
+    after the previous probe counts. Any other trigger is its own message."""
+    if _envelope_id(messages[trigger]) != PROBE_ID:
+        return trigger
+    start = trigger
+    while start > 0 and _envelope_id(messages[start - 1]) != PROBE_ID:
+        start -= 1
+    return start
+
+
+def _envelope_id(raw: bytes) -> object:
+    """The id of a written message, or None."""
+    return (envelope(raw) or {}).get("id")
 
 
 def expected_reply(raw: bytes) -> tuple[bool, object] | None:
@@ -301,7 +322,8 @@ def judge(rep: Reproducer, trace: Trace, schema: Callable[[], Schema]) -> Observ
     expected = rep.expected
     ended = trace.ended
     trigger = expected.trigger
-    if ended is not None and trace.ended_at < trigger:
+    earliest = batch_start(rep.messages, trigger) if expected.end == "exit" else trigger
+    if ended is not None and trace.ended_at < earliest:
         return Observation(
             False, f"QEMU ended at message {trace.ended_at}, before the trigger: {_ending(ended)}"
         )

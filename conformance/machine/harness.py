@@ -19,6 +19,7 @@ import re
 
 __all__ = [
     "MONITOR_CHARDEV",
+    "PROBE_ID",
     "harness_names",
     "monitor_args",
     "monitor_chardev",
@@ -29,6 +30,10 @@ __all__ = [
 
 #: The primary monitor's chardev id; monitor N > 0 has ``qmpN``.
 MONITOR_CHARDEV = "qmp"
+#: The id of the liveness probe (``query-version``) the drivers send after an example
+#: or a pipelined batch of them. A literal, so its echo is judged against what was sent
+#: (the reply's own id would always equal itself); replay reads a reproducer's batches by it.
+PROBE_ID = "qmpc-probe"
 _SOCKET_SUFFIX = ".sock"
 _CHARDEV = re.compile(r"qmp(?:[1-9][0-9]*)?")
 _QOM_CHARDEVS = "/chardevs/"

@@ -224,6 +224,21 @@ def test_an_exit_must_match_kind_and_detail_and_come_no_earlier_than_the_trigger
     assert judge(rep, alive, _no_schema).seen == "QEMU still running; the trigger got return"
 
 
+def test_an_exit_noticed_at_a_batch_probe_may_come_from_any_example_of_the_batch() -> None:
+    # The compiled fuzz engine pipelines a batch before its probe; QEMU 7.2 aborted on a
+    # batch's chardev-add stdio, noticed at the probe, and a one-at-a-time replay met
+    # the abort at the chardev-add itself.
+    probe = b'{"execute":"query-version","id":"qmpc-probe"}'
+    rep = reproducer(CAPS, PMEMSAVE, probe, PMEMSAVE, PMEMSAVE, probe)
+    segv = classify_exit(-signal.SIGSEGV, "")
+    assert judge(rep, Trace(ended=segv, ended_at=3), _no_schema).reproduced
+    assert judge(rep, Trace(ended=segv, ended_at=5), _no_schema).reproduced
+    assert not judge(rep, Trace(ended=segv, ended_at=2), _no_schema).reproduced  # earlier batch
+    assert not judge(rep, Trace(ended=segv, ended_at=1), _no_schema).reproduced
+    alone = reproducer(CAPS, PMEMSAVE, PMEMSAVE)  # no probe: the trigger alone
+    assert not judge(alone, Trace(ended=segv, ended_at=1), _no_schema).reproduced
+
+
 def test_a_hang_needs_no_reply_to_the_trigger() -> None:
     rep = reproducer(CAPS, PMEMSAVE, expected=Outcome("hang", 1))
     hung = classify_exit(-signal.SIGKILL, "", hung=True)
