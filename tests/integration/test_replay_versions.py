@@ -105,11 +105,22 @@ def test_a_single_qemu_replays_as_before_and_records_nothing(
     assert not (finding / "affected.json").exists()
 
 
-def test_no_version_that_can_be_tested_is_cannot_test(
-    rtc_abort: Reproducer, tmp_path: Path
-) -> None:
-    finding = _finding(tmp_path, rtc_abort)
+def test_no_version_that_can_be_tested_is_cannot_test(tmp_path: Path) -> None:
+    rep = Reproducer(
+        signature="crash | rtc-reset-reinjection | SIGABRT",
+        kind=FindingKind.CRASH,
+        command="rtc-reset-reinjection",
+        title="crash: rtc-reset-reinjection",
+        citation="",
+        profile="none",
+        messages=(CAPS, TRIGGER),
+        expected=Outcome("exit", 1, exit_kind="abort", detail="SIGABRT"),
+    )
+    finding = _finding(tmp_path, rep)
     replay = Replay(tmp_path, str(tmp_path / "none-1"))
     done = replay(finding, "--qemu", str(tmp_path / "none-2"), "--runs", "1")
     assert done.returncode == EXIT_CANNOT_TEST, done.stdout + done.stderr
     assert "reproduced on none of the 0 version(s) tested" in done.stdout
+    recorded = json.loads((finding / "affected.json").read_text())
+    assert [v["verdict"] for v in recorded["versions"]] == ["cannot test", "cannot test"]
+    assert recorded["earliest"] is None
