@@ -33,6 +33,10 @@ fetched for (``""`` for a ``--qemu``). A later replay merges into the file: a ve
 again replaces its row, the others stay, each with the time it was ``checked``;
 ``earliest`` and ``latest`` (``null`` when nothing reproduced) are over every row.
 A harness error is no verdict on QEMU: it is printed, never recorded.
+
+The exit code of such a replay (`exit_code`): 1 when a version reproduced the finding;
+else 128 when a version's replay was a harness error; else 0 when a version could be
+tested; else 125, none could. One binary is the bisecting replay, unchanged.
 """
 
 from __future__ import annotations

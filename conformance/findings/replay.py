@@ -7,6 +7,11 @@ be tested (missing, not QEMU, dies at start, no QMP), and 128 whatever is no ver
 the reproducer can't be read, a bad argument, a harness error. 128 aborts a bisection;
 any other code below it would steer one (`conformance.errors.EXIT_CODES`).
 
+With several binaries (``--qemu`` repeated, ``--package PACKAGE=VERSION``), replay asks
+which versions a finding affects instead: each binary's verdict in a table ordered by
+QEMU version, recorded in the finding directory (`conformance.findings.affected`, whose
+docstring has the exit codes of that mode).
+
 One replay starts QEMU with the reproducer's profile and extra arguments, without
 negotiating (the messages carry their own ``qmp_capabilities``), waits until QEMU
 answers a ``query-status`` (CommandNotFound before negotiation, which changes nothing:
@@ -391,11 +396,9 @@ def cmd_replay(ns: argparse.Namespace, passthrough: list[str]) -> int:
 def _candidates(ns: argparse.Namespace) -> list[Candidate]:
     """The binaries to replay on: each --qemu, then each --package; the default binary
     when neither is given."""
-    qemus = getattr(ns, "qemu", None)
-    if isinstance(qemus, str):  # a caller's namespace of before --qemu was repeatable
-        qemus = [qemus]
-    packages = getattr(ns, "package", None) or []
-    found = [Candidate(q) for q in qemus or ()] + [Candidate(p, fetched=p) for p in packages]
+    qemus: list[str] = getattr(ns, "qemu", None) or []
+    packages: list[str] = getattr(ns, "package", None) or []
+    found = [Candidate(q) for q in qemus] + [Candidate(p, fetched=p) for p in packages]
     return found or [Candidate(default_qemu())]
 
 
@@ -423,7 +426,7 @@ def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter |
             return _replay_versions(rep, ns, candidates, workdir)
         binary = candidates[0].binary
         if candidates[0].fetched:
-            binary = str(_fetcher(ns)(candidates[0].fetched))
+            binary = _fetcher(ns)(candidates[0].fetched)
         return _replay_runs(rep, binary, ns.runs, ns.timeout, workdir, tap)
     except NoSetpriv as exc:  # the host's, not the commit's: no verdict on any commit
         return _fail(str(exc), EXIT_NO_VERDICT, tap)
