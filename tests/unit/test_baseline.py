@@ -163,8 +163,9 @@ def test_packaged_baselines_are_valid() -> None:
             assert section.target == target
             assert path.name == "qemu-{}.{}.json".format(*section.version.split(".")[:2])
             for key, entry in section.findings.items():
-                assert set(entry) == {"kind", "title", *baseline.TRIAGE_FIELDS}, key
-                assert entry["verdict"] in baseline.VERDICTS, key
+                # Triage fields may be missing (read as ""), never anything else.
+                assert {"kind", "title"} <= set(entry) <= {"kind", "title", *baseline.TRIAGE_FIELDS}
+                assert entry.get("verdict", "") in baseline.VERDICTS, key
 
 
 def test_saved_file_is_sorted_for_version_control(tmp_path: Path) -> None:
