@@ -197,20 +197,17 @@ def _guest(found: FindingDir) -> str:
 
 
 def _description(found: FindingDir) -> list[str]:
-    rep = found.reproducer
-    lines = [found.text("title") or found.text("signature"), ""]
     citation = found.text("citation")
+    # A check's message ends with its citation, quoted on the next line already; the
+    # title is cut at 200 characters, the message is whole.
+    message = found.text("message").removesuffix(f" — {citation}")
+    title = found.text("title") or found.text("signature")
+    lines = [message if message and message not in title else title, ""]
     lines.append(
         f"Expected, per {citation}" if citation else "Expected: (the finding cites nothing)"
     )
-    lines.append("")
-    actual = found.text("message")
-    if rep is not None:
-        lines.append(f"Actual: {_outcome(rep)}.")
-        if actual and actual not in _outcome(rep):
-            lines.append(f"QEMU: {actual}")
-    else:
-        lines.append(f"Actual: {actual}")
+    rep = found.reproducer
+    lines += ["", f"Actual: {_outcome(rep)}." if rep is not None else f"Actual: {message}"]
     return lines
 
 

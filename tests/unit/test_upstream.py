@@ -188,3 +188,16 @@ def test_a_directory_that_is_not_a_finding_is_a_one_line_error(tmp_path: Path) -
     (tmp_path / "finding.json").write_text("[]")
     with pytest.raises(SetupError, match="not a finding"):
         upstream.FindingDir.load(tmp_path)
+
+
+def test_the_report_subcommand_prints_it_before_anything_about_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conformance.cli import main
+
+    directory = _finding(tmp_path, _rep())
+    # No allure results and no npm: --upstream needs neither.
+    assert main(["report", "--reports", str(tmp_path / "none"), "--upstream", str(directory)]) == 0
+    assert capsys.readouterr().out.startswith("Title: QMP transaction crashes QEMU")
+    assert main(["report", "--upstream", str(tmp_path)]) == 2
+    assert "not a finding directory" in capsys.readouterr().err
