@@ -196,7 +196,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("reproducer", help="a reproducer.jsonl or a finding directory")
     replay.add_argument(
-        "--qemu", default=default_qemu(), help=f"binary to replay on ({DEFAULT_HELP})"
+        "--qemu",
+        action="append",
+        help=f"binary to replay on ({DEFAULT_HELP}); repeat it, or add --package, to "
+        "replay on several versions: a table of each version's verdict, recorded in "
+        "FINDING/affected.json (docs/findings.md)",
+    )
+    replay.add_argument(
+        "--package",
+        action="append",
+        metavar="PACKAGE=VERSION",
+        help="also replay on this Debian package version, fetched as `fetch` does (the "
+        "cache first), e.g. qemu-system-x86=1:7.2+dfsg-7+deb12u15; repeatable",
+    )
+    replay.add_argument(
+        "--suite", help="with --package: also use this suite of the system's Debian mirror"
     )
     replay.add_argument(
         "--runs", type=int, default=3, help="replays; a finding seen in only some is flaky"
@@ -208,7 +222,9 @@ def _parser() -> argparse.ArgumentParser:
         help="TAP on stdout: each replay a test that passes when the finding did not come "
         "back; 'cannot test' a skipped plan (docs/ci-integration.md)",
     )
-    replay.set_defaults(func=_lazy("conformance.findings.replay", "cmd_replay"))
+    replay.set_defaults(
+        func=_lazy("conformance.findings.replay", "cmd_replay"), fetch=fetch_launcher
+    )
 
     diff = sub.add_parser(
         "diff", help="run the same generated cases on two binaries or set-ups and compare"
@@ -354,6 +370,14 @@ def _lazy(module: str, name: str) -> Callable[[argparse.Namespace, list[str]], i
         return func(ns, passthrough)
 
     return run
+
+
+def fetch_launcher(spec: str, suite: str | None) -> str:
+    """`qmp-conformance fetch SPEC --suite SUITE`'s launcher (the cache first): how
+    `replay --package` gets a binary."""
+    from conformance.packages.fetch import fetch
+
+    return str(fetch(spec, suite=suite))
 
 
 def cmd_run(ns: argparse.Namespace, passthrough: list[str]) -> int:

@@ -116,6 +116,13 @@ EXIT_CODES: tuple[ExitFamily, ...] = (
             ),
             _INTERRUPTED,
         ),
+        note="On several binaries (`--qemu` and `--package` given twice or more in all): 1 "
+        "when the "
+        "finding reproduced on at least one version; else 128 when a version's replay "
+        "was a harness error (or `affected.json` can't be read or written); else 0 when "
+        "at least one version could be tested (not reproduced, or only as a deviation); "
+        "else 125: no version could be tested (each missing, not QEMU, unable to start, "
+        "or its package not fetched). The table says which version got which verdict.",
     ),
     ExitFamily(
         ("spec", "docs", "report", "fetch"),

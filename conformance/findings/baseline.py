@@ -14,9 +14,16 @@ File format (JSON, written sorted so that a baseline diffs well under version co
      "targets": {
        "x86_64": {
          "qemu": {"version": "7.2.22", "package": "Debian 1:7.2+dfsg-7+deb12u18+b3"},
-         "findings": {"crash | calc-dirty-rate | SIGSEGV": {"kind": "crash", "title": "…"}}}}}
+         "findings": {"crash | calc-dirty-rate | SIGSEGV": {
+             "kind": "crash", "title": "…",
+             "verdict": "code bug", "note": "…", "link": ""}}}}}
 
 The keys of ``findings`` are `Signature.key`s; kind and title are there for the reader.
+``verdict``, ``note`` and ``link`` are the triage state a person gives a known finding:
+the verdict one of `VERDICTS` (``""`` until someone judges it), free text, and a URL (an
+upstream report) or ``""``. A reader treats a missing one as ``""`` (files written
+before the fields existed); ``--baseline-update`` writes them empty for a new signature
+and keeps what an existing entry had (`save`).
 A version 1 file (``{"qmp-baseline": 1, "qemu": …, "findings": …}``, before targets) is
 still read: its findings count for every target, until ``--baseline-update`` writes it
 as version 2 with the run's target alone.
@@ -39,6 +46,8 @@ __all__ = [
     "ANY_TARGET",
     "AUTO",
     "FORMAT_VERSION",
+    "TRIAGE_FIELDS",
+    "VERDICTS",
     "Baseline",
     "BaselineChoice",
     "BaselineFile",
@@ -47,6 +56,7 @@ __all__ = [
     "load_file",
     "packaged_path",
     "save",
+    "triage_of",
 ]
 
 FORMAT_VERSION = 2
@@ -54,6 +64,15 @@ AUTO = "auto"
 ANY_TARGET = "*"  # the section a version 1 file's findings are read into
 _HEADER_KEY = "qmp-baseline"
 PACKAGED_DIR = Path(__file__).resolve().parent.parent / "baselines"
+#: What a person may conclude of a known finding; "" is "not judged yet".
+VERDICTS = ("", "code bug", "doc bug", "deviation")
+#: The triage state of an entry, beside its kind and title; each "" when missing.
+TRIAGE_FIELDS = ("verdict", "note", "link")
+
+
+def triage_of(entry: dict[str, str]) -> dict[str, str]:
+    """An entry's triage fields, each "" when the entry lacks it."""
+    return {name: entry.get(name, "") for name in TRIAGE_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +90,16 @@ class Baseline:
         return isinstance(key, str) and (
             key in self.findings or any(covers(known, key) for known in self.findings)
         )
+
+    def entry(self, key: str) -> tuple[str, dict[str, str]] | None:
+        """The known signature that stands for `key` (itself, else the first, sorted, of
+        those that cover it) and its entry; None when `key` is new."""
+        if key in self.findings:
+            return key, self.findings[key]
+        for known in sorted(self.findings):
+            if covers(known, key):
+                return known, self.findings[known]
+        return None
 
     def unseen(self, keys: Iterable[str]) -> list[str]:
         """The known signatures that `keys` (a run's) lack: fixed, or not exercised."""
@@ -185,6 +214,13 @@ def _section(p: Path, target: str, data: dict[str, object]) -> Baseline:
         for v in findings.values()
     ):
         raise SetupError(f"baseline {p}: findings must map signatures to {{kind, title}}")
+    for key, value in findings.items():
+        if value.get("verdict", "") not in VERDICTS:
+            allowed = ", ".join(f'"{v}"' for v in VERDICTS)
+            raise SetupError(
+                f"baseline {p}: {target}: {key}: verdict {value['verdict']!r} is not one of "
+                f"{allowed}"
+            )
     qemu = data.get("qemu")
     qemu = qemu if isinstance(qemu, dict) else {}
     return Baseline(
@@ -205,17 +241,22 @@ def save(
 ) -> Baseline:
     """Write `findings` (key, kind, title), recorded on QEMU `version`, as `target`'s
     section of the baseline file, keeping the other targets' sections (a version 1
-    file's target-less findings are dropped: the file is version 2 from now on)."""
+    file's target-less findings are dropped: the file is version 2 from now on).
+
+    Each entry keeps the triage fields (`TRIAGE_FIELDS`) of the entry the file had for
+    its signature, or for a signature that covers it (`Baseline.entry`), and gets them
+    empty when it is new: a person's verdict outlives the runs that re-find the finding."""
     if not target or target == ANY_TARGET:
         raise ValueError(f"a baseline section needs a target name, not {target!r}")
-    baseline = Baseline(
-        {key: {"kind": kind, "title": title} for key, kind, title in findings},
-        version,
-        package,
-        target,
-    )
     p = Path(path)
-    sections = dict(load_file(p).targets) if p.is_file() else {}
+    existing = load_file(p) if p.is_file() else BaselineFile()
+    before = existing.section(target) or Baseline()
+    entries: dict[str, dict[str, str]] = {}
+    for key, kind, title in findings:
+        had = before.entry(key)
+        entries[key] = {"kind": kind, "title": title, **triage_of(had[1] if had else {})}
+    baseline = Baseline(entries, version, package, target)
+    sections = dict(existing.targets)
     sections.pop(ANY_TARGET, None)
     sections[target] = baseline
     data = {

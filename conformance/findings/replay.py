@@ -7,6 +7,11 @@ be tested (missing, not QEMU, dies at start, no QMP), and 128 whatever is no ver
 the reproducer can't be read, a bad argument, a harness error. 128 aborts a bisection;
 any other code below it would steer one (`conformance.errors.EXIT_CODES`).
 
+With several binaries (``--qemu`` repeated, ``--package PACKAGE=VERSION``), replay asks
+which versions a finding affects instead: each binary's verdict in a table ordered by
+QEMU version, recorded in the finding directory (`conformance.findings.affected`, whose
+docstring has the exit codes of that mode).
+
 One replay starts QEMU with the reproducer's profile and extra arguments, without
 negotiating (the messages carry their own ``qmp_capabilities``), waits until QEMU
 answers a ``query-status`` (CommandNotFound before negotiation, which changes nothing:
@@ -57,6 +62,8 @@ from conformance.errors import (
     EXIT_OK,
     SetupError,
 )
+from conformance.findings import affected
+from conformance.findings.affected import Candidate
 from conformance.findings.rejudge import failed_checks
 from conformance.findings.reproducer import (
     Outcome,
@@ -69,7 +76,7 @@ from conformance.findings.signature import crash_detail, normalise
 from conformance.machine.exits import ExitInfo, ExitKind
 from conformance.machine.harness import PROBE_ID
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
-from conformance.machine.probe import probe
+from conformance.machine.probe import BinaryInfo, default_qemu, probe
 from conformance.machine.process import NoSetpriv
 from conformance.oracle.deviation import Deviation, recorded
 from conformance.oracle.failure import Failure
@@ -408,7 +415,21 @@ def cmd_replay(ns: argparse.Namespace, passthrough: list[str]) -> int:
         return _cmd_replay(ns, passthrough, tap)
 
 
+def _candidates(ns: argparse.Namespace) -> list[Candidate]:
+    """The binaries to replay on: each --qemu, then each --package; the default binary
+    when neither is given."""
+    qemus: list[str] = getattr(ns, "qemu", None) or []
+    packages: list[str] = getattr(ns, "package", None) or []
+    found = [Candidate(q) for q in qemus] + [Candidate(p, fetched=p) for p in packages]
+    return found or [Candidate(default_qemu())]
+
+
 def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) -> int:
+    candidates = _candidates(ns)
+    if len(candidates) > 1 and tap is not None:
+        return _fail("--tap replays on one binary", EXIT_NO_VERDICT, tap)
+    if getattr(ns, "suite", None) and not getattr(ns, "package", None):
+        return _fail("--suite goes with --package", EXIT_NO_VERDICT, tap)
     try:
         rep = Reproducer.load(ns.reproducer)
     except ReproducerError as exc:
@@ -423,7 +444,12 @@ def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter |
         return _fail("--runs must be at least 1 and --timeout positive", EXIT_NO_VERDICT, tap)
     workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX)
     try:
-        return _replay_runs(rep, ns.qemu, ns.runs, ns.timeout, workdir, tap)
+        if len(candidates) > 1:
+            return _replay_versions(rep, ns, candidates, workdir)
+        binary = candidates[0].binary
+        if candidates[0].fetched:
+            binary = _fetcher(ns)(candidates[0].fetched)
+        return _replay_runs(rep, binary, ns.runs, ns.timeout, workdir, tap)
     except NoSetpriv as exc:  # the host's, not the commit's: no verdict on any commit
         return _fail(str(exc), EXIT_NO_VERDICT, tap)
     except SetupError as exc:
@@ -466,6 +492,70 @@ def _replay_runs(
         return EXIT_OK
     print(f"reproduced {hits}/{runs} ({'stable' if hits == runs else 'flaky'})")
     return EXIT_FINDINGS
+
+
+def _fetcher(ns: argparse.Namespace) -> Callable[[str], str]:
+    """How a --package spec becomes a launcher: the CLI's `fetch` (the packages layer
+    sits above this one), given the --suite."""
+    fetch: Callable[[str, str | None], str] | None = getattr(ns, "fetch", None)
+    if fetch is None:
+        raise SetupError("--package needs the qmp-conformance CLI's fetch")
+    suite: str | None = getattr(ns, "suite", None)
+    return lambda spec: fetch(spec, suite)
+
+
+def _replay_versions(
+    rep: Reproducer, ns: argparse.Namespace, candidates: list[Candidate], workdir: str
+) -> int:
+    """Replay on every candidate, print the table, record it in the finding directory
+    (`conformance.findings.affected`)."""
+    plural = "s" if ns.runs != 1 else ""
+    print(f"replaying {rep.signature or rep.title}")
+    print(f"on {len(candidates)} binaries, {ns.runs} run{plural} each", flush=True)
+
+    def replay(rep: Reproducer, info: BinaryInfo) -> list[tuple[bool | None, str]]:
+        print(f"{info.path} (QEMU {info.version_text} {info.package}):", flush=True)
+        replayer = Replayer(info.path, workdir_base=workdir, timeout=ns.timeout)
+        seen: list[tuple[bool | None, str]] = []
+        for number in range(1, ns.runs + 1):
+            once = replayer.once(rep)
+            if number == 1 and replayer.workdir_note is not None:
+                print(f"  note: {replayer.workdir_note}", flush=True)
+            verdict = "reproduced" if once.reproduced else "not reproduced"
+            print(f"  run {number}/{ns.runs}: {verdict}: {once.seen}", flush=True)
+            if once.deviation is not None:
+                print(f"  {deviation_line(once.deviation)}", flush=True)
+            seen.append((None if once.deviation else once.reproduced, once.seen))
+        return seen
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    directory = affected.finding_dir(ns.reproducer)
+    try:
+        before = affected.load(directory) if directory is not None else None
+    except SetupError as exc:  # a corrupt affected.json: no verdict, before any replay
+        return _fail(str(exc), EXIT_NO_VERDICT)
+    rows = affected.replay_versions(
+        rep, candidates, runs=ns.runs, replay=replay, fetch=_fetcher(ns), say=say
+    )
+    print()
+    for line in affected.table(rows):
+        print(line)
+    if directory is None:
+        print("not recorded: the reproducer is not in a finding directory")
+    else:
+        merged = affected.merge(before, rep.signature, rows)
+        try:
+            path = merged.save(directory)
+        except SetupError as exc:
+            return _fail(str(exc), EXIT_NO_VERDICT)
+        earlier = len(merged.versions) - len(
+            {r.key for r in rows if r.verdict in affected.VERDICTS}
+        )
+        kept = f" (with {earlier} version(s) of earlier replays)" if earlier else ""
+        print(f"recorded in {path}{kept}")
+    return affected.exit_code(rows)
 
 
 def deviation_line(seen: Deviation) -> str:

@@ -375,7 +375,8 @@ def _stdio_args(argv: Sequence[str]) -> list[str]:
     monitor = _DAEMON_MONITOR_OPTIONS if daemon else _MONITOR_OPTIONS
     out: list[str] = []
     skip = False
-    for arg, value in zip(argv, [*argv[1:], ""], strict=True):
+    following = [*argv[1:], ""] if argv else []  # a reproducer may record no argv
+    for arg, value in zip(argv, following, strict=True):
         if skip:
             skip = False
             continue

@@ -6,7 +6,10 @@ Layout of a findings directory (``reports/findings/`` for ``qmp-conformance run`
                                 occurrences, known or new
     <signature-slug>/
         finding.json            signature key, kind, title, message, citation,
-                                occurrences, the tests that hit it, known or new
+                                occurrences, the tests that hit it, known or new,
+                                the QEMU (version, package, binary) it was found on
+        affected.json           written later by a replay on several versions
+                                (conformance.findings.affected)
         reproducer.jsonl        the (minimised) messages and the expected outcome
         reproducer.full.jsonl   the reproducer before minimisation, when it shrank
         command-line.txt        QEMU's command line, the workdir as $WORKDIR
@@ -210,7 +213,8 @@ class FindingStore:
         if f.transcript:
             (d / "transcript.jsonl").write_text(f.transcript, encoding="utf-8")
         (d / "qemu-stderr.txt").write_text(f.stderr, encoding="utf-8")
-        _write_json(d / _FINDING_FILE, entry.to_json())
+        # The QEMU it was found on travels with a finding directory copied out of the run.
+        _write_json(d / _FINDING_FILE, entry.to_json() | ({"qemu": self.qemu} if self.qemu else {}))
         return d
 
     def write_index(self) -> None:

@@ -50,9 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory with the package.json and package-lock.json pinning allure "
         "(default: REPORTS if it has them, else ./reports, else the source checkout's)",
     )
+    parser.add_argument(
+        "--upstream",
+        metavar="FINDING",
+        help="instead of the HTML report, print a finding directory as a plain-text report "
+        "for QEMU's issue tracker (docs/findings.md)",
+    )
 
 
 def cmd_report(ns: argparse.Namespace, _passthrough: list[str]) -> int:
+    if getattr(ns, "upstream", None):
+        from conformance.findings.upstream import cmd_upstream
+
+        return cmd_upstream(ns)
     reports = Path(ns.reports).resolve()
     results = reports / "allure-results"
     if not any(results.glob("*-result.json")):

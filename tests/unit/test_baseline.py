@@ -30,7 +30,13 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded == written
     assert KEY in loaded
     assert "crash | other | SIGSEGV" not in loaded
-    assert loaded.findings[KEY] == {"kind": "crash", "title": "crash: calc-dirty-rate: SIGSEGV"}
+    assert loaded.findings[KEY] == {
+        "kind": "crash",
+        "title": "crash: calc-dirty-rate: SIGSEGV",
+        "verdict": "",
+        "note": "",
+        "link": "",
+    }
     assert (loaded.version, loaded.package) == ("7.2.22", "Debian 1:7.2+dfsg")
     assert loaded.unseen([KEY, "new | x | y"]) == ["hang | migrate | hang"]
 
@@ -156,7 +162,10 @@ def test_packaged_baselines_are_valid() -> None:
         for target, section in baseline.load_file(path).targets.items():
             assert section.target == target
             assert path.name == "qemu-{}.{}.json".format(*section.version.split(".")[:2])
-            assert all(set(v) == {"kind", "title"} for v in section.findings.values())
+            for key, entry in section.findings.items():
+                # Triage fields may be missing (read as ""), never anything else.
+                assert {"kind", "title"} <= set(entry) <= {"kind", "title", *baseline.TRIAGE_FIELDS}
+                assert entry.get("verdict", "") in baseline.VERDICTS, key
 
 
 def test_saved_file_is_sorted_for_version_control(tmp_path: Path) -> None:
@@ -171,3 +180,79 @@ def test_saved_file_is_sorted_for_version_control(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.index('"a | - | a"') < text.index('"z | - | z"')
     assert json.loads(text)["qmp-baseline"] == 2
+
+
+TRIAGED = {"verdict": "code bug", "note": "a QMP command must not abort", "link": "https://x/1"}
+
+
+def test_an_update_keeps_each_entry_triage_and_writes_new_ones_empty(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    shrunk = "crash | transaction | SIGSEGV args=actions[block-dirty-bitmap-enable]"
+    baseline.save(
+        path,
+        [(KEY, "crash", "t"), (shrunk, "crash", "t"), ("hang | x | y", "hang", "t")],
+        version="7.2.22",
+        package="p",
+        target="x86_64",
+    )
+    data = json.loads(path.read_text())
+    assert data["targets"]["x86_64"]["findings"]["hang | x | y"] == {
+        "kind": "hang",
+        "title": "t",
+        "verdict": "",
+        "note": "",
+        "link": "",
+    }
+    findings = data["targets"]["x86_64"]["findings"]
+    findings[KEY].update(TRIAGED)
+    findings[shrunk].update(verdict="code bug", note="segfaults")
+    path.write_text(json.dumps(data))
+    # The next update: KEY again, the crash drawn with a wider shape (covered), one new.
+    wide = "crash | transaction | SIGSEGV args=actions[abort,block-dirty-bitmap-enable]"
+    again = baseline.save(
+        path,
+        [(KEY, "crash", "new title"), (wide, "crash", "t"), ("new | a | b", "hang", "t")],
+        version="7.2.23",
+        package="p",
+        target="x86_64",
+    )
+    assert again.findings[KEY] == {"kind": "crash", "title": "new title", **TRIAGED}
+    assert baseline.triage_of(again.findings[wide]) == {
+        "verdict": "code bug",
+        "note": "segfaults",
+        "link": "",
+    }
+    assert baseline.triage_of(again.findings["new | a | b"]) == dict.fromkeys(
+        baseline.TRIAGE_FIELDS, ""
+    )
+    assert baseline.load(path, "x86_64") == again
+
+
+def test_an_entry_without_triage_fields_reads_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(
+        json.dumps(
+            {
+                "qmp-baseline": 2,
+                "targets": {"x86_64": {"findings": {KEY: {"kind": "crash", "title": "t"}}}},
+            }
+        )
+    )
+    loaded = baseline.load(path, "x86_64")
+    assert KEY in loaded
+    found = loaded.entry(KEY)
+    assert found is not None
+    assert baseline.triage_of(found[1]) == {"verdict": "", "note": "", "link": ""}
+    assert loaded.entry("crash | other | SIGSEGV") is None
+
+
+def test_an_invalid_verdict_is_a_corrupt_baseline(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    entry = {"kind": "crash", "title": "t", "verdict": "bug"}
+    path.write_text(
+        json.dumps({"qmp-baseline": 2, "targets": {"x86_64": {"findings": {KEY: entry}}}})
+    )
+    with pytest.raises(SetupError, match="verdict 'bug' is not one of") as caught:
+        baseline.choose(str(path), INFO)
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == EXIT_USAGE

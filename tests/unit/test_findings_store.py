@@ -273,6 +273,7 @@ def test_store_writes_finding_directories_and_an_index(tmp_path: Path) -> None:
     assert meta["occurrences"] == 2
     assert meta["status"] == "new"
     assert meta["signature"] == entry.finding.key
+    assert meta["qemu"] == {"version": "7.2.22"}  # travels with a directory copied out
     assert Reproducer.load(d) == entry.finding.reproducer
     index = json.loads((out / "index.json").read_text())
     assert [f["slug"] for f in index["findings"]] == [entry.slug]

@@ -191,6 +191,15 @@ def test_one_liner_leaves_out_the_trace_recording() -> None:
     assert "-machine none" in line
 
 
+def test_a_reproducer_without_a_command_line_still_saves(tmp_path: Path) -> None:
+    """An argv of () (none recorded) gives the bare binary with its stdio monitor."""
+    rep = dataclasses.replace(reproducer(CAPS), argv=())
+    rep.save(tmp_path, "qemu-system-x86_64")
+    assert (tmp_path / "command-line.txt").read_text() == (
+        "qemu-system-x86_64 -chardev stdio,id=qmp -mon chardev=qmp,mode=control\n"
+    )
+
+
 # -- judging an outcome ---------------------------------------------------------------------
 
 
