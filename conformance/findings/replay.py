@@ -415,7 +415,7 @@ def cmd_replay(ns: argparse.Namespace, passthrough: list[str]) -> int:
         return _cmd_replay(ns, passthrough, tap)
 
 
-def _candidates(ns: argparse.Namespace) -> list[Candidate]:
+def replay_candidates(ns: argparse.Namespace) -> list[Candidate]:
     """The binaries to replay on: each --qemu, then each --package; the default binary
     when neither is given."""
     qemus: list[str] = getattr(ns, "qemu", None) or []
@@ -425,7 +425,7 @@ def _candidates(ns: argparse.Namespace) -> list[Candidate]:
 
 
 def _cmd_replay(ns: argparse.Namespace, passthrough: list[str], tap: TapWriter | None) -> int:
-    candidates = _candidates(ns)
+    candidates = replay_candidates(ns)
     if len(candidates) > 1 and tap is not None:
         return _fail("--tap replays on one binary", EXIT_NO_VERDICT, tap)
     if getattr(ns, "suite", None) and not getattr(ns, "package", None):
