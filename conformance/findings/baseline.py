@@ -39,6 +39,7 @@ __all__ = [
     "ANY_TARGET",
     "AUTO",
     "FORMAT_VERSION",
+    "TRIAGE_FIELDS",
     "Baseline",
     "BaselineChoice",
     "BaselineFile",
@@ -53,6 +54,8 @@ FORMAT_VERSION = 2
 AUTO = "auto"
 ANY_TARGET = "*"  # the section a version 1 file's findings are read into
 _HEADER_KEY = "qmp-baseline"
+#: An entry's triage state, beside kind and title; a missing field reads as "".
+TRIAGE_FIELDS = ("verdict", "note", "link")
 PACKAGED_DIR = Path(__file__).resolve().parent.parent / "baselines"
 
 
@@ -71,6 +74,14 @@ class Baseline:
         return isinstance(key, str) and (
             key in self.findings or any(covers(known, key) for known in self.findings)
         )
+
+    def triage(self, key: str) -> dict[str, str]:
+        """The triage fields of the entry that knows `key` (itself, else one that covers
+        it), each "" when the entry lacks it or nothing knows `key`."""
+        entry = self.findings.get(key) or next(
+            (v for k, v in self.findings.items() if covers(k, key)), {}
+        )
+        return {f: entry.get(f, "") for f in TRIAGE_FIELDS}
 
     def unseen(self, keys: Iterable[str]) -> list[str]:
         """The known signatures that `keys` (a run's) lack: fixed, or not exercised."""
