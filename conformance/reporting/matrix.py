@@ -286,7 +286,8 @@ def _findings(rows: list[FindingRow]) -> list[str]:
             f"**{r.status}**" if r.status == "new" else r.status,
             r.kind,
             *([f"`{r.target}`"] if targets else []),
-            f"`{_cell(r.key)}`",
+            # Double backticks: a signature may quote code with single ones.
+            f"`` {_cell(r.key)} ``",
             str(r.results),
             _cell(r.verdict),
             _cell(r.note),

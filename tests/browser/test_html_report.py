@@ -286,10 +286,13 @@ def test_the_conformance_runs_report_in_chromium(tmp_path: Path, chromium_tmp: P
     sections = set(seen["sections"])
     assert {"commands", "documentation", "protocol"} <= sections, sorted(sections)
     assert tested <= sections, sorted(tested - sections)[:20]
-    # The first screen states the run's verdict, and known findings are no skips.
+    # The report states the run's verdict, and known findings are no skips. (On load
+    # Allure 3.18's awesome report opens the groups with failures and scrolls its first
+    # failing result into the middle of the view when it lies below the band its
+    # sticky filter bar leaves: in a whole run the title may be above the first screen,
+    # which the tiny run's test checks.)
     first = seen["firstScreen"]
     assert first["title"].endswith(" — " + matrix["verdict"]), first["title"]
-    assert first["titleInView"]
     if matrix["findings"]:
         assert "100%" not in first["header"], first["header"]
 
@@ -307,7 +310,7 @@ def test_matrix_and_allure_files_of_a_real_run(report: Path) -> None:
     markdown = (report / "matrix.md").read_text()
     assert "| `block_resize` | pass 1 | n/a | n/a | fail 1/1 known |" in markdown
     # The findings table, new first, with the known one's triage fields.
-    assert "| **new** | doc-mismatch | `doc-mismatch \\| blockdev-snapshot-sync \\| " in markdown
+    assert "| **new** | doc-mismatch | `` doc-mismatch \\| blockdev-snapshot-sync \\| " in markdown
     findings = {f["status"]: f for f in matrix["findings"]}
     assert {k: findings["known"][k] for k in TRIAGE} == TRIAGE
     assert findings["new"]["verdict"] == ""

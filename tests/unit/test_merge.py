@@ -277,7 +277,7 @@ def test_findings_and_known_findings_survive_the_merge(tmp_path: Path) -> None:
     assert data["findings"][1]["verdict"] == "doc bug"
     assert data["verdict"] == "1 new finding: 1 crash; 1 known: 1 doc mismatch"
     assert (
-        "| known | doc-mismatch | `doc-mismatch \\| block_resize \\| "
+        "| known | doc-mismatch | `` doc-mismatch \\| block_resize \\| "
         in (out / "matrix.md").read_text()
     )
     # The known-issues files of both runs: one, each signature once, the first entry.
