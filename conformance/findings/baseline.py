@@ -75,12 +75,16 @@ class Baseline:
             key in self.findings or any(covers(known, key) for known in self.findings)
         )
 
-    def triage(self, key: str) -> dict[str, str]:
-        """The triage fields of the entry that knows `key` (itself, else one that covers
-        it), each "" when the entry lacks it or nothing knows `key`."""
-        entry = self.findings.get(key) or next(
+    def entry(self, key: str) -> dict[str, str]:
+        """The entry that knows `key` (itself, else one that covers it); {} if none."""
+        return self.findings.get(key) or next(
             (v for k, v in self.findings.items() if covers(k, key)), {}
         )
+
+    def triage(self, key: str) -> dict[str, str]:
+        """The triage fields of the entry that knows `key`, each "" when the entry lacks
+        it or nothing knows `key`."""
+        entry = self.entry(key)
         return {f: entry.get(f, "") for f in TRIAGE_FIELDS}
 
     def unseen(self, keys: Iterable[str]) -> list[str]:

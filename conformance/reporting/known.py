@@ -142,14 +142,13 @@ class Rewritten:
 def rewrite(
     results_dir: Path,
     triage: Triage | None = None,
-    titles: Mapping[str, str] | None = None,
     findings_dir: str | None = None,
 ) -> Rewritten:
     """Mark the known findings among the allure results of ``results_dir`` as failures,
     and link every finding's result to its reproducer; idempotent.
 
-    ``triage`` gives a key's verdict, note and link (the run's baseline entry),
-    ``titles`` its title; without them (a report of results written before the
+    ``triage`` gives the baseline entry that knows a key (`Baseline.entry`: its title,
+    verdict, note and link); without it (a report of results written before the
     rewrite existed) those stay empty. ``findings_dir``: the run's findings directory,
     for the replay command (else ``findings``, as in a reports directory).
     """
@@ -163,16 +162,11 @@ def rewrite(
             continue
         changed, found = _rewrite_result(data, triage, findings_dir)
         for known in found:
-            title = (titles or {}).get(known.key, known.title)
-            done.known.setdefault((known.target, known.key), _titled(known, title))
+            done.known.setdefault((known.target, known.key), known)
         if changed:
             write_report(path, json.dumps(data))
             done.results += 1
     return done
-
-
-def _titled(known: KnownFinding, title: str) -> KnownFinding:
-    return KnownFinding(known.key, known.target, title, known.verdict, known.note, known.link)
 
 
 def _labels(data: dict[str, object]) -> list[dict[str, object]]:
@@ -231,7 +225,7 @@ def _rewrite_result(
         KnownFinding(
             k,
             target,
-            "",
+            entries[k].get("title", ""),
             entries[k].get("verdict", ""),
             entries[k].get("note", ""),
             entries[k].get("link", ""),

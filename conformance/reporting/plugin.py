@@ -277,10 +277,7 @@ def _write_reports(
     known_baseline = choice.baseline if choice is not None else None
     rewritten = rewrite(
         results_dir,
-        known_baseline.triage if known_baseline is not None else None,
-        {k: v.get("title", "") for k, v in known_baseline.findings.items()}
-        if known_baseline is not None
-        else None,
+        known_baseline.entry if known_baseline is not None else None,
         config.getoption("--findings-dir"),
     )
     write_known(results_dir, rewritten.known.values())
