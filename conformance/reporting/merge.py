@@ -9,6 +9,10 @@
   written once; ``environment.properties`` once, each key with the distinct values of
   the runs (``qemu.target=aarch64, x86_64``); ``known-findings.json`` once, with the
   known findings of every run (conformance.reporting.known).
+- **findings**: each run's finding directories (``findings/`` beside its allure
+  results) are copied into ``REPORTS/findings``, a name seen twice once, so that the
+  results' reproducer links answer in the merged report; the runs' indexes are not
+  merged.
 - **matrices**: each DIR's ``matrix.json`` (in DIR, or beside its allure-results: its
   parent; a matrix index, as ``--all-installed`` writes, stands for the per-target
   matrices it lists) is merged with those of the same QEMU and target, cell by cell:
@@ -39,7 +43,13 @@ from conformance.reporting import chart
 from conformance.reporting.categories import write_categories
 from conformance.reporting.environment import properties_text
 from conformance.reporting.known import FILE as KNOWN_FILE
-from conformance.reporting.known import KnownFinding, merge_known, read_known, write_known
+from conformance.reporting.known import (
+    FINDINGS_DIR,
+    KnownFinding,
+    merge_known,
+    read_known,
+    write_known,
+)
 from conformance.reporting.matrix import (
     AREAS,
     OUTCOMES,
@@ -62,6 +72,7 @@ __all__ = [
     "load_json",
     "matrix_from_file",
     "merge_environment",
+    "merge_findings",
     "merge_matrices",
     "merge_reports",
     "merge_results",
@@ -445,8 +456,28 @@ def _source(directory: Path) -> tuple[Path, Path | None]:
     return results, (matrix if matrix.is_file() else None)
 
 
+def merge_findings(sources: Sequence[Path], dest: Path) -> int:
+    """Copy the finding directories of the runs' findings directories ``sources`` into
+    ``dest`` (the results' reproducer links point there), each name once: the first
+    run's. The runs' indexes are not merged. How many were copied."""
+    copied = 0
+    for src in sources:
+        if not src.is_dir() or src.resolve() == dest.resolve():
+            continue
+        for finding in sorted(p for p in src.iterdir() if p.is_dir()):
+            if (dest / finding.name).exists():
+                continue
+            try:
+                shutil.copytree(finding, dest / finding.name)
+            except OSError as exc:
+                raise SetupError(f"cannot copy {finding}: {exc.strerror or exc}") from exc
+            copied += 1
+    return copied
+
+
 def merge_reports(directories: Sequence[Path], reports: Path) -> list[str]:
-    """Merge runs' allure results and matrices into ``reports``; lines to print."""
+    """Merge runs' allure results, findings and matrices into ``reports``; lines to
+    print."""
     sources = [_source(d) for d in directories]
     merged = merge_results([r for r, _ in sources], reports / RESULTS_DIR)
     lines = [
@@ -454,6 +485,10 @@ def merge_reports(directories: Sequence[Path], reports: Path) -> list[str]:
         + (f", {merged.duplicates} duplicates copied once" if merged.duplicates else "")
         + f") from {len(directories)} directories into {reports / RESULTS_DIR}"
     ]
+    # A run writes its findings beside its allure results.
+    findings = merge_findings([r.parent / FINDINGS_DIR for r, _ in sources], reports / FINDINGS_DIR)
+    if findings:
+        lines.append(f"copied {findings} finding directories into {reports / FINDINGS_DIR}")
     files: list[MatrixFile] = []
     read: set[Path] = set()
     for directory, (_, matrix) in zip(directories, sources, strict=True):

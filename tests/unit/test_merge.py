@@ -266,8 +266,15 @@ def test_findings_and_known_findings_survive_the_merge(tmp_path: Path) -> None:
         built = matrix.Matrix(one, findings=rows)
         matrix.write_matrix(built, run, "QEMU 7.2.22 x86_64", chart.svg(built, "t"))
         write_known(run / "allure-results", known)
+    for run, slug in ((a, "doc-x"), (b, "doc-x"), (b, "crash-y")):
+        (run / "findings" / slug).mkdir(parents=True, exist_ok=True)
+        (run / "findings" / slug / "reproducer.jsonl").write_text(run.name)
     out = tmp_path / "merged"
-    merge_reports([a, b], out)
+    lines = merge_reports([a, b / "allure-results"], out)
+    assert f"copied 2 finding directories into {out / 'findings'}" in lines
+    # Each finding directory once, the first run's.
+    assert (out / "findings" / "doc-x" / "reproducer.jsonl").read_text() == "a"
+    assert (out / "findings" / "crash-y" / "reproducer.jsonl").read_text() == "b"
     data = json.loads((out / "matrix.json").read_text())
     # New first; a signature once, its results added, the first run's triage kept.
     assert [(f["signature"], f["status"], f["results"]) for f in data["findings"]] == [
