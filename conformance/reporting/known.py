@@ -127,7 +127,8 @@ def findings_link(key: str) -> str:
     return f"{FINDINGS_DIR}/{Signature.from_key(key).slug}/"
 
 
-Triage = Callable[[str], Mapping[str, str]]
+#: The baseline entry that knows a signature (`Baseline.entry`), {} when none does.
+Entry = Callable[[str], Mapping[str, str]]
 
 
 @dataclass
@@ -141,13 +142,13 @@ class Rewritten:
 
 def rewrite(
     results_dir: Path,
-    triage: Triage | None = None,
+    entry: Entry | None = None,
     findings_dir: str | None = None,
 ) -> Rewritten:
     """Mark the known findings among the allure results of ``results_dir`` as failures,
     and link every finding's result to its reproducer; idempotent.
 
-    ``triage`` gives the baseline entry that knows a key (`Baseline.entry`: its title,
+    ``entry`` gives the baseline entry that knows a key (`Baseline.entry`: its title,
     verdict, note and link); without it (a report of results written before the
     rewrite existed) those stay empty. ``findings_dir``: the run's findings directory,
     for the replay command (else ``findings``, as in a reports directory).
@@ -160,7 +161,7 @@ def rewrite(
             raise SetupError(f"unreadable allure result {path}: {exc}") from exc
         if not isinstance(data, dict):
             continue
-        changed, found = _rewrite_result(data, triage, findings_dir)
+        changed, found = _rewrite_result(data, entry, findings_dir)
         for known in found:
             done.known.setdefault((known.target, known.key), known)
         if changed:
@@ -191,8 +192,9 @@ def known_keys(message: str) -> list[str] | None:
 
 
 def _rewrite_result(
-    data: dict[str, object], triage: Triage | None, findings_dir: str | None
+    data: dict[str, object], entry: Entry | None, findings_dir: str | None
 ) -> tuple[bool, list[KnownFinding]]:
+    """Rewrite one result in place: whether it changed, and the known findings it is."""
     details = data.get("statusDetails")
     details = details if isinstance(details, dict) else {}
     message = str(details.get("message") or "")
@@ -212,7 +214,7 @@ def _rewrite_result(
             return changed, []
         return _link(data, keys, "new", {}, findings_dir) or changed, []
     target = (_label(labels, "parentSuite") or [""])[-1]
-    entries = {k: dict(triage(k)) if triage is not None else {} for k in keys}
+    entries = {k: dict(entry(k)) if entry is not None else {} for k in keys}
     if _label(labels, STATUS_LABEL) != ["known"]:
         # Results written before the run labelled its findings (or by another tool).
         labels[:] = [lb for lb in labels if lb.get("name") != STATUS_LABEL]
