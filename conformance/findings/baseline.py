@@ -101,6 +101,12 @@ class Baseline:
                 return known, self.findings[known]
         return None
 
+    def triage(self, key: str) -> dict[str, str]:
+        """The triage fields of the entry that knows `key`, each "" when the entry lacks
+        it or nothing knows `key`."""
+        found = self.entry(key)
+        return triage_of(found[1] if found is not None else {})
+
     def unseen(self, keys: Iterable[str]) -> list[str]:
         """The known signatures that `keys` (a run's) lack: fixed, or not exercised."""
         seen = set(keys)

@@ -8,8 +8,11 @@ failed conformance test, ``finding kind: KIND`` (:func:`kind_note`), which pytes
 allure print after the message, and the categories match that line. Without it allure
 would sort everything into its default "Product defects" / "Test defects".
 
-A finding the baseline knows is reported as skipped with ``XFAIL known finding: …``
-(conformance.plugin); it gets a category of its own, ahead of the kinds.
+A finding the baseline knows is an xfail to pytest, which allure-pytest writes as
+skipped with ``XFAIL known finding: …``; the end of the run makes it the failure it is
+(conformance.reporting.known), so that it is filed under its kind like a new one, and
+the report's categories split each kind into new and known (the ``finding-status``
+label, conformance.reporting.html).
 
 The regexes must hold for allure 2 (Java, the whole message must match) and Allure 3
 (JavaScript, a match anywhere): ``[\\s\\S]*`` on both sides, no inline flags.
@@ -24,8 +27,7 @@ from conformance.oracle.failure import FindingKind
 from conformance.reporting.output import write_report
 
 HARNESS_ERROR = "harness-error"
-KNOWN = "known finding"
-#: How allure words a known finding: its xfail prefix, then conformance.plugin's
+#: How allure-pytest words a known finding: its xfail prefix, then conformance.plugin's
 #: KNOWN_PREFIX (not imported: the plugin imports this package).
 KNOWN_MESSAGE = "XFAIL known finding: "
 _NOTE = "finding kind: "
@@ -71,8 +73,9 @@ def message_regex(kind: str) -> str:
 
 
 def categories() -> list[dict[str, object]]:
-    """allure 2 ``categories.json`` entries (Allure 3 reads the same keys)."""
-    found: list[dict[str, object]] = [
+    """allure 2 ``categories.json`` entries (Allure 3 reads the same keys): a known
+    finding is filed under its kind like a new one."""
+    return [
         {
             "name": category_name(kind),
             "matchedStatuses": ["failed", "broken"],
@@ -80,12 +83,6 @@ def categories() -> list[dict[str, object]]:
         }
         for kind in KINDS
     ]
-    known: dict[str, object] = {
-        "name": KNOWN,
-        "matchedStatuses": ["skipped"],
-        "messageRegex": "^" + KNOWN_MESSAGE + r"[\s\S]*",
-    }
-    return [known, *found]
 
 
 def write_categories(path: Path) -> Path:

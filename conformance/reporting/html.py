@@ -6,10 +6,20 @@ missing or was installed from another lock file. The report is generated from
 REPORTS/allure-results into REPORTS/html, with a config written beside it
 (REPORTS/allurerc.json) that
 
+- names the report with the run's verdict, counted from the results
+  (conformance.reporting.verdict): "QEMU 7.2.22 x86_64: 0 new findings, 34 known:
+  5 crashes, …", the title of the report's first screen;
 - groups the results by epic, then feature (the command or event), then story (the
   check), which makes the tree a per-command report;
 - sorts failures into the finding kinds (conformance.reporting.categories) instead of
-  allure's default "Product errors" / "Test errors".
+  allure's default "Product errors" / "Test errors", each kind split into new and
+  known findings (the ``finding-status`` label), then by command;
+- makes each known finding a known issue (``resolutions``, from the run's
+  known-findings.json: conformance.reporting.known), which allure records in
+  REPORTS/known-issues.json.
+
+The findings directories (REPORTS/findings) are copied into the HTML, so that each
+finding's reproducer links work wherever the report is opened.
 """
 
 from __future__ import annotations
@@ -24,7 +34,18 @@ from pathlib import Path
 
 from conformance.errors import SetupError
 from conformance.reporting.categories import categories, write_categories
+from conformance.reporting.known import (
+    FINDINGS_DIR,
+    KnownFinding,
+    merge_known,
+    read_known,
+    resolutions,
+    rewrite,
+)
+from conformance.reporting.labels import STATUS_LABEL
 from conformance.reporting.output import write_report
+from conformance.reporting.results import read_allure
+from conformance.reporting.verdict import verdict
 from conformance.tool import run_tool
 
 #: The project's npm directory in a source checkout: reports/ beside conformance/.
@@ -35,6 +56,8 @@ GENERATE_TIMEOUT = 600.0
 STAMP = ".qmpc-package-lock.sha256"
 NPM_CACHE = ".npm-cache"
 GROUP_BY = ("epic", "feature", "story")
+#: Where allure records which results each known issue resolved, in REPORTS.
+KNOWN_ISSUES = "known-issues.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +96,9 @@ def cmd_report(ns: argparse.Namespace, _passthrough: list[str]) -> int:
     npm_dir = find_npm_dir(reports, ns.npm_dir)
     install(npm_dir)
     html = generate(npm_dir, results, reports / "html")
+    findings = reports / FINDINGS_DIR
+    if findings.is_dir():
+        shutil.copytree(findings, html / FINDINGS_DIR)
     print(f"HTML report: {html / 'index.html'}")
     return 0
 
@@ -170,14 +196,23 @@ def targets(results: Path) -> set[str]:
     return found
 
 
-def config(name: str, output: Path, *, by_target: bool = False) -> dict[str, object]:
+def config(
+    name: str,
+    output: Path,
+    *,
+    by_target: bool = False,
+    known: list[KnownFinding] | None = None,
+) -> dict[str, object]:
     """The Allure 3 config: the per-command tree (under each target first when the
-    results come from several binaries) and the finding-kind categories."""
+    results come from several binaries), the finding-kind categories split into new and
+    known, and the ``known`` findings as known issues."""
     group_by = ("parentSuite", *GROUP_BY) if by_target else GROUP_BY
+    split = [{"label": STATUS_LABEL}, {"label": "feature"}]
     return {
         "name": name,
         "output": str(output),
-        "categories": [{**c, "groupBy": [{"label": "feature"}]} for c in categories()],
+        "categories": [{**c, "groupBy": split} for c in categories()],
+        **({"resolutions": resolutions(known, output.parent / KNOWN_ISSUES)} if known else {}),
         "plugins": {
             "awesome": {"options": {"reportName": name, "groupBy": list(group_by)}},
         },
@@ -192,10 +227,19 @@ def generate(npm_dir: Path, results: Path, output: Path) -> Path:
     # Results from before the categories existed (or from elsewhere) still get them.
     if not (results / "categories.json").exists():
         write_categories(results / "categories.json")
+    # Results of a run before known findings were rewritten are rewritten here (without
+    # the baseline's triage fields, which the run's known-findings.json would carry).
+    known = merge_known([read_known(results), rewrite(results).known.values()])
+    line = verdict(read_allure(results), known).line()
     rc = write_report(
         output.parent / "allurerc.json",
         json.dumps(
-            config(report_name(results), output, by_target=len(targets(results)) > 1),
+            config(
+                f"{report_name(results)} — {line}",
+                output,
+                by_target=len(targets(results)) > 1,
+                known=known,
+            ),
             indent=1,
         )
         + "\n",

@@ -2,7 +2,8 @@
 
 The test body labels what it checks (epic, feature, story, tags: conformance.drive.report).
 What only the outcome or the run knows is added here: the finding kind of a failure
-(a label, a severity, and the ``finding kind:`` line the categories match), the run's
+(a label, a severity, and the ``finding kind:`` line the categories match), its
+findings' signatures and whether they are new or known (labels and a tag), the run's
 parameters (binary, version, target, machine, profile, seed), and links to the sources
 a citation names, at the binary's version.
 """
@@ -19,6 +20,11 @@ from conformance.oracle.failure import FindingKind
 from conformance.reporting.categories import HARNESS_ERROR, kind_note
 
 KIND_LABEL = "finding-kind"
+#: A finding's signature (one label per finding of the result): what the run's verdict
+#: counts, once each.
+FINDING_LABEL = "finding"
+#: ``new`` or ``known``: whether the run's baseline knew every finding of the result.
+STATUS_LABEL = "finding-status"
 # allure-pytest's dynamic API has no annotations.
 _DYNAMIC: Any = allure.dynamic
 
@@ -47,6 +53,20 @@ def file_failure(exc: BaseException, kind: str) -> None:
         exc.add_note(note)
     _DYNAMIC.label(KIND_LABEL, kind)
     _DYNAMIC.label("severity", SEVERITY.get(kind, "normal"))
+
+
+def finding_tag(known: bool) -> str:
+    """The tag that sets a known finding's result apart from a new one's."""
+    return "known finding" if known else "new finding"
+
+
+def label_findings(keys: list[str], known: bool) -> None:
+    """Label the current allure result with its findings' signatures and whether the
+    baseline knew them (a tag too, which the tree shows)."""
+    for key in keys:
+        _DYNAMIC.label(FINDING_LABEL, key)
+    _DYNAMIC.label(STATUS_LABEL, "known" if known else "new")
+    _DYNAMIC.tag(finding_tag(known))
 
 
 def add_parameters(parameters: Mapping[str, str]) -> None:

@@ -27,6 +27,7 @@ from conformance.feedback.credit import reached_text
 from conformance.oracle.deviation import Deviation
 from conformance.reporting.output import write_report
 from conformance.reporting.results import Result
+from conformance.reporting.verdict import FindingRow, Verdict
 from conformance.spec import Schema
 from conformance.spec.coverage import KINDS, Coverage, Item, command_items, summarise
 
@@ -134,6 +135,12 @@ class Matrix:
     # The trace events the run's QEMUs reached (`conformance.feedback.credit.reached_json`);
     # None when the run didn't record them.
     trace: dict[str, object] | None = None
+    # The run's unique findings, new and known, with the baseline's triage fields.
+    findings: list[FindingRow] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict(self.findings)
 
     def totals(self) -> dict[str, int]:
         """How many commands have each status."""
@@ -155,6 +162,8 @@ class Matrix:
             "coverage": self.coverage().to_json(),
             "commands": [r.to_json() for r in self.rows],
             "deviations": [d.to_json() for d in self.deviations],
+            "verdict": self.verdict.line(),
+            "findings": [f.to_json() for f in self.findings],
             **({"trace": self.trace} if self.trace is not None else {}),
         }
 
@@ -217,6 +226,8 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
     lines = [
         f"# Conformance matrix: {title}",
         "",
+        f"Findings: {matrix.verdict.line()}.",
+        "",
         f"{len(matrix.rows)} commands: "
         + ", ".join(f"{totals[s]} {s}" for s in STATUSES)
         + f". Schema coverage by generated valid arguments: {percent(overall)} ("
@@ -239,6 +250,9 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
         cells = [row.cells[a].text for a in AREAS]
         fractions = [_fraction(row.coverage, k) for k in KINDS]
         lines.append("| " + " | ".join([name, *cells, *fractions, percent(row.coverage)]) + " |")
+    if matrix.findings:
+        lines += ["", "## Findings", ""]
+        lines += _findings(matrix.findings)
     if any(row.excluded for row in matrix.rows):
         lines += ["", "## Excluded coverage points", ""]
         lines += _exclusions(matrix)
@@ -251,6 +265,36 @@ def markdown(matrix: Matrix, title: str, chart: str | None = None) -> str:
             for d in matrix.deviations
         ]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Free text in a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ") or "-"
+
+
+def _findings(rows: list[FindingRow]) -> list[str]:
+    """The findings table: new ones first, each with the baseline's triage fields."""
+    targets = len({r.target for r in rows}) > 1
+    head = ["status", "kind", *(["target"] if targets else []), "finding", "results"]
+    lines = [
+        "| " + " | ".join([*head, "verdict", "note", "link"]) + " |",
+        "|" + "---|" * (len(head) + 3),
+    ]
+    for r in rows:
+        link = f"<{r.link}>" if r.link else "-"
+        cells = [
+            f"**{r.status}**" if r.status == "new" else r.status,
+            r.kind,
+            *([f"`{r.target}`"] if targets else []),
+            # Double backticks: a signature may quote code with single ones.
+            f"`` {_cell(r.key)} ``",
+            str(r.results),
+            _cell(r.verdict),
+            _cell(r.note),
+            link,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 #: Excluded points named per command and reason in matrix.md; matrix.json lists all.

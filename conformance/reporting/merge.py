@@ -7,7 +7,12 @@
   collide; a name seen twice with the same bytes (a DIR given twice) is copied once, and
   with other bytes is an error rather than a silent overwrite. ``categories.json`` is
   written once; ``environment.properties`` once, each key with the distinct values of
-  the runs (``qemu.target=aarch64, x86_64``).
+  the runs (``qemu.target=aarch64, x86_64``); ``known-findings.json`` once, with the
+  known findings of every run (conformance.reporting.known).
+- **findings**: each run's finding directories (``findings/`` beside its allure
+  results) are copied into ``REPORTS/findings``, a name seen twice once, so that the
+  results' reproducer links answer in the merged report; the runs' indexes are not
+  merged.
 - **matrices**: each DIR's ``matrix.json`` (in DIR, or beside its allure-results: its
   parent; a matrix index, as ``--all-installed`` writes, stands for the per-target
   matrices it lists) is merged with those of the same QEMU and target, cell by cell:
@@ -28,7 +33,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from conformance.errors import SetupError
@@ -37,6 +42,14 @@ from conformance.jsonfile import read_json
 from conformance.reporting import chart
 from conformance.reporting.categories import write_categories
 from conformance.reporting.environment import properties_text
+from conformance.reporting.known import FILE as KNOWN_FILE
+from conformance.reporting.known import (
+    FINDINGS_DIR,
+    KnownFinding,
+    merge_known,
+    read_known,
+    write_known,
+)
 from conformance.reporting.matrix import (
     AREAS,
     OUTCOMES,
@@ -48,6 +61,7 @@ from conformance.reporting.matrix import (
     write_matrix,
 )
 from conformance.reporting.output import write_report
+from conformance.reporting.verdict import FindingRow, Verdict
 from conformance.spec.coverage import KINDS, Coverage, Item
 
 __all__ = [
@@ -58,6 +72,7 @@ __all__ = [
     "load_json",
     "matrix_from_file",
     "merge_environment",
+    "merge_findings",
     "merge_matrices",
     "merge_reports",
     "merge_results",
@@ -170,9 +185,13 @@ def merge_results(sources: Sequence[Path], dest: Path) -> ResultsMerge:
     outcome = ResultsMerge()
     environments: list[dict[str, str]] = []
     categories: Path | None = None
+    known: list[list[KnownFinding]] = []
     for src in sources:
         for path in sorted(src.iterdir()):
             if not path.is_file():
+                continue
+            if path.name == KNOWN_FILE:
+                known.append(read_known(src))
                 continue
             if path.name == ENVIRONMENT:
                 environments.append(read_properties(path))
@@ -199,6 +218,8 @@ def merge_results(sources: Sequence[Path], dest: Path) -> ResultsMerge:
         shutil.copyfile(categories, dest / CATEGORIES)
     else:
         write_categories(dest / CATEGORIES)
+    if known:
+        write_known(dest, merge_known(known))
     outcome.environment = merge_environment(environments)
     if outcome.environment:
         write_report(dest / ENVIRONMENT, properties_text(outcome.environment))
@@ -316,7 +337,29 @@ def merge_matrices(files: Sequence[MatrixFile]) -> Matrix:
             for name in sorted(cells)
         ],
         trace=merge_reached(_traces(files)),
+        findings=_findings(files),
     )
+
+
+def _findings(files: Sequence[MatrixFile]) -> list[FindingRow]:
+    """The runs' findings, each (target, signature) once: its results added (shards ran
+    disjoint tests), new if any run found it new."""
+    merged: dict[tuple[str, str], FindingRow] = {}
+    for f in files:
+        rows = f.data.get("findings")
+        for data in rows if isinstance(rows, list) else ():
+            if not isinstance(data, dict):
+                continue
+            row = FindingRow.from_json(data)
+            seen = merged.get((row.target, row.key))
+            if seen is not None:
+                row = replace(
+                    seen,
+                    results=seen.results + row.results,
+                    status="new" if "new" in (seen.status, row.status) else "known",
+                )
+            merged[(row.target, row.key)] = row
+    return Verdict(list(merged.values())).sorted().rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,8 +456,28 @@ def _source(directory: Path) -> tuple[Path, Path | None]:
     return results, (matrix if matrix.is_file() else None)
 
 
+def merge_findings(sources: Sequence[Path], dest: Path) -> int:
+    """Copy the finding directories of the runs' findings directories ``sources`` into
+    ``dest`` (the results' reproducer links point there), each name once: the first
+    run's. The runs' indexes are not merged. How many were copied."""
+    copied = 0
+    for src in sources:
+        if not src.is_dir() or src.resolve() == dest.resolve():
+            continue
+        for finding in sorted(p for p in src.iterdir() if p.is_dir()):
+            if (dest / finding.name).exists():
+                continue
+            try:
+                shutil.copytree(finding, dest / finding.name)
+            except OSError as exc:
+                raise SetupError(f"cannot copy {finding}: {exc.strerror or exc}") from exc
+            copied += 1
+    return copied
+
+
 def merge_reports(directories: Sequence[Path], reports: Path) -> list[str]:
-    """Merge runs' allure results and matrices into ``reports``; lines to print."""
+    """Merge runs' allure results, findings and matrices into ``reports``; lines to
+    print."""
     sources = [_source(d) for d in directories]
     merged = merge_results([r for r, _ in sources], reports / RESULTS_DIR)
     lines = [
@@ -422,6 +485,10 @@ def merge_reports(directories: Sequence[Path], reports: Path) -> list[str]:
         + (f", {merged.duplicates} duplicates copied once" if merged.duplicates else "")
         + f") from {len(directories)} directories into {reports / RESULTS_DIR}"
     ]
+    # A run writes its findings beside its allure results.
+    findings = merge_findings([r.parent / FINDINGS_DIR for r, _ in sources], reports / FINDINGS_DIR)
+    if findings:
+        lines.append(f"copied {findings} finding directories into {reports / FINDINGS_DIR}")
     files: list[MatrixFile] = []
     read: set[Path] = set()
     for directory, (_, matrix) in zip(directories, sources, strict=True):

@@ -19,7 +19,6 @@ It is loaded by conformance.plugin (``pytest_plugins``) and reads that plugin's 
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Generator
 from pathlib import Path
 
@@ -35,14 +34,21 @@ from conformance.findings.reproducer import one_liner
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.trace import collect
 from conformance.oracle.failure import Failure
-from conformance.reporting import chart, matrix
+from conformance.reporting import chart, matrix, verdict
 from conformance.reporting.categories import HARNESS_ERROR, write_categories
 from conformance.reporting.environment import (
     environment,
     trace_environment,
     write_environment,
 )
-from conformance.reporting.labels import add_links, add_parameters, add_target, file_failure
+from conformance.reporting.known import replay_command, rewrite, write_known
+from conformance.reporting.labels import (
+    add_links,
+    add_parameters,
+    add_target,
+    file_failure,
+    label_findings,
+)
 from conformance.reporting.results import (
     coverage_exclusions,
     coverage_items,
@@ -52,6 +58,7 @@ from conformance.reporting.results import (
 )
 from conformance.runcontext import (
     FINDING_PROPERTY,
+    KNOWN_PREFIX,
     SUITE_MARK,
     TRACE_PROPERTY,
     binary_info,
@@ -97,6 +104,10 @@ def pytest_runtest_makereport(
             if isinstance(leaf, Failure):
                 add_links(str(leaf.citation), version)
         attach_finding_evidence(item.config, call.excinfo.value, report.user_properties)
+        keys = [_key(v) for n, v in report.user_properties if n == FINDING_PROPERTY]
+        if kind != HARNESS_ERROR and keys:
+            known = str(getattr(report, "wasxfail", "")).startswith(KNOWN_PREFIX)
+            label_findings(keys, known)
     if report.when == "teardown" and run_context(item.config).trace.setup is not None:
         # Everything the test's QEMUs logged: read here, on the process that ran it.
         logged = collect()
@@ -157,10 +168,9 @@ def replay_text(finding: Finding, binary: str, findings_dir: str | None) -> str:
     )
 
 
-def replay_command(binary: str, where: str) -> str:
-    """The command that replays a finding directory (`where`, quoted as the caller
-    needs) on `binary`."""
-    return f"qmp-conformance replay --qemu {shlex.quote(binary)} {where}"
+def _key(value: object) -> str:
+    """The signature of a finding property."""
+    return Finding.from_json(json.loads(str(value))).key
 
 
 def run_parameters(config: pytest.Config) -> dict[str, str]:
@@ -261,20 +271,32 @@ def _write_reports(
 ) -> None:
     info = binary_info(config)
     ctx = run_context(config)
+    # Known findings become the failures they are, now that pytest's outcome and the
+    # exit status are settled (conformance.reporting.known).
+    choice = ctx.baseline
+    known_baseline = choice.baseline if choice is not None else None
+    rewritten = rewrite(
+        results_dir,
+        known_baseline.entry if known_baseline is not None else None,
+        config.getoption("--findings-dir"),
+    )
+    write_known(results_dir, rewritten.known.values())
     write_categories(results_dir / "categories.json")
     reached = trace_reached(ctx.trace, (p for rep in reports for p in rep.user_properties))
     write_environment(
         results_dir / "environment.properties",
         {**environment(info, ctx.profiles, accelerator(config)), **trace_environment(reached)},
     )
+    results = read_allure(results_dir)
     built = matrix.build(
         live_schema(config),
-        read_allure(results_dir),
+        results,
         coverage_items(p for rep in reports for p in rep.user_properties),
         deviations(p for rep in reports for p in rep.user_properties),
         coverage_exclusions(p for rep in reports for p in rep.user_properties),
     )
     built.trace = reached
+    built.findings = verdict.verdict(results, rewritten.known.values()).rows
     config.stash[_MATRIX] = built
     out = config.getoption("--reports-dir")
     if out is not None:
@@ -290,6 +312,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("=", "conformance matrix")
     for line in matrix.table(built):
         terminalreporter.write_line(line)
+    terminalreporter.write_line(f"findings: {built.verdict.line()}")
     out = terminalreporter.config.getoption("--reports-dir")
     if out is not None:
         terminalreporter.write_line(f"written to {Path(out) / 'matrix.md'} (and .json, .svg)")

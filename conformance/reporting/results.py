@@ -18,6 +18,7 @@ from conformance.feedback.credit import START, Coverage, reached_json
 from conformance.machine.trace_events import TraceEvents
 from conformance.oracle.deviation import Deviation
 from conformance.reporting.categories import KNOWN_MESSAGE
+from conformance.reporting.labels import FINDING_LABEL, STATUS_LABEL
 from conformance.runcontext import DEVIATION_PROPERTY, TRACE_PROPERTY
 from conformance.spec.coverage import Item
 
@@ -42,8 +43,14 @@ class Result:
         if self.status == "passed":
             return "pass"
         if self.status in ("failed", "broken"):
-            return "fail"
+            return "known" if self.label(STATUS_LABEL) == "known" else "fail"
+        # A known finding the end of the run has not rewritten (an older run's).
         return "known" if self.message.startswith(KNOWN_MESSAGE) else "skip"
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        """The signatures of the findings the result failed with."""
+        return self.labels.get(FINDING_LABEL, ())
 
 
 def read_allure(directory: Path) -> list[Result]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from conformance.findings.record import Finding
-from conformance.reporting.plugin import replay_command
+from conformance.reporting.known import replay_command
 from conformance.runcontext import (
     FINDING_PROPERTY,
     KNOWN_PREFIX,

@@ -1,23 +1,28 @@
 // Opens a served Allure 3 report in headless Chromium and says, as JSON on stdout,
-// what a reader sees: the tree's section titles (epics, features, stories) after
-// expanding the per-command epics, and for one failing result its category line and
-// the names of its attachments. Saves two screenshots. test_html_report.py judges.
+// what a reader sees: on the first screen (before any click or scroll) the report's
+// title and header and whether the title is inside the viewport; the tree's section
+// titles (epics, features, stories) after expanding the per-command epics; for each
+// named result its category line, error message, resolution tab, attachments, links,
+// and the links of its description with the HTTP status each one of the report's own
+// answers. Saves screenshots (first-screen.png first). test_html_report.py judges.
 //
-// usage: node report_check.mjs NPM_DIR URL FAILING_TEST SCREENSHOT_DIR USER_DATA_DIR [PREFIX]
-// (PREFIX: put before the screenshots' names; FAILING_TEST "-": the tree alone)
+// usage: node report_check.mjs NPM_DIR URL RESULTS SCREENSHOT_DIR USER_DATA_DIR [PREFIX]
+// (RESULTS: test names joined by ",", or "-": the first screen and the tree alone;
+// PREFIX: put before the screenshots' names)
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [npmDir, url, failing, shots, userDataDir, prefix = ""] = process.argv.slice(2);
+const [npmDir, url, named, shots, userDataDir, prefix = ""] = process.argv.slice(2);
 const { chromium } = await import(
   pathToFileURL(join(npmDir, "node_modules", "playwright-core", "index.mjs")).href
 );
 const WAIT_MS = 30000;
+const VIEWPORT = { width: 1280, height: 1000 };
 
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   headless: true,
-  viewport: { width: 1280, height: 1000 },
+  viewport: VIEWPORT,
   // Without the background-networking flags Chromium waits on a network it can't reach.
   args: [
     "--no-sandbox",
@@ -29,41 +34,82 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     "--disable-sync",
   ],
 });
-try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(WAIT_MS);
-  await page.goto(url);
-  // A single-page app: the tree exists once its data has loaded.
-  const titles = page.locator("[data-testid=tree-section-title]");
-  await titles.first().waitFor();
-  const before = await titles.count();
-  for (const epic of ["commands", "behaviour"]) {
-    const section = titles.filter({ hasText: new RegExp(`^${epic}$`) });
-    if ((await section.count()) > 0) await section.first().click();
-  }
-  // Expanded: the epics' features are in the tree.
-  await page.waitForFunction(
-    (n) => document.querySelectorAll("[data-testid=tree-section-title]").length > n,
-    before,
-    { timeout: WAIT_MS },
-  );
-  const sections = await titles.allInnerTexts();
-  await page.screenshot({ path: join(shots, `${prefix}report-tree.png`), fullPage: true });
 
-  if (failing === "-") {
-    // The tree only (a large report, whose groups below the epics are collapsed).
-    console.log(JSON.stringify({ sections, category: "", attachments: [] }));
-    process.exit(0);
-  }
-  await page.locator("[data-testid=tree-leaf]", { hasText: failing }).first().click();
+async function resultSeen(page, name) {
+  // From the report's home: the tree, then the result.
+  await page.goto(url);
+  await page.locator("[data-testid=tree-section-title]").first().waitFor();
+  await page.locator("[data-testid=tree-leaf]", { hasText: name }).first().click();
   await page.locator("[data-testid=test-result-info-title]").waitFor();
   const headers = page.locator("[data-testid=test-result-attachment-header]");
   await headers.first().waitFor();
   const attachments = await headers.allInnerTexts();
   const info = await page.locator("body").innerText();
   const category = info.split("\n").find((line) => line.startsWith("Category:")) ?? "";
-  await page.screenshot({ path: join(shots, `${prefix}failing-result.png`), fullPage: true });
-  console.log(JSON.stringify({ sections, category, attachments }));
+  const error = await page.locator("[data-testid=test-result-error-message]").first().innerText();
+  const resolutionTab = page.locator("[data-testid=test-result-tab-resolutionCategories]");
+  const resolutions = (await resolutionTab.count()) > 0 ? await resolutionTab.innerText() : "";
+  const links = await page
+    .locator("[data-testid=test-result-meta-link]")
+    .evaluateAll((els) =>
+      els.map((e) => ({ text: e.innerText, href: e.querySelector("a")?.href ?? "" })),
+    );
+  // The description is a sandboxed iframe: its links resolve against the report's URL.
+  const frame = page.frameLocator("[data-testid=test-result-description-frame]");
+  await frame.locator("body").waitFor();
+  const description = await frame.locator("body").innerText();
+  const hrefs = await frame.locator("a").evaluateAll((as) => as.map((a) => a.href));
+  const described = [];
+  for (const href of hrefs) {
+    // The report's own files only: the machine may have no network.
+    const local = new URL(href).origin === new URL(url).origin;
+    const status = local ? (await page.request.get(href)).status() : null;
+    described.push({ href, status });
+  }
+  const safe = name.replace(/[^A-Za-z0-9_-]+/g, "_");
+  await page.screenshot({ path: join(shots, `${prefix}result-${safe}.png`), fullPage: true });
+  return { name, category, error, resolutions, attachments, links, description, described };
+}
+
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(WAIT_MS);
+  await page.goto(url);
+  // A single-page app: the first screen is there once the tree's data has loaded.
+  const titles = page.locator("[data-testid=tree-section-title]");
+  await titles.first().waitFor();
+  const title = page.locator("[data-testid=report-title]");
+  const box = await title.boundingBox();
+  const firstScreen = {
+    title: await title.innerText(),
+    header: await page.locator("[data-testid=report-header]").innerText(),
+    stats: await page.locator("[data-testid^=metadata-item-]").allInnerTexts(),
+    titleInView: box !== null && box.y >= 0 && box.y + box.height <= VIEWPORT.height,
+  };
+  await page.screenshot({ path: join(shots, `${prefix}first-screen.png`) });
+
+  // A click toggles a section: open the epics that are closed (the report opens some
+  // groups with failures by itself).
+  for (const epic of ["commands", "behaviour"]) {
+    const title = page.locator("[data-testid=tree-section-title]", {
+      hasText: new RegExp(`^${epic}$`),
+    });
+    const rows = page.locator("[data-testid=tree-section]", { has: title });
+    for (let i = 0; i < (await rows.count()); i++) {
+      const row = rows.nth(i);
+      if ((await row.locator("svg[class*='--opened']").count()) > 0) continue;
+      await row.locator("[data-testid=tree-arrow]").click();
+      await row.locator("svg[class*='--opened']").waitFor();
+    }
+  }
+  const sections = await titles.allInnerTexts();
+  await page.screenshot({ path: join(shots, `${prefix}report-tree.png`), fullPage: true });
+
+  const results = [];
+  for (const name of named === "-" ? [] : named.split(",")) {
+    results.push(await resultSeen(page, name));
+  }
+  console.log(JSON.stringify({ firstScreen, sections, results }));
 } finally {
   await context.close();
 }

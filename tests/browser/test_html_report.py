@@ -25,6 +25,9 @@ from typing import Any
 
 import pytest
 
+from conformance.findings.baseline import choose, save
+from conformance.findings.signature import Signature
+from conformance.machine.probe import probe
 from conformance.reporting.html import cmd_report, is_installed
 from tests.integration.clirun import run_suite
 
@@ -34,8 +37,18 @@ HERE = Path(__file__).resolve().parent
 # The checkout's, also when tox installed the package from a wheel.
 NPM_DIR = HERE.parents[1] / "reports"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FAILING = "test_doc_error[block_resize-1]"
-SELECTION = "test_doc_error and block_resize or test_valid_arguments and block_resize"
+KNOWN = "test_doc_error[block_resize-1]"
+NEW = "test_doc_error[blockdev-snapshot-sync-1]"
+SELECTION = (
+    "test_doc_error and block_resize or test_valid_arguments and block_resize"
+    " or test_doc_error and blockdev-snapshot-sync"
+)
+#: The triage fields the test's baseline gives the known finding.
+TRIAGE = {
+    "verdict": "doc bug",
+    "note": "the error class is GenericError since device lookup moved to the block layer",
+    "link": "https://gitlab.com/qemu-project/qemu/-/issues",
+}
 SERVE_DEADLINE = 10.0
 BROWSER_DEADLINE = 120.0
 
@@ -55,12 +68,33 @@ def _needs_browser() -> None:
         )
 
 
+def _baseline(qemu: str, path: Path) -> str:
+    """A baseline that knows block_resize's documented-error finding (from the
+    binary's packaged one), with triage fields, and nothing else: its signature."""
+    packaged = choose("auto", probe(qemu)).baseline
+    assert packaged is not None, f"no packaged baseline for {qemu}"
+    (key,) = [k for k in packaged.findings if k.startswith("doc-mismatch | block_resize | ")]
+    info = probe(qemu)
+    save(
+        path,
+        [(key, "doc-mismatch", "block_resize")],
+        version=info.version_text,
+        package=info.package,
+        target=info.target,
+    )
+    data = json.loads(path.read_text())
+    data["targets"][info.target]["findings"][key].update(TRIAGE)
+    path.write_text(json.dumps(data))
+    return key
+
+
 @pytest.fixture(scope="module")
 def report(qemu_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reports directory of the tiny run, with its HTML built."""
     _needs_browser()
     base = tmp_path_factory.mktemp("report")
     reports = base / "reports"
+    _baseline(qemu_binary, base / "baseline.json")
     run = run_suite(
         qemu_binary,
         reports,
@@ -72,8 +106,10 @@ def report(qemu_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "conformance.reporting.plugin",
         f"--reports-dir={reports}",
         f"--qmp-workdir={base / 'work'}",
+        f"--baseline={base / 'baseline.json'}",
         "--minimise-budget=0",
     )
+    # The new finding fails the run; the known one doesn't count.
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
     assert cmd_report(argparse.Namespace(reports=str(reports), npm_dir=str(NPM_DIR)), []) == 0
     return reports
@@ -137,10 +173,11 @@ def chromium_tmp(tmp_path: Path) -> Iterator[Path]:
 
 
 def _browse(
-    url: str, tmp_path: Path, chromium_tmp: Path, failing: str = FAILING, prefix: str = ""
+    url: str, tmp_path: Path, chromium_tmp: Path, results: str = f"{NEW},{KNOWN}", prefix: str = ""
 ) -> dict[str, Any]:
-    """What report_check.mjs sees at ``url`` (the tree, and the result ``failing``
-    unless it is "-"); its screenshots are named ``prefix…``."""
+    """What report_check.mjs sees at ``url`` (the first screen, the tree, and the
+    results named in ``results`` unless it is "-"); its screenshots are named
+    ``prefix…``."""
     shots = _shots(tmp_path)
     home = tmp_path / "home"  # Chromium and node write nothing outside their temp dirs
     home.mkdir(exist_ok=True)
@@ -150,7 +187,7 @@ def _browse(
             str(HERE / "report_check.mjs"),
             str(NPM_DIR),
             url,
-            failing,
+            results,
             str(shots),
             str(tmp_path / "chromium-profile"),
             prefix,
@@ -163,9 +200,10 @@ def _browse(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    for shot in ("report-tree.png", "failing-result.png")[: 1 if failing == "-" else 2]:
+    for shot in ("first-screen.png", "report-tree.png"):
         assert (shots / f"{prefix}{shot}").stat().st_size > 10_000, shot
-    seen["attachments"] = [a.split("\n")[1] for a in seen["attachments"]]
+    for result in seen["results"]:
+        result["attachments"] = [a.split("\n")[1] for a in result["attachments"]]
     return seen
 
 
@@ -175,18 +213,58 @@ def _shots(tmp_path: Path) -> Path:
     return shots
 
 
-def test_per_command_report_in_chromium(served: str, tmp_path: Path, chromium_tmp: Path) -> None:
+def test_the_first_screen_leads_with_the_findings(
+    report: Path, served: str, tmp_path: Path, chromium_tmp: Path
+) -> None:
     seen = _browse(served, tmp_path, chromium_tmp)
+    first = seen["firstScreen"]
+    # The verdict in the suite's terms, as the title, counted from the results.
+    verdict = "1 new finding: 1 doc mismatch; 1 known: 1 doc mismatch"
+    assert first["title"].endswith(f" — {verdict}"), first["title"]
+    assert json.loads((report / "matrix.json").read_text())["verdict"] == verdict
+    assert first["titleInView"]
+    # Both findings fail (a known one is no skip): not "100%".
+    assert "100%" not in first["header"], first["header"]
+    assert "Failed\n2" in first["stats"], first["stats"]
     # The per-command tree: epic, then the command as feature, then the check.
     assert {"commands", "documentation", "block_resize", "error condition 1"} <= set(
         seen["sections"]
     ), seen["sections"]
-    # Filed under its finding kind, not allure's default "Product errors".
-    assert seen["category"] == "Category: doc mismatch"
-    names = seen["attachments"]
-    assert {"transcript.jsonl", "transcript.txt", "reproducer.jsonl", "replay.txt"} <= set(names), (
-        names
-    )
+
+
+def test_a_new_and_a_known_finding_in_chromium(
+    served: str, tmp_path: Path, chromium_tmp: Path
+) -> None:
+    seen = _browse(served, tmp_path, chromium_tmp)
+    new, known = seen["results"]
+    for result in (new, known):
+        # Filed under its finding kind, not allure's default "Product errors".
+        assert result["category"] == "Category: doc mismatch"
+        names = result["attachments"]
+        assert {"transcript.jsonl", "transcript.txt", "reproducer.jsonl", "replay.txt"} <= set(
+            names
+        ), names
+        # Its reproducer linked from the description, answering from the report.
+        reproducers = [d for d in result["described"] if d["href"].endswith("/reproducer.jsonl")]
+        assert reproducers, result["described"]
+        local = [d for d in result["described"] if d["href"].startswith(served)]
+        assert reproducers[0] in local
+        assert all(d["status"] == 200 for d in local), result["described"]
+        assert "qmp-conformance replay --qemu" in result["error"]
+    for result in (new, known):
+        # The replay command names the finding's directory, which holds its reproducer.
+        replay = result["error"].split("\n")[1]
+        assert replay.startswith("replay: qmp-conformance replay --qemu "), replay
+        assert (Path(replay.split()[-1]) / "reproducer.jsonl").is_file(), replay
+    assert new["error"].startswith("new finding: doc-mismatch | blockdev-snapshot-sync | ")
+    assert new["resolutions"] == ""
+    assert known["error"].startswith("known finding: doc-mismatch | block_resize | ")
+    slug = Signature.from_key(known["error"].split("\n")[0].removeprefix("known finding: ")).slug
+    # Resolved as a known issue: its id the finding's directory; the triage fields shown.
+    assert known["resolutions"].split() == ["Resolutions", "1"]
+    assert f"triage: {TRIAGE['verdict']}: {TRIAGE['note']}" in known["description"]
+    assert {"text": f"triage: {TRIAGE['verdict']}", "href": TRIAGE["link"]} in known["links"]
+    assert f"/findings/{slug}/reproducer.jsonl" in str(known["described"])
 
 
 def test_the_conformance_runs_report_in_chromium(tmp_path: Path, chromium_tmp: Path) -> None:
@@ -198,7 +276,7 @@ def test_the_conformance_runs_report_in_chromium(tmp_path: Path, chromium_tmp: P
         pytest.skip(f"no report in {html}: run tox -e conformance, then tox -e report")
     _needs_browser()
     with _serve(html) as url:
-        seen = _browse(url, tmp_path, chromium_tmp, failing="-", prefix="run-")
+        seen = _browse(url, tmp_path, chromium_tmp, results="-", prefix="run-")
     matrix = json.loads((NPM_DIR / "matrix.json").read_text())
     tested = {
         r["command"]
@@ -208,6 +286,15 @@ def test_the_conformance_runs_report_in_chromium(tmp_path: Path, chromium_tmp: P
     sections = set(seen["sections"])
     assert {"commands", "documentation", "protocol"} <= sections, sorted(sections)
     assert tested <= sections, sorted(tested - sections)[:20]
+    # The report states the run's verdict, and known findings are no skips. (On load
+    # Allure 3.18's awesome report opens the groups with failures and scrolls its first
+    # failing result into the middle of the view when it lies below the band its
+    # sticky filter bar leaves: in a whole run the title may be above the first screen,
+    # which the tiny run's test checks.)
+    first = seen["firstScreen"]
+    assert first["title"].endswith(" — " + matrix["verdict"]), first["title"]
+    if matrix["findings"]:
+        assert "100%" not in first["header"], first["header"]
 
 
 def test_matrix_and_allure_files_of_a_real_run(report: Path) -> None:
@@ -221,7 +308,12 @@ def test_matrix_and_allure_files_of_a_real_run(report: Path) -> None:
     assert block_resize["coverage"]["member"]["exercised"] >= 2
     assert rows["query-status"]["status"] == "n/a"
     markdown = (report / "matrix.md").read_text()
-    assert "| `block_resize` | pass 1 | n/a | n/a | fail 1/1 |" in markdown
+    assert "| `block_resize` | pass 1 | n/a | n/a | fail 1/1 known |" in markdown
+    # The findings table, new first, with the known one's triage fields.
+    assert "| **new** | doc-mismatch | `` doc-mismatch \\| blockdev-snapshot-sync \\| " in markdown
+    findings = {f["status"]: f for f in matrix["findings"]}
+    assert {k: findings["known"][k] for k in TRIAGE} == TRIAGE
+    assert findings["new"]["verdict"] == ""
     assert (report / "matrix.svg").read_text().startswith("<svg")
     results = report / "allure-results"
     names = {c["name"] for c in json.loads((results / "categories.json").read_text())}

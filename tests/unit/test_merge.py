@@ -12,6 +12,7 @@ from conformance.cli import main
 from conformance.errors import SetupError
 from conformance.reporting import chart, matrix
 from conformance.reporting.environment import properties_text
+from conformance.reporting.known import KnownFinding, read_known, write_known
 from conformance.reporting.merge import (
     INDEX_KEY,
     merge_environment,
@@ -21,6 +22,7 @@ from conformance.reporting.merge import (
     read_matrices,
     read_properties,
 )
+from conformance.reporting.verdict import FindingRow
 from conformance.spec.coverage import KINDS, Coverage, Item
 
 
@@ -247,3 +249,43 @@ def test_cli_report_merge_without_html(tmp_path: Path, capsys: pytest.CaptureFix
     assert "merged 2 results" in capsys.readouterr().out
     assert main(["report", "--reports", str(out), "--merge", str(tmp_path / "nope")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+CRASH = "crash | transaction | SIGSEGV"
+DOC = "doc-mismatch | block_resize | doc.error-condition.missing $.arguments.device"
+
+
+def test_findings_and_known_findings_survive_the_merge(tmp_path: Path) -> None:
+    one, two = _shard_rows()
+    a = _run_dir(tmp_path / "a", "QEMU 7.2.22 x86_64", one, 1, ENV_X86)
+    b = _run_dir(tmp_path / "b", "QEMU 7.2.22 x86_64", two, 1, ENV_X86)
+    triaged = KnownFinding(DOC, "x86_64", "t", "doc bug", "a note", "https://example.org/1")
+    rows_a = [FindingRow(DOC, "known", "x86_64", 1, "doc bug", "a note", "https://example.org/1")]
+    rows_b = [FindingRow(DOC, "known", "x86_64", 2), FindingRow(CRASH, "new", "x86_64")]
+    for run, rows, known in ((a, rows_a, [triaged]), (b, rows_b, [KnownFinding(DOC, "x86_64")])):
+        built = matrix.Matrix(one, findings=rows)
+        matrix.write_matrix(built, run, "QEMU 7.2.22 x86_64", chart.svg(built, "t"))
+        write_known(run / "allure-results", known)
+    for run, slug in ((a, "doc-x"), (b, "doc-x"), (b, "crash-y")):
+        (run / "findings" / slug).mkdir(parents=True, exist_ok=True)
+        (run / "findings" / slug / "reproducer.jsonl").write_text(run.name)
+    out = tmp_path / "merged"
+    lines = merge_reports([a, b / "allure-results"], out)
+    assert f"copied 2 finding directories into {out / 'findings'}" in lines
+    # Each finding directory once, the first run's.
+    assert (out / "findings" / "doc-x" / "reproducer.jsonl").read_text() == "a"
+    assert (out / "findings" / "crash-y" / "reproducer.jsonl").read_text() == "b"
+    data = json.loads((out / "matrix.json").read_text())
+    # New first; a signature once, its results added, the first run's triage kept.
+    assert [(f["signature"], f["status"], f["results"]) for f in data["findings"]] == [
+        (CRASH, "new", 1),
+        (DOC, "known", 3),
+    ]
+    assert data["findings"][1]["verdict"] == "doc bug"
+    assert data["verdict"] == "1 new finding: 1 crash; 1 known: 1 doc mismatch"
+    assert (
+        "| known | doc-mismatch | `` doc-mismatch \\| block_resize \\| "
+        in (out / "matrix.md").read_text()
+    )
+    # The known-issues files of both runs: one, each signature once, the first entry.
+    assert read_known(out / "allure-results") == [triaged]

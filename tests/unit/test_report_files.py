@@ -134,8 +134,11 @@ def test_config_groups_by_command_and_files_by_kind(tmp_path: Path) -> None:
     categories = cfg["categories"]
     assert isinstance(categories, list)
     assert {c["name"] for c in categories} >= {"crash", "doc mismatch", "harness error"}
-    assert all(c["groupBy"] == [{"label": "feature"}] for c in categories)
+    # Each kind split into new and known findings, then by command.
+    split = [{"label": "finding-status"}, {"label": "feature"}]
+    assert all(c["groupBy"] == split for c in categories)
     assert cfg["output"] == str(tmp_path / "html")
+    assert "resolutions" not in cfg  # no known findings: no known issues
 
 
 def test_results_of_several_targets_group_by_target_first(tmp_path: Path) -> None:
