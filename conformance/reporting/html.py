@@ -4,13 +4,18 @@ Allure 3 is the npm package ``allure``, pinned in reports/package.json with its 
 file and installed there with ``npm ci`` (never globally), only when node_modules is
 missing or was installed from another lock file. The report is generated from
 REPORTS/allure-results into REPORTS/html, with a config written beside it
-(REPORTS/allurerc.json) that
+(REPORTS/allurerc.mjs) that
 
-- names the report with the run's verdict, counted from the results
-  (conformance.reporting.verdict): "QEMU 7.2.22 x86_64: 0 new findings, 34 known:
-  5 crashes, …", the title of the report's first screen;
-- groups the results by epic, then feature (the command or event), then story (the
-  check), which makes the tree a per-command report;
+- makes two reports of the results (`REPORTS`), each an awesome report in a directory
+  of its own, which Allure's summary page, REPORTS/html/index.html, the first screen,
+  lists with their names and statistics: the findings (only the results that are
+  findings, grouped new or known, then by finding kind, then by command), named with
+  the run's verdict counted from the results (conformance.reporting.verdict):
+  "QEMU 7.2.22 x86_64 — 0 new findings, 34 known: 5 crashes, …"; and every result by
+  command (epic, then feature: the command or event, then story: the check). On its
+  own page an awesome report opens the groups with failures and scrolls its first
+  failing result into view, past its title in a whole run: the summary page is where
+  the verdict stays in sight;
 - sorts failures into the finding kinds (conformance.reporting.categories) instead of
   allure's default "Product errors" / "Test errors", each kind split into new and
   known findings (the ``finding-status`` label), then by command;
@@ -42,7 +47,7 @@ from conformance.reporting.known import (
     resolutions,
     rewrite,
 )
-from conformance.reporting.labels import STATUS_LABEL
+from conformance.reporting.labels import KIND_LABEL, STATUS_LABEL
 from conformance.reporting.output import write_report
 from conformance.reporting.results import read_allure
 from conformance.reporting.verdict import verdict
@@ -56,6 +61,16 @@ GENERATE_TIMEOUT = 600.0
 STAMP = ".qmpc-package-lock.sha256"
 NPM_CACHE = ".npm-cache"
 GROUP_BY = ("epic", "feature", "story")
+#: The HTML's two reports: the directory of each under REPORTS/html, and its tree.
+FINDINGS_REPORT = "by-finding"
+COMMANDS_REPORT = "by-command"
+REPORTS = (FINDINGS_REPORT, COMMANDS_REPORT)
+FINDINGS_GROUP_BY = (STATUS_LABEL, KIND_LABEL, "feature")
+#: The findings report keeps the results that are findings (they carry STATUS_LABEL).
+#: The awesome plugin takes a filter as a function only, so the config is an ES module
+#: whose JSON carries this mark where the function goes.
+_FILTER_MARK = "qmpc-findings-filter"
+_FILTER = f'(result) => result.labels.some((label) => label.name === "{STATUS_LABEL}")'
 #: Where allure records which results each known issue resolved, in REPORTS.
 KNOWN_ISSUES = "known-issues.json"
 
@@ -197,26 +212,49 @@ def targets(results: Path) -> set[str]:
 
 
 def config(
-    name: str,
+    title: str,
     output: Path,
     *,
+    line: str = "",
     by_target: bool = False,
     known: list[KnownFinding] | None = None,
 ) -> dict[str, object]:
-    """The Allure 3 config: the per-command tree (under each target first when the
-    results come from several binaries), the finding-kind categories split into new and
-    known, and the ``known`` findings as known issues."""
-    group_by = ("parentSuite", *GROUP_BY) if by_target else GROUP_BY
+    """The Allure 3 config: the findings report named ``title — line`` (the verdict)
+    and the per-command report (under each target first when the results come from
+    several binaries), the finding-kind categories split into new and known, and the
+    ``known`` findings as known issues. `config_module` writes it."""
+    targets = ("parentSuite",) if by_target else ()
     split = [{"label": STATUS_LABEL}, {"label": "feature"}]
+    awesome = "@allurereport/plugin-awesome"
     return {
-        "name": name,
+        "name": f"{title} — {line}" if line else title,
         "output": str(output),
         "categories": [{**c, "groupBy": split} for c in categories()],
         **({"resolutions": resolutions(known, output.parent / KNOWN_ISSUES)} if known else {}),
         "plugins": {
-            "awesome": {"options": {"reportName": name, "groupBy": list(group_by)}},
+            FINDINGS_REPORT: {
+                "import": awesome,
+                "options": {
+                    "reportName": f"{title} — {line}" if line else title,
+                    "groupBy": [*targets, *FINDINGS_GROUP_BY],
+                    "filter": _FILTER_MARK,
+                },
+            },
+            COMMANDS_REPORT: {
+                "import": awesome,
+                "options": {
+                    "reportName": f"{title}, by command",
+                    "groupBy": [*targets, *GROUP_BY],
+                },
+            },
         },
     }
+
+
+def config_module(cfg: Mapping[str, object]) -> str:
+    """``cfg`` as the ES module Allure loads, the findings filter a function."""
+    text = json.dumps(cfg, indent=1)
+    return f"export default {text.replace(json.dumps(_FILTER_MARK), _FILTER)};\n"
 
 
 def generate(npm_dir: Path, results: Path, output: Path) -> Path:
@@ -232,17 +270,16 @@ def generate(npm_dir: Path, results: Path, output: Path) -> Path:
     known = merge_known([read_known(results), rewrite(results).known.values()])
     line = verdict(read_allure(results), known).line()
     rc = write_report(
-        output.parent / "allurerc.json",
-        json.dumps(
+        output.parent / "allurerc.mjs",
+        config_module(
             config(
-                f"{report_name(results)} — {line}",
+                report_name(results),
                 output,
+                line=line,
                 by_target=len(targets(results)) > 1,
                 known=known,
-            ),
-            indent=1,
-        )
-        + "\n",
+            )
+        ),
     )
     if output.exists():
         shutil.rmtree(output)
@@ -251,6 +288,7 @@ def generate(npm_dir: Path, results: Path, output: Path) -> Path:
         npm_dir,
         GENERATE_TIMEOUT,
     )
-    if not (output / "index.html").is_file():
-        raise SetupError(f"allure generate wrote no {output / 'index.html'}")
+    for page in (output / "index.html", *(output / r / "index.html" for r in REPORTS)):
+        if not page.is_file():
+            raise SetupError(f"allure generate wrote no {page}")
     return output

@@ -122,9 +122,14 @@ def replay_command(binary: str, where: str) -> str:
     return f"qmp-conformance replay --qemu {shlex.quote(binary)} {where}"
 
 
+#: The findings directories as a report page links them: each report is a directory
+#: of REPORTS/html (conformance.reporting.html.REPORTS), the findings its sibling.
+FINDINGS_HREF = f"../{FINDINGS_DIR}"
+
+
 def findings_link(key: str) -> str:
-    """A finding's directory relative to the HTML report."""
-    return f"{FINDINGS_DIR}/{Signature.from_key(key).slug}/"
+    """A finding's directory relative to a page of the HTML report."""
+    return f"{FINDINGS_HREF}/{Signature.from_key(key).slug}/"
 
 
 #: The known signature that stands for a signature and its baseline entry
@@ -285,7 +290,8 @@ def _link(
                 links.append({"type": "issue", "name": f"triage: {verdict}", "url": entry["link"]})
                 lines.append(f"- link: <{entry['link']}>")
         lines.append(
-            f"- finding: [{where}]({where}) (index: [findings/index.md](findings/index.md))"
+            f"- finding: [{where}]({where}) "
+            f"(index: [{FINDINGS_DIR}/index.md]({FINDINGS_HREF}/index.md))"
         )
         if "reproducer.jsonl" in names:
             lines.append(

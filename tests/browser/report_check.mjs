@@ -1,10 +1,12 @@
 // Opens a served Allure 3 report in headless Chromium and says, as JSON on stdout,
-// what a reader sees: on the first screen (before any click or scroll) the report's
-// title and header and whether the title is inside the viewport; the tree's section
-// titles (epics, features, stories) after expanding the per-command epics; for each
-// named result its category line, error message, resolution tab, attachments, links,
-// and the links of its description with the HTTP status each one of the report's own
-// answers. Saves screenshots (first-screen.png first). test_html_report.py judges.
+// what a reader sees: on the first screen (Allure's summary page, before any click or
+// scroll) each report's card (its name, its statistics, its link) and whether it lies
+// inside the viewport; the findings report's tree (new or known, kind, command); the
+// per-command report's section titles (epics, features, stories) after expanding the
+// per-command epics; for each named result (opened from the findings report) its
+// category line, error message, resolution tab, attachments, links, and the links of
+// its description with the HTTP status each one of the report's own answers. Saves
+// screenshots (first-screen.png first). test_html_report.py judges.
 //
 // usage: node report_check.mjs NPM_DIR URL RESULTS SCREENSHOT_DIR USER_DATA_DIR [PREFIX]
 // (RESULTS: test names joined by ",", or "-": the first screen and the tree alone;
@@ -35,9 +37,12 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   ],
 });
 
+const FINDINGS = new URL("by-finding/", url).href;
+const COMMANDS = new URL("by-command/", url).href;
+
 async function resultSeen(page, name) {
-  // From the report's home: the tree, then the result.
-  await page.goto(url);
+  // From the findings report's home: the tree, then the result.
+  await page.goto(FINDINGS);
   await page.locator("[data-testid=tree-section-title]").first().waitFor();
   await page.locator("[data-testid=tree-leaf]", { hasText: name }).first().click();
   await page.locator("[data-testid=test-result-info-title]").waitFor();
@@ -71,23 +76,37 @@ async function resultSeen(page, name) {
   return { name, category, error, resolutions, attachments, links, description, described };
 }
 
+async function sectionTitles(page) {
+  const titles = page.locator("[data-testid=tree-section-title]");
+  await titles.first().waitFor();
+  return titles;
+}
+
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(WAIT_MS);
   await page.goto(url);
-  // A single-page app: the first screen is there once the tree's data has loaded.
-  const titles = page.locator("[data-testid=tree-section-title]");
-  await titles.first().waitFor();
-  const title = page.locator("[data-testid=report-title]");
-  const box = await title.boundingBox();
-  const firstScreen = {
-    title: await title.innerText(),
-    header: await page.locator("[data-testid=report-header]").innerText(),
-    stats: await page.locator("[data-testid^=metadata-item-]").allInnerTexts(),
-    titleInView: box !== null && box.y >= 0 && box.y + box.height <= VIEWPORT.height,
-  };
+  const cards = page.locator("[data-testid=summary-report-card]");
+  await cards.first().waitFor();
+  const firstScreen = [];
+  for (let i = 0; i < (await cards.count()); i++) {
+    const card = cards.nth(i);
+    const box = await card.boundingBox();
+    firstScreen.push({
+      text: await card.innerText(),
+      href: await card.getAttribute("href"),
+      inView: box !== null && box.y >= 0 && box.y + box.height <= VIEWPORT.height,
+    });
+  }
   await page.screenshot({ path: join(shots, `${prefix}first-screen.png`) });
 
+  // The findings report opens its groups with failures by itself.
+  await page.goto(FINDINGS);
+  const findingSections = await (await sectionTitles(page)).allInnerTexts();
+  await page.screenshot({ path: join(shots, `${prefix}findings-tree.png`) });
+
+  await page.goto(COMMANDS);
+  const titles = await sectionTitles(page);
   // A click toggles a section: open the epics that are closed (the report opens some
   // groups with failures by itself).
   for (const epic of ["commands", "behaviour"]) {
@@ -109,7 +128,7 @@ try {
   for (const name of named === "-" ? [] : named.split(",")) {
     results.push(await resultSeen(page, name));
   }
-  console.log(JSON.stringify({ firstScreen, sections, results }));
+  console.log(JSON.stringify({ firstScreen, findingSections, sections, results }));
 } finally {
   await context.close();
 }

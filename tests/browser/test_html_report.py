@@ -200,7 +200,7 @@ def _browse(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    for shot in ("first-screen.png", "report-tree.png"):
+    for shot in ("first-screen.png", "findings-tree.png", "report-tree.png"):
         assert (shots / f"{prefix}{shot}").stat().st_size > 10_000, shot
     for result in seen["results"]:
         result["attachments"] = [a.split("\n")[1] for a in result["attachments"]]
@@ -217,15 +217,28 @@ def test_the_first_screen_leads_with_the_findings(
     report: Path, served: str, tmp_path: Path, chromium_tmp: Path
 ) -> None:
     seen = _browse(served, tmp_path, chromium_tmp)
-    first = seen["firstScreen"]
-    # The verdict in the suite's terms, as the title, counted from the results.
+    # Allure's summary page: the findings report first, named with the run's verdict
+    # in the suite's terms counted from the results, then the per-command report.
+    findings, commands = seen["firstScreen"]
     verdict = "1 new finding: 1 doc mismatch; 1 known: 1 doc mismatch"
-    assert first["title"].endswith(f" — {verdict}"), first["title"]
+    assert f" — {verdict}" in findings["text"], findings["text"]
     assert json.loads((report / "matrix.json").read_text())["verdict"] == verdict
-    assert first["titleInView"]
-    # Both findings fail (a known one is no skip): not "100%".
-    assert "100%" not in first["header"], first["header"]
-    assert "Failed\n2" in first["stats"], first["stats"]
+    assert findings["inView"]
+    assert commands["inView"]
+    assert findings["href"] == "by-finding/"
+    assert commands["href"] == "by-command/"
+    # Both findings fail (a known one is no skip): neither report reads "100%", and
+    # the findings report holds the two findings alone.
+    for card in (findings, commands):
+        assert "100%" not in card["text"], card["text"]
+    assert "Failed\n2" in findings["text"], findings["text"]
+    assert "Total\n2" in findings["text"], findings["text"]
+    # Its tree: new or known, then the finding kind, then the command.
+    tree = seen["findingSections"]
+    assert {"new", "known", "doc-mismatch", "block_resize", "blockdev-snapshot-sync"} <= set(
+        tree
+    ), tree
+    assert "documentation" not in tree  # results that are no finding aren't there
     # The per-command tree: epic, then the command as feature, then the check.
     assert {"commands", "documentation", "block_resize", "error condition 1"} <= set(
         seen["sections"]
@@ -286,15 +299,13 @@ def test_the_conformance_runs_report_in_chromium(tmp_path: Path, chromium_tmp: P
     sections = set(seen["sections"])
     assert {"commands", "documentation", "protocol"} <= sections, sorted(sections)
     assert tested <= sections, sorted(tested - sections)[:20]
-    # The report states the run's verdict, and known findings are no skips. (On load
-    # Allure 3.18's awesome report opens the groups with failures and scrolls its first
-    # failing result into the middle of the view when it lies below the band its
-    # sticky filter bar leaves: in a whole run the title may be above the first screen,
-    # which the tiny run's test checks.)
-    first = seen["firstScreen"]
-    assert first["title"].endswith(" — " + matrix["verdict"]), first["title"]
+    # The first screen states the run's verdict, and known findings are no skips.
+    findings, commands = seen["firstScreen"]
+    assert " — " + matrix["verdict"] in findings["text"], findings["text"]
+    assert findings["inView"]
     if matrix["findings"]:
-        assert "100%" not in first["header"], first["header"]
+        assert "100%" not in findings["text"] + commands["text"]
+        assert {"new", "known"} & set(seen["findingSections"]), seen["findingSections"]
 
 
 def test_matrix_and_allure_files_of_a_real_run(report: Path) -> None:

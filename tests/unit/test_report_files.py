@@ -128,9 +128,14 @@ def test_missing_node_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_config_groups_by_command_and_files_by_kind(tmp_path: Path) -> None:
-    cfg = html.config("QMP conformance: QEMU 7.2.22 x86_64", tmp_path / "html")
-    awesome = cfg["plugins"]["awesome"]["options"]  # type: ignore[index]
-    assert awesome["groupBy"] == ["epic", "feature", "story"]
+    cfg = html.config("QMP conformance: QEMU 7.2.22 x86_64", tmp_path / "html", line="0 new")
+    commands = cfg["plugins"]["by-command"]["options"]  # type: ignore[index]
+    assert commands["groupBy"] == ["epic", "feature", "story"]
+    assert commands["reportName"] == "QMP conformance: QEMU 7.2.22 x86_64, by command"
+    # The findings report: the verdict its name, new or known, then kind, then command.
+    findings = cfg["plugins"]["by-finding"]["options"]  # type: ignore[index]
+    assert findings["reportName"] == "QMP conformance: QEMU 7.2.22 x86_64 — 0 new"
+    assert findings["groupBy"] == ["finding-status", "finding-kind", "feature"]
     categories = cfg["categories"]
     assert isinstance(categories, list)
     assert {c["name"] for c in categories} >= {"crash", "doc mismatch", "harness error"}
@@ -148,8 +153,21 @@ def test_results_of_several_targets_group_by_target_first(tmp_path: Path) -> Non
     (tmp_path / "broken-result.json").write_text("{")  # skipped, not fatal
     assert html.targets(tmp_path) == {"x86_64", "aarch64"}
     cfg = html.config("merged", tmp_path / "html", by_target=True)
-    awesome = cfg["plugins"]["awesome"]["options"]  # type: ignore[index]
-    assert awesome["groupBy"] == ["parentSuite", "epic", "feature", "story"]
+    commands = cfg["plugins"]["by-command"]["options"]  # type: ignore[index]
+    assert commands["groupBy"] == ["parentSuite", "epic", "feature", "story"]
+    findings = cfg["plugins"]["by-finding"]["options"]  # type: ignore[index]
+    assert findings["groupBy"][0] == "parentSuite"
+
+
+def test_the_config_module_filters_the_findings_report_with_a_function(tmp_path: Path) -> None:
+    text = html.config_module(html.config("t", tmp_path / "html"))
+    assert text.startswith("export default {")
+    assert text.endswith("};\n")
+    # A function, not a string: the JSON mark is gone.
+    filters = [line.strip() for line in text.splitlines() if '"filter":' in line]
+    assert filters == [
+        '"filter": (result) => result.labels.some((label) => label.name === "finding-status")'
+    ], filters
 
 
 def test_report_name_from_the_environment(tmp_path: Path) -> None:

@@ -147,7 +147,9 @@ def test_a_known_finding_becomes_the_failure_it_is(results: Path) -> None:
     description = str(doc["description"])
     assert description.startswith(f"**known finding** `{DOC}`")
     assert "- triage: doc bug: GenericError since 2.x" in description
-    assert f"[findings/{slug}/reproducer.jsonl](findings/{slug}/reproducer.jsonl)" in description
+    assert (
+        f"[../findings/{slug}/reproducer.jsonl](../findings/{slug}/reproducer.jsonl)" in description
+    )
     assert description.endswith("Cites: qapi § block_resize")
     # Without a reproducer, no reproducer link nor replay command.
     other = load(results, "c")
