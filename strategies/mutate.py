@@ -9,9 +9,12 @@ reached a new trace (command, event) pair) and changes one thing, chosen at rand
   compiled generators (so of the same schema type), or in another seed of the same
   command (a splice);
 - an optional member left out, or one a fresh draw has added;
-- an integer made small (0, 1, 2, a power of two, 0-255): introspection calls every
-  C integer type ``int``, so a fresh draw spans int64 and QEMU's visitor refuses most
-  of it ("expects uint32_t"), where a seed's small integer goes further;
+- an integer made small (0, 1, 2, a power of two, 0-255), or every integer at once:
+  introspection calls every C integer type ``int``, so a fresh draw spans int64 and
+  QEMU's visitor refuses most of it ("expects uint32_t"), where small ones go further;
+- thinned: each member left out with even odds (the validator keeps the required ones),
+  since optional members drawn together often conflict ("'base' and 'base-node' cannot
+  be specified at the same time");
 - a string swapped for another string of the seed or the fresh draw at that place (an
   enum value, a pool name).
 
@@ -87,7 +90,7 @@ def mutant(
     fresh valid draw of the same command) or `other` (another seed)."""
     value = copy.deepcopy(seed)
     donor = other if other is not None and rnd.random() < 0.5 else fresh
-    roll = rnd.randrange(5)
+    roll = rnd.randrange(7)
     if roll == 0:
         # Replace a place by the donor's value at the same place.
         shared = [(p, v) for p, v in _paths(donor) if _at(value, p)[0]]
@@ -121,6 +124,15 @@ def mutant(
             small = rnd.choice(_SMALL) if rnd.random() < 0.7 else rnd.randint(0, 255)
             _put(container, key, small)
             return value
+    if roll == 5:
+        numbers = [(c, k) for c, k in slots if type(_get(c, k)) is int]
+        for container, key in numbers:
+            _put(container, key, rnd.choice(_SMALL))
+        if numbers:
+            return value
+    if roll == 6:
+        _thin(rnd, value)
+        return value
     # A string from elsewhere in the seed or the donor.
     texts = [(c, k) for c, k in slots if isinstance(_get(c, k), str)]
     choices = [v for _, v in _paths(donor) if isinstance(v, str)]
@@ -131,6 +143,18 @@ def mutant(
         return value
     # Nothing the roll could change: the fresh draw itself.
     return copy.deepcopy(fresh)
+
+
+def _thin(rnd: random.Random, value: object) -> None:
+    """Leave out each member of every object in `value` with even odds."""
+    if isinstance(value, dict):
+        for key in [k for k in value if rnd.random() < 0.5]:
+            del value[key]
+        for member in value.values():
+            _thin(rnd, member)
+    elif isinstance(value, list):
+        for element in value:
+            _thin(rnd, element)
 
 
 def _replace(value: object, path: Path, item: object) -> None:
