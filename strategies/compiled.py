@@ -375,9 +375,12 @@ class Compiled:
 
     # -- malformed cases -----------------------------------------------------------------
 
-    def malformed(self, command: str) -> Callable[[random.Random], Malformed]:
-        """Cases of `command`'s arguments with one defect, as the module describes."""
-        valid = self.arguments(command)
+    def malformed(
+        self, command: str, valid: Callable[[random.Random], dict[str, object]] | None = None
+    ) -> Callable[[random.Random], Malformed]:
+        """Cases of `command`'s arguments with one defect, as the module describes:
+        mutants of `valid`'s values (by default the command's compiled `arguments`)."""
+        valid = valid or self.arguments(command)
         schema = self.schema
         names = sorted(_member_names(schema, schema.command(command).arg_type))
         misses = sorted({miss for name in names for miss in near_misses(name)} - set(names))

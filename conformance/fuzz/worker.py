@@ -55,7 +55,14 @@ from conformance.drive.exchange import PIPELINE_DEPTH, ArgumentRun, Dropped
 from conformance.drive.harvest import harvest
 from conformance.feedback.corpus import Entry
 from conformance.feedback.credit import HARVEST, QUIT, Pair
-from conformance.feedback.steer import WorkerFeedback, mine
+from conformance.feedback.steer import (
+    ARGUMENTS,
+    MUTATE,
+    WIRE,
+    WorkerFeedback,
+    mine,
+    slot,
+)
 from conformance.findings.record import findings_from, leaves
 from conformance.fuzz.shrink import shrink
 from conformance.machine.exits import ExitKind
@@ -68,12 +75,12 @@ from conformance.machine.trace_events import TraceEvents
 from conformance.oracle.failure import Failure
 from conformance.spec import Schema, schema_from_reply, validate_arguments
 from strategies import Malformed, safety
-from strategies.compiled import NoValue, compiled_for, request_id
+from strategies.compiled import Compiled, NoValue, compiled_for, request_id
+from strategies.mutate import mutator
 from strategies.pools import Pools
 
 WIRE_PROFILE = "none"
 CHUNK_EXAMPLES = 20
-MACHINE_EVERY = 10
 MACHINE_RUNS = 2
 SHRINK_BUDGET = 60.0  # seconds a chunk may spend shrinking before its failure is sent as is
 MODES = ("valid", "malformed")
@@ -92,8 +99,6 @@ REUSE_EXAMPLES = 1000
 #: Compiled examples sent pipelined before one liveness probe (`ArgumentRun.send_batch`):
 #: QEMU queues at most PIPELINE_DEPTH requests, the probe included.
 BATCH = PIPELINE_DEPTH - 1
-WIRE = "wire-machine"
-RESOURCE = "resource-machine"
 
 
 # -- what a worker tells the parent ------------------------------------------------------
@@ -263,6 +268,7 @@ class Worker:
             config.commands,
             config.seed,
             worker=config.index,
+            workers=config.workers,
             qemu=config.qemu,
         )
 
@@ -304,16 +310,12 @@ class Worker:
         self.prepare()
         if self.feedback.steering:
             self.corpus_chunks()
-        argument_chunks = 0
-        chunk = 0
         while not self.stop.is_set():
-            if chunk % MACHINE_EVERY == MACHINE_EVERY - 1:
-                machine = (WIRE, RESOURCE)[(chunk // MACHINE_EVERY) % 2]
-                self.machine_chunk(machine, chunk)
+            what, number = self.feedback.next_arm()
+            if what == ARGUMENTS:
+                self.argument_chunk(number)
             else:
-                self.argument_chunk(self.config.index + argument_chunks * self.config.workers)
-                argument_chunks += 1
-            chunk += 1
+                self.machine_chunk(what, number)
 
     # -- chunks ----------------------------------------------------------------------------
 
@@ -331,9 +333,8 @@ class Worker:
         commands = self.config.commands
         if not commands:
             raise RuntimeError("no command to fuzz: the host-safety policy skips them all")
-        position = self.feedback.position(position)
-        command = commands[position % len(commands)]
-        return command, MODES[(position // len(commands)) % len(MODES)]
+        index, mode = slot(position, len(commands))
+        return commands[index], MODES[mode]
 
     def compiled_chunk(self, position: int) -> None:
         """`COMPILED_EXAMPLES` examples of one command and mode drawn by the compiled
@@ -350,14 +351,17 @@ class Worker:
         compiled = compiled_for(self.schema, run.draw_pools, self.policy)
         chunk_seed = _seed(self.config.seed, "arguments", position)
         rnd = random.Random(chunk_seed)
-        draw_valid = compiled.arguments(command)
-        draw_malformed = compiled.malformed(command)
+        draw_valid = self._valid_draws(compiled, command)
+        draw_malformed = compiled.malformed(command, draw_valid)
         nodeid = f"fuzz::{mode}-arguments[{command}]"
         tries = 0
+        dry = 0  # examples in a row that reached no new pair
         # (arguments as drawn, as admitted on this QEMU, id, malformed case)
         batch: list[tuple[object, object, object, Malformed | None]] = []
         try:
-            while run.examples < COMPILED_EXAMPLES and tries < 2 * COMPILED_EXAMPLES:
+            while self.feedback.keep_going(
+                run.examples, dry, COMPILED_EXAMPLES
+            ) and tries < 2 * max(run.examples, COMPILED_EXAMPLES):
                 if self.stop.is_set():
                     raise _Stop
                 tries += 1
@@ -368,12 +372,15 @@ class Worker:
                     batch.append((arguments, admitted, request_id(rnd), case))
                 except (NoValue, Dropped):
                     pass
-                if len(batch) < BATCH and tries < 2 * COMPILED_EXAMPLES:
+                if len(batch) < BATCH and tries < 2 * max(run.examples, COMPILED_EXAMPLES):
                     continue
                 if batch and self._batch_failed(run, batch, nodeid, chunk_seed):
                     return
                 # A batch is pipelined: the log can't tell its examples apart.
-                self.feedback.credit(command, mode, [(b[0], b[3]) for b in batch])
+                if self.feedback.credit(command, mode, [(b[0], b[3]) for b in batch]):
+                    dry = 0
+                else:
+                    dry += len(batch)
                 batch = []
         finally:
             self.feedback.credit(command)  # a failure's re-sends and shrinking
@@ -382,8 +389,25 @@ class Worker:
                 self.instances.close()
                 self._served = 0
                 self.feedback.credit(QUIT)  # the harness's quit, no command's
-            found = self.feedback.chunk_done(position)
+            found = self.feedback.chunk_done((ARGUMENTS, position))
             self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
+
+    def _valid_draws(
+        self, compiled: Compiled, command: str
+    ) -> Callable[[random.Random], dict[str, object]]:
+        """Valid arguments of `command`: the compiled generators', and when steering
+        and the command has seeds, `MUTATE` of them mutants of the seeds."""
+        fresh = compiled.arguments(command)
+        seeds = self.feedback.seeds_of(command)
+        if not seeds:
+            return fresh
+        assert self.schema is not None
+        mutants = mutator(self.schema, compiled.factory, command, fresh, seeds)
+
+        def draw(rnd: random.Random) -> dict[str, object]:
+            return mutants(rnd) if rnd.random() < MUTATE else fresh(rnd)
+
+        return draw
 
     def _batch_failed(
         self,
@@ -530,7 +554,7 @@ class Worker:
         finally:
             self.instances.close()  # one QEMU per chunk, as the suite has one per command
             self.feedback.credit(QUIT)  # the harness's quit, no command's
-            found = self.feedback.chunk_done(position)
+            found = self.feedback.chunk_done((ARGUMENTS, position))
             self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
 
     def machine_chunk(self, machine: str, chunk: int) -> None:
@@ -583,7 +607,7 @@ class Worker:
         finally:
             done = wire_drive.WireMachine.steps + resource_drive.ResourceMachine.steps
             self.feedback.credit(machine)  # a state machine's events, credited to it
-            found = self.feedback.chunk_done()
+            found = self.feedback.chunk_done((machine, chunk))
             self.outbox.put(Chunk(self.config.index, machine, done, False, *found))
 
     def corpus_chunks(self) -> None:

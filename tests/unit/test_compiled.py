@@ -14,6 +14,7 @@ from conformance.fuzz.shrink import shrink, simpler
 from conformance.spec import Schema, load_schema_file, validate_arguments
 from strategies import safety
 from strategies.compiled import NoValue, compiled_for, request_id
+from strategies.mutate import mutant, mutator
 from strategies.pools import Pools
 
 EXAMPLES = 15
@@ -129,3 +130,41 @@ def test_shrink_stops_at_its_budget() -> None:
 
     assert shrink([1, 2, 3], slow, 0.0) == [1, 2, 3]
     assert calls == []
+
+
+def test_mutants_of_seeds_are_valid_clean_and_near_their_seeds(schema: Schema) -> None:
+    policy = safety.generation_policy()
+    compiled = compiled_for(schema, Pools(), policy)
+    rnd = random.Random(3)
+    changed = 0
+    for command in ("object-add", "blockdev-add", "migrate-set-parameters", "chardev-add"):
+        fresh = compiled.arguments(command)
+        seeds = [fresh(rnd) for _ in range(4)]
+        draw = mutator(schema, compiled.factory, command, fresh, seeds)
+        for _ in range(EXAMPLES):
+            try:
+                value = draw(rnd)
+            except NoValue:
+                continue
+            assert validate_arguments(schema, command, value) == [], (command, value)
+            assert compiled.factory.clean(value)
+            changed += value not in seeds
+    assert changed > EXAMPLES
+    assert seeds == [json.loads(json.dumps(s)) for s in seeds]  # seeds left as they were
+
+
+def test_a_mutant_changes_one_thing() -> None:
+    rnd = random.Random(5)
+    seed: dict[str, object] = {"a": {"n": 2**40, "s": "x"}, "b": [1, 2]}
+    fresh: dict[str, object] = {"a": {"n": 7, "t": True}, "c": "y"}
+    seen = set()
+    for _ in range(200):
+        value = mutant(rnd, seed, fresh)
+        seen.add(json.dumps(value, sort_keys=True))
+        assert seed == {"a": {"n": 2**40, "s": "x"}, "b": [1, 2]}
+    # A donor's value in place, a donor's member added, a member left out, a small int.
+    assert json.dumps({"a": {"n": 7, "s": "x"}, "b": [1, 2]}, sort_keys=True) in seen
+    assert json.dumps({"a": {"n": 2**40, "s": "x", "t": True}, "b": [1, 2]}, sort_keys=True) in seen
+    assert json.dumps({"a": {"n": 2**40, "s": "x"}}, sort_keys=True) in seen
+    made_small = [json.loads(v)["a"].get("n") for v in seen if json.loads(v).get("a")]
+    assert any(isinstance(n, int) and n not in (7, 2**40) and n <= 1 << 20 for n in made_small)

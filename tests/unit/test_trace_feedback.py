@@ -4,6 +4,7 @@ fuzz worker's choice of chunks."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -21,7 +22,19 @@ from conformance.feedback.credit import (
     reached_text,
     to_json,
 )
-from conformance.feedback.steer import WorkerFeedback, mine
+from conformance.feedback.steer import (
+    ARGUMENTS,
+    DRY,
+    LONGEST,
+    RESOURCE,
+    SEEDS,
+    WIRE,
+    Arm,
+    WorkerFeedback,
+    mine,
+    round_robin,
+    slot,
+)
 from conformance.machine.trace import TraceLog, TraceSetup, collect, event_names
 from conformance.machine.trace_events import TraceEvents, prefix
 from conformance.reporting.environment import trace_environment
@@ -29,6 +42,7 @@ from conformance.reporting.matrix import Matrix, markdown, table
 from conformance.reporting.merge import MatrixFile, merge_matrices
 from conformance.reporting.results import trace_reached
 from conformance.runcontext import TRACE_PROPERTY
+from strategies import Malformed
 
 TRACES = Path(__file__).parent / "traces"
 CAPTURED = [
@@ -196,39 +210,88 @@ def _feedback(guided: bool) -> WorkerFeedback:
     return WorkerFeedback(trace, guided, ("a", "b", "c"), seed=1)
 
 
+def _arguments(arms: list[Arm]) -> list[int]:
+    return [number for what, number in arms if what == ARGUMENTS]
+
+
+def test_the_round_robin_interleaves_machines_and_shares_positions() -> None:
+    arms = list(itertools.islice(round_robin(1, 2), 20))
+    assert arms[9] == (WIRE, 9)
+    assert arms[19] == (RESOURCE, 19)
+    assert _arguments(arms) == [1 + 2 * n for n in range(18)]
+    assert slot(4, 3) == (1, 1)  # command 4 % 3, the malformed pass
+
+
 def test_blind_feedback_keeps_the_round_robin() -> None:
     feedback = _feedback(guided=False)
-    feedback.yields[(0, 0)] = 50
-    assert [feedback.position(p) for p in range(10)] == list(range(10))
+    feedback.scores[(0, 0)] = 50.0
+    arms = [feedback.next_arm() for _ in range(30)]
+    assert arms == list(itertools.islice(round_robin(0, 1), 30))
+    assert feedback.keep_going(99, 90, 100)
+    assert not feedback.keep_going(100, 0, 100)
+    assert feedback.seeds_of("a") == []
 
 
-def test_guided_feedback_delays_the_round_robin_and_never_cuts_it() -> None:
+def test_guided_feedback_takes_a_first_pass_then_picks_by_score() -> None:
     feedback = _feedback(guided=True)
-    feedback.yields[(1, 1)] = 50  # command "b" in malformed mode reached much
-    chosen = [feedback.position(p) for p in range(200)]
-    round_robin = [p for p in chosen if p < 200]
-    picks = [p for p in chosen if p >= 200]
-    assert round_robin == list(range(len(round_robin)))
-    assert round_robin + list(feedback._owed) == list(range(200))
+    feedback.scores[(1, 1)] = 50.0  # command "b" in malformed mode reached much
+    feedback.scores[WIRE] = 0.0  # no pick of what reached nothing
+    first = [feedback.next_arm() for _ in range(6)]
+    # The first pass over the 3 commands' 2 modes is the blind one.
+    assert first == list(itertools.islice(round_robin(0, 1), 6))
+    later = [feedback.next_arm() for _ in range(300)]
+    picks = [n for n in _arguments(later) if n >= 1_000_000]
+    breadth = [arm for arm in later if arm[1] < 1_000_000]
     assert picks
     assert len(set(picks)) == len(picks)  # each pick its own seed
-    assert all(p % 3 == 1 and (p // 3) % 2 == 1 for p in picks)
+    assert all(slot(p, 3) == (1, 1) for p in picks)
+    # The round robin goes on in order for the rest (the floor every command keeps).
+    rest = list(itertools.islice(round_robin(0, 1), 6 + len(breadth)))[6:]
+    assert breadth == rest
+    assert 0.1 < len(breadth) / len(later) < 0.35
 
 
-def test_chunk_yields_are_recorded_per_command_and_mode() -> None:
+def test_steered_chunks_end_when_dry_and_run_on_while_reaching() -> None:
     feedback = _feedback(guided=True)
-    feedback.coverage = Coverage(frozenset({"e1"}))
+    assert feedback.keep_going(7, 7, 100)
+    assert not feedback.keep_going(21, DRY, 100)
+    assert feedback.keep_going(300, 0, 100)
+    assert not feedback.keep_going(LONGEST, 0, 100)
+
+
+def test_chunk_scores_count_new_pairs_beyond_the_commands_own_dispatch() -> None:
+    feedback = _feedback(guided=True)
+    feedback.coverage = Coverage(frozenset({"e1", "qmp_enter_b", "qmp_exit_b"}))
     feedback.pairs.append(("b", "e1"))
-    feedback._chunk_yield = 4
-    pairs, entries = feedback.chunk_done(position=4)  # command 4 % 3 = 1, mode 4 // 3 = 1
-    assert feedback.yields == {}, "a first chunk predicts nothing"
-    feedback._chunk_yield = 4
-    feedback.chunk_done(position=4)
-    assert feedback.yields == {(1, 1): 4}
+    feedback._chunk_deep = 0
+    pairs, entries = feedback.chunk_done((ARGUMENTS, 4))  # command 4 % 3 = 1, mode 1
+    assert feedback.scores == {(1, 1): 0.0}
     assert pairs == (("b", "e1"),)
     assert entries == ()
     assert not feedback.pairs
-    assert feedback.runs[(1, 1)] == 2
+    feedback._chunk_deep = 3
+    feedback.chunk_done((WIRE, 9))
+    assert feedback.scores[WIRE] > 0
+
+
+def test_valid_inputs_that_reached_a_new_pair_become_seeds(tmp_path: Path) -> None:
+    from conformance.machine import trace
+
+    feedback = _feedback(guided=True)
+    feedback.coverage = Coverage(frozenset({"qmp_enter_b", "e1"}))
+    log = TraceLog(tmp_path / "log")
+    log.mark_started()
+    (tmp_path / "log").write_bytes(b"qmp_enter_b\ne1 x=1\n")
+    drawn = [({"x": 1}, None), ({"x": "y"}, Malformed("type", "$.x", {"x": "y"}))]
+    assert feedback.credit("b", "valid", drawn) == 2
+    assert feedback._chunk_deep == 1  # e1, not b's own qmp_enter_b
+    assert feedback.seeds_of("b") == [{"x": 1}]  # the malformed one is no seed
+    assert [e.mode for e in feedback.corpus] == ["valid", "valid"]
+    trace._OPEN.remove(log)
+    for n in range(SEEDS + 5):
+        feedback.add_seed("c", {"n": n})
+    assert len(feedback.seeds["c"]) == SEEDS
+    assert _feedback(guided=False).seeds_of("b") == []
 
 
 def test_corpus_shares_cover_the_corpus_once() -> None:
