@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from conformance.errors import SetupError
-from conformance.reporting.categories import categories, write_categories
+from conformance.reporting.categories import categories, deviation_category, write_categories
 from conformance.reporting.known import (
     FINDINGS_DIR,
     KnownFinding,
@@ -229,7 +229,7 @@ def config(
     return {
         "name": f"{title} — {line}" if line else title,
         "output": str(output),
-        "categories": [{**c, "groupBy": split} for c in categories()],
+        "categories": [{**c, "groupBy": split} for c in categories()] + [deviation_category()],
         **({"resolutions": resolutions(known, output.parent / KNOWN_ISSUES)} if known else {}),
         "plugins": {
             FINDINGS_REPORT: {

@@ -11,13 +11,13 @@ a citation names, at the binary's version.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import allure
 
 from conformance.oracle.failure import FindingKind
-from conformance.reporting.categories import HARNESS_ERROR, kind_note
+from conformance.reporting.categories import DEVIATION_LABEL, HARNESS_ERROR, kind_note
 
 KIND_LABEL = "finding-kind"
 #: A finding's signature (one label per finding of the result): what the run's verdict
@@ -124,3 +124,10 @@ def add_links(citation: str, version: tuple[int, int, int]) -> None:
     """Link the current allure result to the sources its citation names."""
     for name, url in citation_links(citation, version):
         _DYNAMIC.link(url, name=name)
+
+
+def label_deviations(names: Iterable[str]) -> None:
+    """Label the current allure result with each deliberate deviation it saw, which the
+    deviation category files it by (conformance.reporting.categories)."""
+    for name in sorted(set(names)):
+        _DYNAMIC.label(DEVIATION_LABEL, name)

@@ -47,6 +47,7 @@ from conformance.reporting.labels import (
     add_parameters,
     add_target,
     file_failure,
+    label_deviations,
     label_findings,
 )
 from conformance.reporting.results import (
@@ -97,6 +98,7 @@ def pytest_runtest_makereport(
         add_target(binary_info(item.config).target)
     for citation in take_citations():
         add_links(citation, version)
+    label_deviations(d.name for d in deviations(report.user_properties))
     kind = HARNESS_ERROR if props.get("harness-error") == "true" else props.get("finding-kind")
     if call.excinfo is not None and kind is not None:
         file_failure(call.excinfo.value, str(kind))

@@ -13,10 +13,12 @@ import pytest
 from conformance.errors import SetupError
 from conformance.oracle.failure import Failure, FindingKind, qapi
 from conformance.reporting.categories import (
+    DEVIATION_LABEL,
     HARNESS_ERROR,
     KINDS,
     KNOWN_MESSAGE,
     categories,
+    deviation_category,
     kind_note,
     write_categories,
 )
@@ -208,3 +210,16 @@ def test_citation_links(citation: str, links: list[tuple[str, str]]) -> None:
 def test_the_qmp_spec_is_rst_from_8_2() -> None:
     ((_, url),) = citation_links("qmp-spec § Commands Responses", (8, 2, 0))
     assert url.endswith("/v8.2.0/docs/interop/qmp-spec.rst")
+
+
+def test_deviations_have_an_allure_3_category_of_their_own_by_label() -> None:
+    # A deviation is no finding: its result passes, and only its label can file it.
+    category = deviation_category()
+    assert category["name"] == "deviation"
+    assert category["matchers"] == {
+        "statuses": ["passed", "failed", "broken", "skipped"],
+        "labels": {DEVIATION_LABEL: ".+"},
+    }
+    assert category["groupBy"] == [{"label": DEVIATION_LABEL}, {"label": "feature"}]
+    # allure 2's categories.json has no label matcher: it stays out of it.
+    assert "deviation" not in {c["name"] for c in categories()}
