@@ -37,15 +37,19 @@ def rtc_abort(fetched_qemu: str, tmp_path_factory: pytest.TempPathFactory) -> Re
             inst.execute("rtc-reset-reinjection")
     info = gone.value.exit_info
     assert info.kind.value == "abort"
+    return _rtc_reproducer(crash_detail(info), argv)
+
+
+def _rtc_reproducer(detail: str, argv: tuple[str, ...] = ()) -> Reproducer:
     return Reproducer(
-        signature=f"crash | rtc-reset-reinjection | {crash_detail(info)}",
+        signature=f"crash | rtc-reset-reinjection | {detail}",
         kind=FindingKind.CRASH,
         command="rtc-reset-reinjection",
         title="crash: rtc-reset-reinjection",
         citation="",
         profile="none",
         messages=(CAPS, TRIGGER),
-        expected=Outcome("exit", 1, exit_kind="abort", detail=crash_detail(info)),
+        expected=Outcome("exit", 1, exit_kind="abort", detail=detail),
         argv=argv,
     )
 
@@ -106,16 +110,7 @@ def test_a_single_qemu_replays_as_before_and_records_nothing(
 
 
 def test_no_version_that_can_be_tested_is_cannot_test(tmp_path: Path) -> None:
-    rep = Reproducer(
-        signature="crash | rtc-reset-reinjection | SIGABRT",
-        kind=FindingKind.CRASH,
-        command="rtc-reset-reinjection",
-        title="crash: rtc-reset-reinjection",
-        citation="",
-        profile="none",
-        messages=(CAPS, TRIGGER),
-        expected=Outcome("exit", 1, exit_kind="abort", detail="SIGABRT"),
-    )
+    rep = _rtc_reproducer("SIGABRT")
     finding = _finding(tmp_path, rep)
     replay = Replay(tmp_path, str(tmp_path / "none-1"))
     done = replay(finding, "--qemu", str(tmp_path / "none-2"), "--runs", "1")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,17 +30,21 @@ def runnable(schema: Schema) -> list[str]:
     return sorted(c for c in schema.commands if not safety.skip_reason(c))
 
 
+def drawn(draw: Callable[[random.Random], object], rnd: random.Random) -> Iterator[object]:
+    """EXAMPLES draws of ``draw``, less the ones with no value."""
+    for _ in range(EXAMPLES):
+        try:
+            yield draw(rnd)
+        except NoValue:
+            continue
+
+
 def test_valid_arguments_pass_the_validator(schema: Schema) -> None:
     policy = safety.generation_policy()
     compiled = compiled_for(schema, Pools(), policy)
     rnd = random.Random(1)
     for command in runnable(schema):
-        draw = compiled.arguments(command)
-        for _ in range(EXAMPLES):
-            try:
-                value = draw(rnd)
-            except NoValue:
-                continue
+        for value in drawn(compiled.arguments(command), rnd):
             assert validate_arguments(schema, command, value) == [], (command, value)
             assert compiled.factory.clean(value), (command, value)
 
@@ -141,11 +146,7 @@ def test_mutants_of_seeds_are_valid_clean_and_near_their_seeds(schema: Schema) -
         fresh = compiled.arguments(command)
         seeds = [fresh(rnd) for _ in range(4)]
         draw = mutator(schema, compiled.factory, command, fresh, seeds)
-        for _ in range(EXAMPLES):
-            try:
-                value = draw(rnd)
-            except NoValue:
-                continue
+        for value in drawn(draw, rnd):
             assert validate_arguments(schema, command, value) == [], (command, value)
             assert compiled.factory.clean(value)
             changed += value not in seeds
