@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hypothesis import reject
@@ -20,8 +21,9 @@ from conformance.docs.setup import profile_chooser
 from conformance.drive.harvest import absorb
 from conformance.drive.report import evidence
 from conformance.errors import QmpcError
+from conformance.machine.exits import module_not_loadable
 from conformance.machine.harness import PROBE_ID
-from conformance.machine.instance import QemuInstance
+from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
 from conformance.oracle.judge import judge_events, judge_reply
@@ -129,21 +131,25 @@ class ArgumentRun:
 
     def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
         """Send one drawn example, or drop it (Hypothesis's `reject`) when the
-        host-safety policy can't run it as drawn."""
+        host-safety policy can't run it as drawn or this host can't test it."""
         try:
             admitted = self.admitted(arguments, malformed)
         except Dropped:
             reject()
         self.drawn = (arguments, malformed)
-        self.send(admitted, sent_id, malformed=malformed)
+        try:
+            self.send(admitted, sent_id, malformed=malformed)
+        except Dropped:
+            reject()
 
     def offer(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> bool:
-        """`send` for a fixed case (the covering phase): False when the policy drops it."""
+        """`send` for a fixed case (the covering phase): False when the policy drops it
+        or this host can't test it."""
         try:
             admitted = self.admitted(arguments, malformed)
+            self.send(admitted, sent_id, malformed=malformed)
         except Dropped:
             return False
-        self.send(admitted, sent_id, malformed=malformed)
         return True
 
     def admitted(self, arguments: object, malformed: Malformed | None) -> object:
@@ -183,10 +189,26 @@ class ArgumentRun:
         the events."""
         inst = self.instance()
         try:
-            self._send(inst, arguments, sent_id, malformed)
+            with self.host_exits():
+                self._send(inst, arguments, sent_id, malformed)
         finally:
             if self.after is not None:
                 self.after(inst, self.command, arguments)
+
+    @contextmanager
+    def host_exits(self) -> Iterator[None]:
+        """An exit the host caused is `Dropped`, not a finding: QEMU exits on purpose
+        when a type's module doesn't load here (a package's library missing), which
+        this host can't test (`module_not_loadable`; the sweeps exclude such values)."""
+        try:
+            yield
+        except QemuGone as exc:
+            why = module_not_loadable(exc.exit_info) if exc.exit_info is not None else ""
+            if not why:
+                raise
+            log.info("dropped a %s example: %s", self.command, why)
+            self.rejected += 1
+            raise Dropped(f"{self.command}: {why}") from exc
 
     def _send(
         self, inst: QemuInstance, arguments: object, sent_id: object, malformed: Malformed | None
@@ -213,7 +235,7 @@ class ArgumentRun:
             for arguments, _, malformed in cases:
                 self._count(arguments, malformed)
             inst.mark_stderr()
-            with evidence(inst):
+            with self.host_exits(), evidence(inst):
                 tickets = [
                     inst.send_command(
                         self.command,

@@ -32,7 +32,7 @@ from conformance.drive.harvest import qom_tree
 from conformance.drive.report import evidence
 from conformance.drive.resources import OBJECT_TYPES, SIZE
 from conformance.drive.sweep_record import SweepTally
-from conformance.machine.exits import ExitInfo
+from conformance.machine.exits import module_not_loadable
 from conformance.machine.harness import names_harness_resource
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.lifecycle import lifecycle_reason
@@ -90,12 +90,6 @@ SETUP: tuple[tuple[str, dict[str, object]], ...] = (
 #: Values per sweep in the `ci` profile: an evenly spread sample (`sample`), which the
 #: summary says it is.
 CI_SAMPLE = 100
-
-#: What QEMU writes when it exits on purpose because a type's module can't be loaded on
-#: this host (a shared library the package needs is missing): qom/object.c loads a
-#: type's module with `module_load_qom(typename, &error_fatal)` and says
-#: "missing object type" when it fails. That host can't test the type.
-_MODULE_LOAD = ("failed to open module", "missing object type")
 
 INTROSPECT_TREE = qemu_tests(
     "tests/qtest/device-introspect-test.c: test_device_intro_concrete",
@@ -356,14 +350,3 @@ def check_tree_unchanged(
         details=tuple(f"+ {p}" for p in added[:20]) + tuple(f"- {p}" for p in gone[:20]),
         paths=(added or gone)[:1],
     )
-
-
-def module_not_loadable(info: ExitInfo) -> str:
-    """Why an exit is the host's and not QEMU's: a type's module failed to load and QEMU
-    exited on purpose (status 1, no signal), or "" when it is anything else."""
-    if info.signal is not None or info.returncode != 1:
-        return ""
-    for line in info.stderr.splitlines():
-        if any(marker in line for marker in _MODULE_LOAD):
-            return f"its module does not load on this host: {line.strip()}"
-    return ""

@@ -424,8 +424,10 @@ class Worker:
         try:
             run.send_batch([(admitted, sent_id, case) for _, admitted, sent_id, case in batch])
             return False
-        except (Failure, QemuGone) as exc:
-            first: Failure | QemuGone = exc
+        except (Failure, QemuGone, Dropped) as exc:
+            # Dropped: a case this host can't test ended the batch's QEMU; the others
+            # are sent again as after a failure, and that case is dropped alone.
+            first: Failure | QemuGone | Dropped = exc
         # Even a known failure is re-sent: a reproducer holds its messages up to the
         # one that failed, and a batch's failure comes after all of them were sent.
         self.instances.close()
@@ -438,6 +440,9 @@ class Worker:
             except (Failure, QemuGone) as exc:
                 self._shrink_and_report(run, exc, arguments, sent_id, case, nodeid, chunk_seed)
                 return True
+        if isinstance(first, Dropped):
+            self.instances.close()
+            return False
         self._report(
             first, nodeid, chunk_seed, ["compiled engine: the batch failed, no case alone"]
         )

@@ -124,3 +124,21 @@ def _signame(sig: int | None) -> str:
         return f"{signal.Signals(sig).name} ({sig})"
     except ValueError:
         return f"signal {sig}"
+
+
+#: What QEMU writes when it exits on purpose because a type's module can't be loaded on
+#: this host (a shared library the package needs is missing): qom/object.c loads a
+#: type's module with `module_load_qom(typename, &error_fatal)` and says
+#: "missing object type" when it fails. That host can't test the type.
+_MODULE_LOAD = ("failed to open module", "missing object type")
+
+
+def module_not_loadable(info: ExitInfo) -> str:
+    """Why an exit is the host's and not QEMU's: a type's module failed to load and QEMU
+    exited on purpose (status 1, no signal), or "" when it is anything else."""
+    if info.signal is not None or info.returncode != 1:
+        return ""
+    for line in info.stderr.splitlines():
+        if any(marker in line for marker in _MODULE_LOAD):
+            return f"its module does not load on this host: {line.strip()}"
+    return ""

@@ -13,13 +13,12 @@ from conformance.drive.sweep import (
     Sweep,
     arguments_for,
     check_tree_unchanged,
-    module_not_loadable,
     profile_for,
     sample,
     sweeps,
 )
 from conformance.drive.sweep_record import SWEEP_PROPERTY, SweepTally
-from conformance.machine.exits import ExitInfo, ExitKind
+from conformance.machine.exits import ExitInfo, ExitKind, module_not_loadable
 from conformance.oracle.failure import Failure, FindingKind, Source
 from conformance.spec import Schema, load_schema_file, validate_arguments
 from strategies.policy import GenerationPolicy
