@@ -59,7 +59,16 @@ from strategies.values import (
     factory_for,
 )
 
-__all__ = ["Compiled", "NoValue", "compiled_for", "request_id"]
+__all__ = [
+    "Compiled",
+    "NoValue",
+    "Position",
+    "compiled_for",
+    "positions",
+    "put_at",
+    "request_id",
+    "value_at",
+]
 
 Gen = Callable[[random.Random], object]
 
@@ -422,12 +431,13 @@ def _member_names(schema: Schema, type_name: str) -> set[str]:
     }
 
 
-_Slot = tuple[dict[str, object] | list[object], str | int]
+#: A place inside a JSON value: its container and the key or index there.
+Position = tuple[dict[str, object] | list[object], str | int]
 
 
-def _slots(value: object) -> list[_Slot]:
+def positions(value: object) -> list[Position]:
     """Every (container, key) position inside `value`."""
-    found: list[_Slot] = []
+    found: list[Position] = []
     pending = [value]
     while pending:
         item = pending.pop()
@@ -449,8 +459,8 @@ def _mutate(
     rnd: random.Random, value: dict[str, object], misses: Sequence[str], open_ended: bool
 ) -> object:
     """`value` (fresh: mutated in place) with one position changed."""
-    slots = _slots(value)
-    objects = [value, *(o for c, k in slots if isinstance(o := _get(c, k), dict))]
+    slots = positions(value)
+    objects = [value, *(o for c, k in slots if isinstance(o := value_at(c, k), dict))]
     roll = rnd.randrange(6)
     if roll == 0 or not slots:
         if roll == 0 and rnd.random() < 0.3:
@@ -465,25 +475,26 @@ def _mutate(
     if roll == 5:
         # A near miss of a string in place: of an enum value or union tag, the
         # spelling a lenient parser might take (`ON`, `read_only`).
-        texts = [(c, k, t) for c, k in slots if isinstance(t := _get(c, k), str) and t]
+        texts = [(c, k, t) for c, k in slots if isinstance(t := value_at(c, k), str) and t]
         if texts:
             container, key, text = rnd.choice(texts)
-            _put(container, key, rnd.choice(near_misses(text)))
+            put_at(container, key, rnd.choice(near_misses(text)))
             return value
     container, key = rnd.choice(slots)
     if roll == 1 and isinstance(container, dict):
         assert isinstance(key, str)
         del container[key]
     elif roll == 2:
-        _put(container, key, None)
+        put_at(container, key, None)
     elif roll == 3:
-        _put(container, key, _text(rnd, 12))
+        put_at(container, key, _text(rnd, 12))
     else:
-        _put(container, key, _json(rnd, rnd.choice(_OTHER_TYPES)))
+        put_at(container, key, _json(rnd, rnd.choice(_OTHER_TYPES)))
     return value
 
 
-def _get(container: dict[str, object] | list[object], key: str | int) -> object:
+def value_at(container: dict[str, object] | list[object], key: str | int) -> object:
+    """The value at a `Position`."""
     if isinstance(container, dict):
         assert isinstance(key, str)
         return container[key]
@@ -491,7 +502,8 @@ def _get(container: dict[str, object] | list[object], key: str | int) -> object:
     return container[key]
 
 
-def _put(container: dict[str, object] | list[object], key: str | int, item: object) -> None:
+def put_at(container: dict[str, object] | list[object], key: str | int, item: object) -> None:
+    """Put `item` at a `Position`."""
     if isinstance(container, dict):
         assert isinstance(key, str)
         container[key] = item

@@ -32,7 +32,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from conformance.spec import Schema, validate_arguments
-from strategies.compiled import NoValue, _get, _put, _slots
+from strategies.compiled import NoValue, positions, put_at, value_at
 from strategies.values import ValueFactory
 
 __all__ = ["mutant", "mutator"]
@@ -108,7 +108,7 @@ def mutant(
             path, item = rnd.choice(missing)
             _replace(value, path, copy.deepcopy(item))
             return value
-    slots = _slots(value)
+    slots = positions(value)
     if roll == 2:
         members = [(c, k) for c, k in slots if isinstance(c, dict) and isinstance(k, str)]
         if members:
@@ -118,28 +118,28 @@ def mutant(
             del parent[name]
             return value
     if roll == 3:
-        numbers = [(c, k) for c, k in slots if type(_get(c, k)) is int]
+        numbers = [(c, k) for c, k in slots if type(value_at(c, k)) is int]
         if numbers:
             container, key = rnd.choice(numbers)
             small = rnd.choice(_SMALL) if rnd.random() < 0.7 else rnd.randint(0, 255)
-            _put(container, key, small)
+            put_at(container, key, small)
             return value
     if roll == 5:
-        numbers = [(c, k) for c, k in slots if type(_get(c, k)) is int]
+        numbers = [(c, k) for c, k in slots if type(value_at(c, k)) is int]
         for container, key in numbers:
-            _put(container, key, rnd.choice(_SMALL))
+            put_at(container, key, rnd.choice(_SMALL))
         if numbers:
             return value
     if roll == 6:
         _thin(rnd, value)
         return value
     # A string from elsewhere in the seed or the donor.
-    texts = [(c, k) for c, k in slots if isinstance(_get(c, k), str)]
+    texts = [(c, k) for c, k in slots if isinstance(value_at(c, k), str)]
     choices = [v for _, v in _paths(donor) if isinstance(v, str)]
-    choices += [t for c, k in texts if isinstance(t := _get(c, k), str)]
+    choices += [t for c, k in texts if isinstance(t := value_at(c, k), str)]
     if texts and choices:
         container, key = rnd.choice(texts)
-        _put(container, key, rnd.choice(choices))
+        put_at(container, key, rnd.choice(choices))
         return value
     # Nothing the roll could change: the fresh draw itself.
     return copy.deepcopy(fresh)
@@ -160,7 +160,7 @@ def _thin(rnd: random.Random, value: object) -> None:
 def _replace(value: object, path: Path, item: object) -> None:
     parent = _parent(value, path)
     if parent is not None:
-        _put(parent, path[-1], item)
+        put_at(parent, path[-1], item)
 
 
 def mutator(
