@@ -47,6 +47,8 @@ __all__ = [
     "KNOWN_PREFIX",
     "KnownFinding",
     "findings_link",
+    "json_text",
+    "kind_of",
     "read_known",
     "replay_command",
     "resolutions",
@@ -75,6 +77,17 @@ UNTRIAGED = "untriaged"
 ISSUE_URL = "https://gitlab.com/qemu-project/qemu/-/issues/?search=%s"
 
 
+def kind_of(key: str) -> str:
+    """A finding signature's kind: its first field."""
+    return key.split(" | ", 1)[0]
+
+
+def json_text(data: Mapping[str, object], name: str) -> str:
+    """A string member of a record read back from JSON, "" when absent or not one."""
+    value = data.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
 @dataclass(frozen=True, slots=True)
 class KnownFinding:
     """A baseline entry a run's results matched, as the report shows it."""
@@ -93,7 +106,7 @@ class KnownFinding:
 
     @property
     def kind(self) -> str:
-        return self.key.split(" | ", 1)[0]
+        return kind_of(self.key)
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -108,8 +121,7 @@ class KnownFinding:
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> KnownFinding:
         def text(name: str) -> str:
-            value = data.get(name, "")
-            return value if isinstance(value, str) else ""
+            return json_text(data, name)
 
         return cls(
             text("key"), text("target"), text("title"), text("verdict"), text("note"), text("link")
@@ -122,14 +134,15 @@ def replay_command(binary: str, where: str) -> str:
     return f"qmp-conformance replay --qemu {shlex.quote(binary)} {where}"
 
 
-#: The findings directories as a report page links them: each report is a directory
-#: of REPORTS/html (conformance.reporting.html.REPORTS), the findings its sibling.
-FINDINGS_HREF = f"../{FINDINGS_DIR}"
+#: From a report page to REPORTS/html: each report is a directory of it
+#: (conformance.reporting.html.REPORTS), where `report` copies REPORTS/findings too.
+PAGE_TO_HTML = "../"
 
 
 def findings_link(key: str) -> str:
-    """A finding's directory relative to a page of the HTML report."""
-    return f"{FINDINGS_HREF}/{Signature.from_key(key).slug}/"
+    """A finding's directory relative to REPORTS (matrix.json's link), and so to
+    REPORTS/html; a report page puts `PAGE_TO_HTML` before it."""
+    return f"{FINDINGS_DIR}/{Signature.from_key(key).slug}/"
 
 
 #: The known signature that stands for a signature and its baseline entry
@@ -278,7 +291,7 @@ def _link(
     lines: list[str] = []
     replays: list[str] = []
     for key in keys:
-        where = findings_link(key)
+        where = PAGE_TO_HTML + findings_link(key)
         entry = entries.get(key, {})
         lines += [f"**{status} finding** `{key}`", ""]
         if status == "known":
@@ -291,7 +304,7 @@ def _link(
                 lines.append(f"- link: <{entry['link']}>")
         lines.append(
             f"- finding: [{where}]({where}) "
-            f"(index: [{FINDINGS_DIR}/index.md]({FINDINGS_HREF}/index.md))"
+            f"(index: [{FINDINGS_DIR}/index.md]({PAGE_TO_HTML}{FINDINGS_DIR}/index.md))"
         )
         if "reproducer.jsonl" in names:
             lines.append(

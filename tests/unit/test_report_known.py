@@ -285,6 +285,8 @@ def test_the_verdict_counts_unique_findings_by_kind(results: Path) -> None:
     assert counted.rows[0].key == NEW  # new first
     assert (rows[DOC].status, rows[DOC].results, rows[DOC].verdict) == ("known", 2, "doc bug")
     assert rows[NEW].verdict == ""
+    # matrix.json sits in REPORTS, beside findings/.
+    assert rows[DOC].to_json()["finding"] == f"findings/{Signature.from_key(DOC).slug}/"
     assert Verdict([]).line() == "0 new findings, 0 known"
 
 
