@@ -251,19 +251,26 @@ class Compiled:
         return draw
 
     def value(self, type_name: str, depth: int, member: str | None) -> Gen:
-        factory = self.factory
-        key = (type_name, min(depth, factory.max_depth), factory.context(member))
-        gen = self._values.get(key)
-        if gen is None:
-            gen = self._values[key] = self._build(*key)
-        return gen
+        return self._cached(self._values, self._build, type_name, depth, member)
 
     def fields(self, type_name: str, depth: int, member: str | None) -> Gen:
+        return self._cached(self._fields, self._build_fields, type_name, depth, member)
+
+    def _cached(
+        self,
+        cache: dict[tuple[str, int, str | None], Gen],
+        build: Callable[[str, int, str | None], Gen],
+        type_name: str,
+        depth: int,
+        member: str | None,
+    ) -> Gen:
+        # Compiled once per (type, depth, member context): the factory's decisions
+        # depend on nothing else.
         factory = self.factory
         key = (type_name, min(depth, factory.max_depth), factory.context(member))
-        gen = self._fields.get(key)
+        gen = cache.get(key)
         if gen is None:
-            gen = self._fields[key] = self._build_fields(*key)
+            gen = cache[key] = build(*key)
         return gen
 
     def _build(self, type_name: str, depth: int, member: str | None) -> Gen:

@@ -15,7 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from conformance.reporting.categories import KINDS, category_name
-from conformance.reporting.known import KnownFinding, findings_link, known_keys
+from conformance.reporting.known import (
+    KnownFinding,
+    findings_link,
+    json_text,
+    kind_of,
+    known_keys,
+)
 from conformance.reporting.results import Result
 
 __all__ = ["FindingRow", "Verdict", "plural", "verdict"]
@@ -35,7 +41,7 @@ class FindingRow:
 
     @property
     def kind(self) -> str:
-        return self.key.split(" | ", 1)[0]
+        return kind_of(self.key)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -53,8 +59,7 @@ class FindingRow:
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> FindingRow:
         def text(name: str) -> str:
-            value = data.get(name, "")
-            return value if isinstance(value, str) else ""
+            return json_text(data, name)
 
         count = data.get("results")
         return cls(
