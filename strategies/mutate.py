@@ -16,7 +16,11 @@ reached a new trace (command, event) pair) and changes one thing, chosen at rand
   since optional members drawn together often conflict ("'base' and 'base-node' cannot
   be specified at the same time");
 - a string swapped for another string of the seed or the fresh draw at that place (an
-  enum value, a pool name).
+  enum value, a pool name);
+- a fresh name: the string of a member that names something (`MEMBER_POOLS`: ``id``,
+  ``node-name``, ``job-id``, ...) replaced by a well-formed name nothing has yet, so that
+  a command creating a node, a chardev or an object succeeds where the pooled names it
+  draws are taken (QEMU's ids are a letter, then letters, digits, ``-``, ``.``, ``_``).
 
 A mutant is kept only when :func:`~conformance.spec.validate_arguments` finds no
 violation in it and the generation policy's ``clean`` check passes, the same checks a
@@ -33,6 +37,7 @@ from collections.abc import Callable, Sequence
 
 from conformance.spec import Schema, validate_arguments
 from strategies.compiled import NoValue, positions, put_at, value_at
+from strategies.pools import MEMBER_POOLS
 from strategies.values import ValueFactory
 
 __all__ = ["mutant", "mutator"]
@@ -90,7 +95,7 @@ def mutant(
     fresh valid draw of the same command) or `other` (another seed)."""
     value = copy.deepcopy(seed)
     donor = other if other is not None and rnd.random() < 0.5 else fresh
-    roll = rnd.randrange(7)
+    roll = rnd.randrange(8)
     if roll == 0:
         # Replace a place by the donor's value at the same place.
         shared = [(p, v) for p, v in _paths(donor) if _at(value, p)[0]]
@@ -133,6 +138,16 @@ def mutant(
     if roll == 6:
         _thin(rnd, value)
         return value
+    if roll == 7:
+        names = [
+            (c, k)
+            for c, k in slots
+            if isinstance(k, str) and k in MEMBER_POOLS and isinstance(value_at(c, k), str)
+        ]
+        if names:
+            container, key = rnd.choice(names)
+            put_at(container, key, f"n{rnd.getrandbits(24):x}")
+            return value
     # A string from elsewhere in the seed or the donor.
     texts = [(c, k) for c, k in slots if isinstance(value_at(c, k), str)]
     choices = [v for _, v in _paths(donor) if isinstance(v, str)]

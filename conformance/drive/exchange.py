@@ -26,10 +26,11 @@ from conformance.machine.harness import PROBE_ID
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.reuse import keeps_state
+from conformance.oracle.deviation import DEVICE_ADD_BY_HAND, deliberate
 from conformance.oracle.judge import judge_events, judge_reply
 from conformance.oracle.protocol import check_reply_shape
 from conformance.oracle.visitor import check_not_refused_as_invalid, check_refused_as_malformed
-from conformance.qmp.message import Message
+from conformance.qmp.message import Kind, Message
 from conformance.qmp.session import Reply
 from conformance.spec import Schema, validate_arguments
 from conformance.spec.coverage import exercised
@@ -118,6 +119,13 @@ class ArgumentRun:
     # Called after every example sent, passed or failed, with the instance it ran on,
     # the command and the arguments as sent: the fuzzer's per-example point.
     after: Callable[[QemuInstance, str, object], None] | None = None
+    # Called with each QEMU before its first example: the fuzzer's set-up
+    # (`conformance.feedback.setups`), sent again on every restart so that a
+    # failure's re-sends, shrinking and replay see the state it was found in.
+    prepare: Callable[[QemuInstance], None] | None = None
+    # The ids of the valid examples whose success changed the machine.
+    changed: list[object] = field(default_factory=list)
+    _prepared: QemuInstance | None = None
 
     def __post_init__(self) -> None:
         # Strategies read pools at draw time. Replies keep adding to the shared pools,
@@ -127,7 +135,15 @@ class ArgumentRun:
         self.draw_pools = self.pools if self.frozen else snapshot(self.pools)
 
     def instance(self) -> QemuInstance:
-        return self.instances.get(self.profile)
+        inst = self.instances.get(self.profile)
+        if self.prepare is not None and inst is not self._prepared:
+            self._prepared = inst
+            self.prepare(inst)
+            if inst.exit_info is not None or not inst.alive():
+                # The set-up ended this QEMU: the examples go on without one.
+                self.prepare = None
+                inst = self.instances.get(self.profile)
+        return inst
 
     def exchange(self, arguments: object, sent_id: object, *, malformed: Malformed | None) -> None:
         """Send one drawn example, or drop it (Hypothesis's `reject`) when the
@@ -270,12 +286,15 @@ class ArgumentRun:
         self.kinds[kind.value] = self.kinds.get(kind.value, 0) + 1
         if not keeps_state(self.command, kind):
             self.spoiled = True
+            if malformed is None and kind is Kind.RETURN:
+                self.changed.append(sent_id)
         if not self.frozen:
             value = message.value
             absorb(value.get("return") if isinstance(value, dict) else None, self.pools)
         if malformed is not None:
             check_reply_shape(message)
-            check_refused_as_malformed(message, malformed.rule, malformed.path, self.command)
+            with deliberate(DEVICE_ADD_BY_HAND, when=self.command == "device_add"):
+                check_refused_as_malformed(message, malformed.rule, malformed.path, self.command)
         judge_reply(self.schema, self.command, message, sent_id)
         if malformed is None:
             check_not_refused_as_invalid(message, self.schema, self.command, arguments)

@@ -14,10 +14,13 @@ from collections.abc import Callable, Iterator
 from conformance.machine.harness import names_harness_resource
 from conformance.machine.instance import QemuInstance
 from conformance.spec import EnumType, Schema
-from strategies.pools import Pools
+from strategies.pools import KINDS, Pools
 
 MAX_QOM_PATHS = 3000
 MAX_SEEN_STRING = 256
+
+#: A query of one QEMU (`_asker`): command and arguments in, the reply's value out.
+Ask = Callable[..., object]
 
 
 def harvest(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
@@ -26,17 +29,52 @@ def harvest(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
         if isinstance(t, EnumType):
             pools.extend("enum-value", t.values)
 
-    def ask(command: str, arguments: dict[str, object] | None = None) -> object:
-        if command not in schema.commands:
-            return None
-        reply = inst.execute(command, arguments)
-        return reply.value if reply.ok else None
-
+    ask = _asker(inst, schema)
     pools.extend("type-name", _field(ask("qom-list-types", {"abstract": True}), "name"))
     machines = ask("query-machines")
     pools.extend("machine", _field(machines, "name"))
     pools.extend("machine", _field(machines, "alias"))
     pools.extend("cpu-model", _field(ask("query-cpu-definitions"), "name"))
+    _names(ask, pools)
+    for path in _qom_paths(ask):
+        pools.add("qom-path", path)
+        parent, _, name = path.rpartition("/")
+        if parent in ("/machine/peripheral", "/machine/peripheral-anon"):
+            pools.add("device-id", name)
+
+
+def harvest_names(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
+    """Add to `pools` the names of what `inst` has now (nodes, block devices, jobs,
+    chardevs, objects, devices), without the type lists and the QOM walk: what a
+    set-up created (`conformance.feedback.setups`), in a few queries."""
+
+    ask = _asker(inst, schema)
+    _names(ask, pools)
+    for parent in ("/machine/peripheral", "/machine/peripheral-anon"):
+        for prop in _as_list(ask("qom-list", {"path": parent})):
+            if isinstance(prop, dict) and str(prop.get("type", "")).startswith("child<"):
+                pools.add("device-id", str(prop.get("name")))
+                pools.add("qom-path", child_path(parent, str(prop.get("name"))))
+
+
+def focused(base: Pools, now: Pools) -> tuple[Pools, frozenset[str]]:
+    """Pools for examples that should meet what a set-up created: each kind holding
+    names `now` (harvested after the set-up) that `base` lacks has only those, the other
+    kinds `base`'s; and those kinds. A draw picks among all of a member's pools alike,
+    so next to hundreds of QOM paths and the profile's names, a created node or job
+    would seldom be drawn."""
+    pools = Pools()
+    grew = set()
+    for kind in KINDS:
+        known = set(base.values(kind))
+        created = [name for name in now.values(kind) if name not in known]
+        if created:
+            grew.add(kind)
+        pools.extend(kind, created or base.values(kind))
+    return pools, frozenset(grew)
+
+
+def _names(ask: Ask, pools: Pools) -> None:
     nodes = ask("query-named-block-nodes")
     pools.extend("node-name", _field(nodes, "node-name"))
     block = ask("query-block")
@@ -45,22 +83,26 @@ def harvest(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
     pools.extend("job-id", _field(ask("query-jobs"), "id"))
     pools.extend("chardev-id", _field(ask("query-chardev"), "label"))
     pools.extend("object-id", _field(ask("qom-list", {"path": "/objects"}), "name"))
-    for path in _qom_paths(ask):
-        pools.add("qom-path", path)
-        parent, _, name = path.rpartition("/")
-        if parent in ("/machine/peripheral", "/machine/peripheral-anon"):
-            pools.add("device-id", name)
 
 
 def qom_tree(inst: QemuInstance) -> list[str]:
     """Every path of the QOM composition tree (capped at `MAX_QOM_PATHS`), walked with
     qom-list as device-introspect-test's qom_tree_walk does."""
 
-    def ask(command: str, arguments: dict[str, object]) -> object:
+    return list(_qom_paths(_asker(inst)))
+
+
+def _asker(inst: QemuInstance, schema: Schema | None = None) -> Ask:
+    """A query of `inst`: the reply's value, None for an error or (with `schema`) a
+    command the schema doesn't have."""
+
+    def ask(command: str, arguments: dict[str, object] | None = None) -> object:
+        if schema is not None and command not in schema.commands:
+            return None
         reply = inst.execute(command, arguments)
         return reply.value if reply.ok else None
 
-    return list(_qom_paths(ask))
+    return ask
 
 
 def child_path(parent: str, name: str) -> str:
@@ -75,7 +117,7 @@ def absorb(value: object, pools: Pools) -> None:
             pools.add("seen", s)
 
 
-def _qom_paths(ask: Callable[[str, dict[str, object]], object]) -> Iterator[str]:
+def _qom_paths(ask: Ask) -> Iterator[str]:
     # Breadth-first so that a capped walk still covers the top of every subtree.
     queue: deque[str] = deque(["/"])
     count = 0

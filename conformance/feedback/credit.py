@@ -1,14 +1,20 @@
 """Crediting trace events to the commands that reached them, and the totals.
 
 An example is credited with the events its QEMU logged since the previous example
-(`conformance.machine.trace.collect`), paired with the command it sent: a new event
+(`conformance.machine.trace.collect`) inside a command's dispatch (from the monitor's
+dispatch of a request to its response), paired with the command it sent: a new event
 or a new (command, event) pair is novelty. What the harness itself makes QEMU do is
 credited to a name in parentheses, never counted as a command's pair: start-up
 (`START`), the harvest of names (`HARVEST`) and the `quit` that ends a QEMU (`QUIT`,
 about a dozen events: shutdown request, vm stop, block detach, which would otherwise
-go to whichever command ran last). Totals are given per subsystem prefix (an event name up to its
-first ``_``: the binary says nothing about the trace-events file an event came from),
-out of the events recorded (the binary's list minus the ones left out).
+go to whichever command ran last). So is what was logged outside every dispatch
+(`ASYNC`): a thread finishing a socket connect, RCU freeing old flat views, a job's
+coroutine, the main loop's polling. Those run when they run, and crediting them to the
+example sent next would pair them with a command that didn't reach them (a set-up's
+listening socket would lend its thread's events to every later query). Totals are given
+per subsystem prefix (an event name up to its first ``_``: the binary says nothing
+about the trace-events file an event came from), out of the events recorded (the
+binary's list minus the ones left out).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from conformance.machine.trace_events import TraceEvents, prefix
 START = "(start)"
 HARVEST = "(harvest)"
 QUIT = "(quit)"
+#: What was logged outside every command's dispatch (`conformance.machine.trace`).
+ASYNC = "(async)"
 
 Pair = tuple[str, str]
 
@@ -55,12 +63,19 @@ class Coverage:
         return Novelty(frozenset(new_events), frozenset(new_pairs))
 
     def credit_logged(self, command: str) -> Novelty:
-        """Credit `command` with everything logged since the previous call (start-ups
-        to `START`)."""
+        """Credit `command` with what was logged since the previous call inside a
+        command's dispatch (start-ups to `START`, the rest to `ASYNC`); the harness's
+        own names (`HARVEST`, `QUIT`) with all of it."""
         logged = collect()
         start = self.credit(START, logged.start)
-        own = self.credit(command, logged.events)
-        return Novelty(start.events | own.events, start.pairs | own.pairs)
+        if command.startswith("("):
+            own = self.credit(command, logged.events)
+            return Novelty(start.events | own.events, start.pairs | own.pairs)
+        own = self.credit(command, logged.events - logged.unbracketed)
+        later = self.credit(ASYNC, logged.unbracketed)
+        return Novelty(
+            start.events | own.events | later.events, start.pairs | own.pairs | later.pairs
+        )
 
     def merge(self, pairs: Iterable[Pair]) -> Novelty:
         """Add another process's pairs (their events with them)."""

@@ -21,6 +21,9 @@ them, and most of the rest behind QEMU's input validation:
   malformed mode breaks a mutant), past the validation that a fresh draw mostly fails;
 - Hypothesis's ``target()`` gets each example's count of new pairs (the Hypothesis
   engine);
+- set-ups: the valid examples whose success changed the machine are kept, each with
+  the set-up it ran on, and half of the steered compiled chunks replay one before their
+  examples, which then draw the names it created (`conformance.feedback.setups`);
 - the corpus entries given to the worker are replayed before anything else, and become
   seeds.
 """
@@ -36,6 +39,8 @@ from hypothesis import target
 
 from conformance.feedback.corpus import MODES, Entry
 from conformance.feedback.credit import Coverage, Pair
+from conformance.feedback.setups import Sequence as Setup
+from conformance.feedback.setups import Setups
 from conformance.machine.trace_events import TraceEvents
 from strategies import Malformed
 
@@ -103,6 +108,7 @@ class WorkerFeedback:
     scores: dict[object, float] = field(default_factory=dict)
     _spent: dict[object, tuple[float, float]] = field(default_factory=dict)
     seeds: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    setups: Setups = field(init=False)
     _chunk_deep: int = 0
     _picks: int = 0
     _last_position: int = -1
@@ -112,6 +118,7 @@ class WorkerFeedback:
             self.coverage = Coverage(self.trace.recorded)
         self._random = random.Random(f"{self.seed}:steer")
         self._order = round_robin(self.worker, self.workers)
+        self.setups = Setups(self.seed)
         self._since = time.monotonic()
 
     @property
@@ -225,6 +232,11 @@ class WorkerFeedback:
         if not self.steering:
             return examples < most
         return dry < DRY and examples < LONGEST
+
+    def setup_for(self, wanted: frozenset[str]) -> Setup:
+        """When steering, the set-up a compiled chunk of a command referring to names
+        of the kinds `wanted` starts from (`conformance.feedback.setups`), else none."""
+        return self.setups.pick(wanted) if self.steering else ()
 
     def seeds_of(self, command: str) -> list[dict[str, object]]:
         """`command`'s seeds when steering (mutated: `strategies.mutate`), else none."""

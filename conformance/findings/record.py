@@ -27,6 +27,7 @@ from conformance.findings.reproducer import (
 )
 from conformance.findings.signature import Signature, crash_detail
 from conformance.machine.exits import ExitInfo, ExitKind
+from conformance.machine.harness import PROBE_ID
 from conformance.machine.instance import QemuGone, QemuInstance
 from conformance.machine.reuse import reads_only
 from conformance.oracle.failure import ANSWERED, Failure, FindingKind
@@ -187,7 +188,7 @@ def _finding(exc: BaseException, nodeid: str, source: dict[str, str]) -> Finding
             evidence = Evidence.of_transcript(exc.transcript, exc.exit_info.stderr)
         sends = _sends(evidence.transcript)
         trigger = len(sends) - 1
-        command = _culprit(sends)
+        command = _culprit(sends, exc.exit_info)
         signature = Signature.of_exit(exc.exit_info, command, _arguments(sends, command))
         expected = _exit_outcome(exc.exit_info, max(trigger, 0))
         text = exc.exit_info.assertion or exc.exit_info.describe()
@@ -311,16 +312,23 @@ def _command(record: Record) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _culprit(sends: list[Record]) -> str | None:
+def _culprit(sends: list[Record], exit_info: ExitInfo | None = None) -> str | None:
     """The command an exit is signed with: the one in flight, unless that only reads
-    (a liveness probe, a query) and a command that doesn't came before it. announce-self
-    is answered and then stalls the main loop, so the probe after it is what hangs; the
-    finding is announce-self's, whichever probe noticed it."""
+    and a command that doesn't came before it, when the one in flight is the harness's
+    liveness probe or the exit is a hang. announce-self is answered and then stalls the
+    main loop, so the probe (or query) after it is what hangs; the finding is
+    announce-self's, whichever noticed it. A query that crashes QEMU itself
+    (qom-list-properties of a type that aborts when instantiated) is the culprit, even
+    after a command that changed the machine (the fuzzer's set-up). A rule about the
+    conversation (no exit) walks back as a hang does."""
     names = [_command(r) for r in sends]
     if not names:
         return None
     last = names[-1]
     if last is None or not reads_only(last):
+        return last
+    probe = isinstance(value := _value(sends[-1]), dict) and value.get("id") == PROBE_ID
+    if not probe and exit_info is not None and exit_info.kind is not ExitKind.HANG:
         return last
     for name in reversed(names[:-1]):
         if name is None or name == "qmp_capabilities":

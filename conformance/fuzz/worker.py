@@ -29,6 +29,7 @@ QEMU processes die with the worker (PR_SET_PDEATHSIG, `conformance.machine.proce
 from __future__ import annotations
 
 import json
+import logging
 import random
 import signal
 import sys
@@ -52,9 +53,11 @@ from conformance.drive import resources as resource_drive
 from conformance.drive import wire as wire_drive
 from conformance.drive.arguments import BODIES, failure_kind
 from conformance.drive.exchange import PIPELINE_DEPTH, ArgumentRun, Dropped
-from conformance.drive.harvest import harvest
+from conformance.drive.harvest import focused, harvest, harvest_names
 from conformance.feedback.corpus import Entry
 from conformance.feedback.credit import HARVEST, QUIT, Pair
+from conformance.feedback.setups import Sequence as Setup
+from conformance.feedback.setups import Step, refers_to
 from conformance.feedback.steer import (
     ARGUMENTS,
     MUTATE,
@@ -78,6 +81,9 @@ from strategies import Malformed, safety
 from strategies.compiled import Compiled, NoValue, compiled_for, request_id
 from strategies.mutate import mutator
 from strategies.pools import Pools
+from strategies.safety import Unconfinable, confine
+
+log = logging.getLogger(__name__)
 
 WIRE_PROFILE = "none"
 CHUNK_EXAMPLES = 20
@@ -99,6 +105,9 @@ REUSE_EXAMPLES = 1000
 #: Compiled examples sent pipelined before one liveness probe (`ArgumentRun.send_batch`):
 #: QEMU queues at most PIPELINE_DEPTH requests, the probe included.
 BATCH = PIPELINE_DEPTH - 1
+#: Commands whose success is no set-up (`conformance.feedback.setups`): they set the
+#: guest running, whose own doings would then be credited to every later example.
+NOT_SET_UPS = frozenset({"cont", "system_wakeup"})
 
 
 # -- what a worker tells the parent ------------------------------------------------------
@@ -348,6 +357,7 @@ class Worker:
             command, self.schema, self.pools, self.policy, self.instances, self.argument_profile
         )
         run.after = self.after_example
+        setup = self._set_up(run)
         compiled = compiled_for(self.schema, run.draw_pools, self.policy)
         chunk_seed = _seed(self.config.seed, "arguments", position)
         rnd = random.Random(chunk_seed)
@@ -376,6 +386,7 @@ class Worker:
                     continue
                 if batch and self._batch_failed(run, batch, nodeid, chunk_seed):
                     return
+                self._remember(run, [(b[0], b[2], b[3]) for b in batch], setup)
                 # A batch is pipelined: the log can't tell its examples apart.
                 if self.feedback.credit(command, mode, [(b[0], b[3]) for b in batch]):
                     dry = 0
@@ -391,6 +402,71 @@ class Worker:
                 self.feedback.credit(QUIT)  # the harness's quit, no command's
             found = self.feedback.chunk_done((ARGUMENTS, position))
             self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
+
+    def _remember(
+        self, run: ArgumentRun, sent: list[tuple[object, object, Malformed | None]], setup: Setup
+    ) -> None:
+        """Keep as set-ups on top of `setup` the valid examples of `sent` (arguments as
+        drawn, id, malformed case) whose success changed the machine."""
+        if self.feedback.steering and run.command not in NOT_SET_UPS:
+            for arguments, sent_id, case in sent:
+                if sent_id in run.changed and case is None and isinstance(arguments, dict):
+                    self.feedback.setups.add(setup, (run.command, arguments))
+        run.changed.clear()
+
+    def _set_up(self, run: ArgumentRun) -> Setup:
+        """Pick a set-up for `run`'s chunk (`conformance.feedback.setups`) and have it
+        sent to each QEMU the chunk uses before its examples, the names it created
+        added to pools of the chunk's own; the steps that succeeded on the first."""
+        assert self.schema is not None
+        schema = self.schema
+        picked = self.feedback.setup_for(refers_to(schema, run.command))
+        if not picked:
+            return ()
+        base = run.draw_pools
+        done: list[Step] = []
+        first = [True]
+
+        def prepare(inst: QemuInstance) -> None:
+            run.spoiled = True  # the set-up changed the machine: no later chunk's
+            # What the QEMU before this one logged (a restart after a crash: its last
+            # words) was the chunk's command's, not the first step's.
+            self.feedback.credit(run.command)
+            for command, arguments in picked:
+                try:
+                    confined = confine(command, arguments, str(inst.workdir))
+                    reply = inst.execute(command, confined)
+                except Unconfinable:
+                    continue
+                except QemuGone:
+                    return
+                finally:
+                    self.feedback.credit(command)
+                if reply.ok and first[0]:
+                    done.append((command, arguments))
+            if not first[0]:
+                return  # a restart: the same names as the first time
+            first[0] = False
+            now = Pools()
+            try:
+                harvest_names(inst, schema, now)
+            except QemuGone:
+                return
+            finally:
+                self.feedback.credit(HARVEST)
+            run.draw_pools, grew = focused(base, now)
+            self.feedback.setups.created(picked, grew)
+
+        run.prepare = prepare
+        run.instance()
+        log.info(
+            "set-up for %s: %d of %d steps: %s",
+            run.command,
+            len(done),
+            len(picked),
+            ", ".join(c for c, _ in picked),
+        )
+        return tuple(done)
 
     def _valid_draws(
         self, compiled: Compiled, command: str
@@ -639,6 +715,7 @@ class Worker:
                     )
                     if run.offer(entry.arguments, f"corpus-{number}", malformed=case):
                         self.feedback.credit(run.command, entry.mode, [(entry.arguments, case)])
+                    self._remember(run, [(entry.arguments, f"corpus-{number}", case)], ())
 
             try:
                 self._run(test, f"fuzz::corpus[{command}]", 0, _Attempt(self.stop))

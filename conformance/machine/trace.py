@@ -12,7 +12,9 @@ Every log an instance opens is registered here until it has been read to its end
 `collect()` returns the events written since the previous call, from every QEMU of the
 process, the ones closed meanwhile included (`TraceLog.close` reads the rest before
 the workdir goes). Events written before QEMU answered negotiation are start-up's,
-kept apart (`Collected.start`) so that no command is credited with them.
+kept apart (`Collected.start`) so that no command is credited with them, and the ones
+written outside every command's dispatch are counted apart too (`Collected.unbracketed`),
+so that what a command set going in the background isn't credited to a later one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ from pathlib import Path
 #: Names inside the workdir (QEMU's cwd), so that the command line holds no host path.
 EVENTS_FILE = "qmpc-trace-events"
 LOG_FILE = "qmpc-trace.log"
+
+#: The monitor's trace events that open a command's dispatch (monitor/qmp.c, in band
+#: and out of band) and the one that closes it (the response is sent): an event logged
+#: between them was reached by that command; one logged outside all of them (a thread's
+#: completion, RCU's deferred frees, a job's coroutine, the main loop's polling) by
+#: nothing the harness can name. The same names on 7.2 and 10.0.
+DISPATCH_OPENS = frozenset({"monitor_qmp_cmd_in_band", "monitor_qmp_cmd_out_of_band"})
+DISPATCH_CLOSES = "monitor_qmp_respond"
+#: Recorded for the brackets even when they fire on every command.
+MARKERS = DISPATCH_OPENS | {DISPATCH_CLOSES}
 
 # Trace event names are C identifiers; the optional prefix is -msg timestamp=on's.
 _LINE = re.compile(rb"^(?:\d+@\d+\.\d+:)?([A-Za-z_][A-Za-z0-9_]*)(?: |$)", re.MULTILINE)
@@ -67,6 +79,8 @@ class TraceLog:
     offset: int = 0
     start_end: int | None = None  # where start-up ended (None: not yet negotiated)
     closed: bool = False
+    # Whether the last event read was inside a command's dispatch (`Collected.add`).
+    dispatching: bool = False
     # Read at close, not yet collected: start-up's, and after it.
     _start_tail: bytes = b""
     _tail: bytes = b""
@@ -120,10 +134,27 @@ _KEEP_CLOSED = 64
 
 @dataclass
 class Collected:
-    """Events logged since the previous `collect()`: by start-ups, and after them."""
+    """Events logged since the previous `collect()`: by start-ups, and after them;
+    `unbracketed` counts those of `events` logged outside every command's dispatch
+    (`DISPATCH_OPENS` .. `DISPATCH_CLOSES`)."""
 
     start: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
+    unbracketed: Counter[str] = field(default_factory=Counter)
+
+    def add(self, log: TraceLog, data: bytes) -> None:
+        """Count `data`'s events (whole lines of `log`, after start-up), keeping
+        `log`'s place inside or outside a command's dispatch from one read to the next.
+        The markers themselves are structure, not coverage: they aren't counted."""
+        for name in event_names(data):
+            if name in DISPATCH_OPENS:
+                log.dispatching = True
+            elif name == DISPATCH_CLOSES:
+                log.dispatching = False
+            else:
+                self.events[name] += 1
+                if not log.dispatching:
+                    self.unbracketed[name] += 1
 
 
 def collect() -> Collected:
@@ -132,20 +163,23 @@ def collect() -> Collected:
     for log in list(_OPEN):
         if log.closed:
             found.start.update(event_names(log._start_tail))
-            found.events.update(event_names(log.read()))
+            found.add(log, log.read())
             _OPEN.remove(log)
             continue
         if log.start_end is None:
             continue  # still starting: read once it has answered negotiation
         if log.offset < log.start_end:
             found.start.update(event_names(log.read(log.start_end)))
-        found.events.update(event_names(log.read()))
+        found.add(log, log.read())
     return found
 
 
 __all__ = [
+    "DISPATCH_CLOSES",
+    "DISPATCH_OPENS",
     "EVENTS_FILE",
     "LOG_FILE",
+    "MARKERS",
     "Collected",
     "TraceLog",
     "TraceSetup",

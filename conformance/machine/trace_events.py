@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from conformance.machine.cache import BinaryCache
 from conformance.machine.instance import DiedAtStart, LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import probe
-from conformance.machine.trace import TraceSetup, event_names
+from conformance.machine.trace import MARKERS, TraceSetup, event_names
 from conformance.qmp.deadline import DeadlineExceeded
 
 ROUNDS = 3
@@ -38,7 +38,7 @@ class TraceEvents:
 
     @property
     def setup(self) -> TraceSetup | None:
-        return None if self.blind else TraceSetup.all_but(self.excluded)
+        return None if self.blind else TraceSetup.all_but(self.excluded - MARKERS)
 
     @property
     def recorded(self) -> frozenset[str]:

@@ -14,6 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from conformance.drive.exchange import ArgumentRun
+from conformance.machine.instance import LaunchConfig
+from conformance.machine.pool import InstancePool
+from conformance.oracle import deviation
+from conformance.spec import schema_from_reply, validate_arguments
+from strategies import Malformed
+from strategies.pools import Pools
+from strategies.safety import generation_policy
 from tests.integration.clirun import run_suite
 
 pytestmark = pytest.mark.qemu
@@ -60,3 +68,29 @@ def test_deviations_are_reported_and_are_no_findings(qemu_binary: str, tmp_path:
     # Without a baseline the two findings are new: the run fails on them, not on the
     # deviations.
     assert done.returncode == 1, done.stdout[-3000:]
+
+
+def test_device_add_refusing_ill_typed_arguments_by_hand_is_a_deviation(
+    qemu_binary: str, tmp_path: Path
+) -> None:
+    # device_add is 'gen': false: QEMU walks the bus path before it reads the id, so an
+    # id of the wrong type beside a path through a device that isn't there is refused
+    # with DeviceNotFound ("Device 'no-such-device' not found"), on 7.2 and 10.0 alike.
+    pool = InstancePool(
+        lambda p: LaunchConfig(binary=qemu_binary, profile=p, workdir_base=str(tmp_path))
+    )
+    try:
+        schema = schema_from_reply(pool.get("none").execute("query-qmp-schema").value)
+        run = ArgumentRun("device_add", schema, Pools(), generation_policy(), pool, "none")
+        arguments = {"driver": "usb-kbd", "bus": "/no-such-device/bus", "id": 0.0}
+        (violation,) = validate_arguments(schema, "device_add", arguments)
+        case = Malformed(violation.rule, violation.path, arguments)
+        deviation.take()
+        run.send(run.admitted(arguments, case), 1, malformed=case)  # no Failure raised
+        assert run.kinds == {"error": 1}
+        (seen,) = deviation.take()
+        assert (seen.name, seen.check) == ("device-add-bypasses-qapi", "malformed.wrong-type.class")
+        assert "DeviceNotFound" in seen.message
+        assert any("qapi/qdev.json" in b for b in seen.because)
+    finally:
+        pool.close()

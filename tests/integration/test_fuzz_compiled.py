@@ -12,6 +12,10 @@ import pytest
 
 from conformance.findings.reproducer import Reproducer
 from conformance.fuzz import worker
+from conformance.spec import Schema
+from strategies.compiled import Compiled, compiled_for
+from strategies.policy import GenerationPolicy
+from strategies.pools import Pools
 
 pytestmark = pytest.mark.qemu
 
@@ -100,3 +104,42 @@ def test_a_known_signature_is_not_shrunk(
     *before, last = [json.loads(m) for m in reproducer.messages]
     assert last["execute"] == "blockdev-reopen"
     assert reproducer.expected.trigger == len(before)
+
+
+def test_a_set_up_is_sent_first_its_names_drawn_and_replayed_with_a_failure(
+    qemu_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = Box()
+    fuzzer = compiled_worker(qemu_binary, tmp_path, box)
+    taken = ("blockdev-add", {"driver": "null-co", "node-name": "null0"})  # the profile's
+    node = ("blockdev-add", {"driver": "null-co", "node-name": "n1"})
+    monkeypatch.setattr(fuzzer.feedback, "setup_for", lambda wanted: (taken, node))
+    created: list[tuple[object, frozenset[str]]] = []
+    monkeypatch.setattr(
+        fuzzer.feedback.setups, "created", lambda seq, kinds: created.append((seq, kinds))
+    )
+    pools: list[tuple[str, ...]] = []
+
+    def spy(schema: Schema, draw_pools: Pools, policy: GenerationPolicy) -> Compiled:
+        pools.append(tuple(draw_pools.values("node-name")))
+        return compiled_for(schema, draw_pools, policy)
+
+    monkeypatch.setattr("conformance.fuzz.worker.compiled_for", spy)
+    try:
+        fuzzer.compiled_chunk(0)
+    finally:
+        fuzzer.close()
+    # The chunk drew from pools holding the node its set-up created.
+    assert pools
+    assert "n1" in pools[0]
+    assert "n1" not in fuzzer.pools.values("node-name")
+    # Seen to create a node (the taken name failed and is left out, the rest went on).
+    assert created == [((taken, node), frozenset({"node-name"}))]
+    (finding,) = box.found()
+    assert str(finding["signature"]).startswith(REOPEN_CRASH), finding["signature"]
+    sent = [json.loads(m) for m in Reproducer.from_jsonl(str(finding["reproducer"])).messages]
+    # The replay on a fresh QEMU sent the set-up before the shrunk example.
+    commands = [m["execute"] for m in sent]
+    assert commands[:3] == ["qmp_capabilities", "blockdev-add", "blockdev-add"]
+    assert commands[-1] == "blockdev-reopen"
+    assert sent[2]["arguments"] == node[1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -169,3 +170,13 @@ def test_a_mutant_changes_one_thing() -> None:
     assert json.dumps({"a": {"n": 2**40, "s": "x"}}, sort_keys=True) in seen
     made_small = [json.loads(v)["a"].get("n") for v in seen if json.loads(v).get("a")]
     assert any(isinstance(n, int) and n not in (7, 2**40) and n <= 1 << 20 for n in made_small)
+
+
+def test_a_mutant_may_give_a_naming_member_a_fresh_well_formed_name() -> None:
+    rnd = random.Random(2)
+    seed: dict[str, object] = {"node-name": "null0", "driver": "null-co"}
+    names = {str(mutant(rnd, seed, {"driver": "raw"}).get("node-name")) for _ in range(200)}
+    fresh = names - {"null0", "None", "null-co", "raw"}
+    assert fresh
+    # QEMU's id_wellformed(): a letter, then letters, digits, '-', '.', '_'.
+    assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9._-]*", name) for name in fresh)

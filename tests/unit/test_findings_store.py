@@ -12,6 +12,7 @@ from conformance.findings.record import EVIDENCE_ATTR, Evidence, Finding, findin
 from conformance.findings.reproducer import Reproducer
 from conformance.findings.store import FindingStore
 from conformance.machine.exits import classify_exit
+from conformance.machine.harness import PROBE_ID
 from conformance.machine.instance import QemuGone
 from conformance.oracle.failure import Failure, FindingKind, qapi, spec
 from conformance.qmp.message import parse_message
@@ -336,6 +337,27 @@ def test_a_hang_noticed_by_a_probe_is_signed_with_the_command_before_it() -> Non
     assert finding.reproducer is not None
     # The reproducer still ends at the probe: that is where the hang shows.
     assert json.loads(finding.reproducer.messages[-1])["execute"] == "query-version"
+
+
+def _abort_after(*sends: tuple[str, object]) -> BaseException:
+    records: list[tuple[object, object]] = [
+        ({"execute": "qmp_capabilities", "id": 1}, {"return": {}, "id": 1})
+    ]
+    records += [({"execute": c, "id": i}, {"return": {}, "id": i}) for c, i in sends]
+    t = _conversation(*records)
+    info = classify_exit(-signal.SIGABRT, "qemu: x.c:1: f: Assertion `p' failed.\n")
+    return _with(QemuGone(info, t), t)
+
+
+def test_a_query_that_crashes_qemu_is_the_culprit_after_a_change() -> None:
+    # A set-up's object-add, then qom-list-properties of a type that aborts.
+    exc = _abort_after(("object-add", 2), ("qom-list-properties", 0))
+    (finding,) = findings_from(exc, "t::x")
+    assert finding.key.startswith("crash | qom-list-properties | "), finding.key
+    # Noticed at the liveness probe, the crash is the command's before it.
+    exc = _abort_after(("object-add", 2), ("query-version", PROBE_ID))
+    (finding,) = findings_from(exc, "t::x")
+    assert finding.key.startswith("crash | object-add | "), finding.key
 
 
 def test_a_query_that_hangs_on_its_own_keeps_its_name() -> None:

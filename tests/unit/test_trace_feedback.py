@@ -12,6 +12,8 @@ import pytest
 
 from conformance.feedback import corpus
 from conformance.feedback.credit import (
+    ASYNC,
+    HARVEST,
     QUIT,
     START,
     Coverage,
@@ -96,6 +98,33 @@ def test_log_is_read_by_whole_lines_from_its_offset(tmp_path: Path) -> None:
         f.write(b"_written 1\n")
     assert collect().events == {"half_written": 1}
     assert not collect().events
+
+
+def test_events_outside_a_dispatch_are_counted_apart_across_reads(tmp_path: Path) -> None:
+    path = tmp_path / "trace.log"
+    log = TraceLog(path)
+    path.write_bytes(b"")
+    log.mark_started()
+    with path.open("ab") as f:
+        # A command's dispatch read in two pieces, then a deferred free after it.
+        f.write(b"poll_add a\nmonitor_qmp_cmd_in_band 1\nqmp_enter_c\n")
+    first = collect()
+    with path.open("ab") as f:
+        f.write(b"bdrv_x\nmonitor_qmp_respond r\nflatview_destroy f\npoll_add b\n")
+    second = collect()
+    assert first.events == {"poll_add": 1, "qmp_enter_c": 1}  # the markers aren't counted
+    assert first.unbracketed == {"poll_add": 1}
+    assert second.events == {"bdrv_x": 1, "flatview_destroy": 1, "poll_add": 1}
+    assert second.unbracketed == {"flatview_destroy": 1, "poll_add": 1}
+    coverage = Coverage(frozenset({"poll_add", "qmp_enter_c", "bdrv_x", "flatview_destroy"}))
+    with path.open("ab") as f:
+        f.write(b"monitor_qmp_cmd_in_band 2\nbdrv_x\nmonitor_qmp_respond\nflatview_destroy\n")
+    novelty = coverage.credit_logged("c")
+    assert novelty.pairs == {("c", "bdrv_x"), (ASYNC, "flatview_destroy")}
+    assert coverage.command_pairs == 1  # ASYNC's pairs are no command's
+    with path.open("ab") as f:
+        f.write(b"flatview_destroy\n")
+    assert coverage.credit_logged(HARVEST).pairs == {(HARVEST, "flatview_destroy")}
 
 
 def test_a_closed_log_is_collected_once_after_its_file_is_gone(tmp_path: Path) -> None:
@@ -281,7 +310,9 @@ def test_valid_inputs_that_reached_a_new_pair_become_seeds(tmp_path: Path) -> No
     feedback.coverage = Coverage(frozenset({"qmp_enter_b", "e1"}))
     log = TraceLog(tmp_path / "log")
     log.mark_started()
-    (tmp_path / "log").write_bytes(b"qmp_enter_b\ne1 x=1\n")
+    (tmp_path / "log").write_bytes(
+        b"monitor_qmp_cmd_in_band 1\nqmp_enter_b\ne1 x=1\nmonitor_qmp_respond\n"
+    )
     drawn = [({"x": 1}, None), ({"x": "y"}, Malformed("type", "$.x", {"x": "y"}))]
     assert feedback.credit("b", "valid", drawn) == 2
     assert feedback._chunk_deep == 1  # e1, not b's own qmp_enter_b
