@@ -57,20 +57,19 @@ def harvest_names(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
                 pools.add("qom-path", child_path(parent, str(prop.get("name"))))
 
 
-def focused(base: Pools, now: Pools) -> tuple[Pools, frozenset[str]]:
-    """Pools for examples that should meet what a set-up created: each kind holding
-    names `now` (harvested after the set-up) that `base` lacks has only those, the other
-    kinds `base`'s; and those kinds. A draw picks among all of a member's pools alike,
-    so next to hundreds of QOM paths and the profile's names, a created node or job
-    would seldom be drawn."""
+def with_created(base: Pools, now: Pools) -> tuple[Pools, frozenset[str]]:
+    """Pools of `base`'s names and then those of `now` (harvested after a set-up) that
+    `base` lacks; and the kinds that got some. A copy, so that the names a chunk's
+    set-up created are drawn by that chunk only."""
     pools = Pools()
     grew = set()
     for kind in KINDS:
-        known = set(base.values(kind))
-        created = [name for name in now.values(kind) if name not in known]
+        known = base.values(kind)
+        pools.extend(kind, known)
+        created = set(now.values(kind)) - set(known)
         if created:
             grew.add(kind)
-        pools.extend(kind, created or base.values(kind))
+            pools.extend(kind, [name for name in now.values(kind) if name in created])
     return pools, frozenset(grew)
 
 

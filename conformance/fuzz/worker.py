@@ -53,7 +53,7 @@ from conformance.drive import resources as resource_drive
 from conformance.drive import wire as wire_drive
 from conformance.drive.arguments import BODIES, failure_kind
 from conformance.drive.exchange import PIPELINE_DEPTH, ArgumentRun, Dropped
-from conformance.drive.harvest import focused, harvest, harvest_names
+from conformance.drive.harvest import harvest, harvest_names, with_created
 from conformance.feedback.corpus import Entry
 from conformance.feedback.credit import HARVEST, QUIT, Pair
 from conformance.feedback.setups import Sequence as Setup
@@ -432,6 +432,7 @@ class Worker:
             # What the QEMU before this one logged (a restart after a crash: its last
             # words) was the chunk's command's, not the first step's.
             self.feedback.credit(run.command)
+            is_first, first[0] = first[0], False
             for command, arguments in picked:
                 try:
                     confined = confine(command, arguments, str(inst.workdir))
@@ -442,11 +443,10 @@ class Worker:
                     return
                 finally:
                     self.feedback.credit(command)
-                if reply.ok and first[0]:
+                if reply.ok and is_first:
                     done.append((command, arguments))
-            if not first[0]:
+            if not is_first:
                 return  # a restart: the same names as the first time
-            first[0] = False
             now = Pools()
             try:
                 harvest_names(inst, schema, now)
@@ -454,7 +454,7 @@ class Worker:
                 return
             finally:
                 self.feedback.credit(HARVEST)
-            run.draw_pools, grew = focused(base, now)
+            run.draw_pools, grew = with_created(base, now)
             self.feedback.setups.created(picked, grew)
 
         run.prepare = prepare

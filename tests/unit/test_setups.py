@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.drive.harvest import focused
+from conformance.drive.harvest import with_created
 from conformance.feedback.setups import (
     LONGEST,
     PER_COMMAND,
@@ -84,13 +84,14 @@ def test_picks_favour_set_ups_creating_what_the_command_names() -> None:
     assert started.count((NODE,)) > 3 * started.count((CHARDEV,)) > 0
 
 
-def test_focused_pools_hold_only_the_created_names_of_the_kinds_that_grew() -> None:
+def test_a_chunk_draws_the_created_names_beside_the_others() -> None:
     base, now = Pools(), Pools()
     base.extend("node-name", ["null0"])
     base.extend("qom-path", ["/machine", "/machine/peripheral/cd0"])
     now.extend("node-name", ["null0", "n1"])
     now.extend("qom-path", ["/machine/peripheral/cd0"])
-    pools, grew = focused(base, now)
+    pools, grew = with_created(base, now)
     assert grew == {"node-name"}
-    assert pools.values("node-name") == ("n1",)
+    assert pools.values("node-name") == ("null0", "n1")
     assert pools.values("qom-path") == ("/machine", "/machine/peripheral/cd0")
+    assert base.values("node-name") == ("null0",)  # a copy: the base is as it was
