@@ -42,6 +42,10 @@ RELEVANT = 0.8
 #: chardev and an object), when they fit in `LONGEST` steps.
 COMBINE = 0.5
 
+#: Commands whose success is no set-up: they set the guest running, whose own doings
+#: would then be credited to every later example.
+NOT_SET_UPS = frozenset({"cont", "system_wakeup"})
+
 Step = tuple[str, dict[str, object]]  # (command, arguments as drawn)
 Sequence = tuple[Step, ...]
 
@@ -96,8 +100,8 @@ class Setups:
 
     def add(self, setup: Sequence, step: Step) -> None:
         """`step` succeeded, changing the machine, on top of `setup`: kept when it
-        may have created a name (`creates`)."""
-        if len(setup) >= LONGEST or not creates(step):
+        may have created a name (`creates`) and doesn't set the guest running."""
+        if len(setup) >= LONGEST or step[0] in NOT_SET_UPS or not creates(step):
             return
         sequence = (*setup, step)
         kept = self.sequences.setdefault(step[0], {})
@@ -143,4 +147,4 @@ class Setups:
         return self._random.choice(chosen).sequence
 
 
-__all__ = ["LONGEST", "SHARE", "Sequence", "Setups", "Step", "creates", "refers_to"]
+__all__ = ["LONGEST", "NOT_SET_UPS", "SHARE", "Sequence", "Setups", "Step", "creates", "refers_to"]

@@ -105,9 +105,6 @@ REUSE_EXAMPLES = 1000
 #: Compiled examples sent pipelined before one liveness probe (`ArgumentRun.send_batch`):
 #: QEMU queues at most PIPELINE_DEPTH requests, the probe included.
 BATCH = PIPELINE_DEPTH - 1
-#: Commands whose success is no set-up (`conformance.feedback.setups`): they set the
-#: guest running, whose own doings would then be credited to every later example.
-NOT_SET_UPS = frozenset({"cont", "system_wakeup"})
 
 
 # -- what a worker tells the parent ------------------------------------------------------
@@ -408,7 +405,7 @@ class Worker:
     ) -> None:
         """Keep as set-ups on top of `setup` the valid examples of `sent` (arguments as
         drawn, id, malformed case) whose success changed the machine."""
-        if self.feedback.steering and run.command not in NOT_SET_UPS:
+        if self.feedback.steering:
             for arguments, sent_id, case in sent:
                 if sent_id in run.changed and case is None and isinstance(arguments, dict):
                     self.feedback.setups.add(setup, (run.command, arguments))
