@@ -254,6 +254,17 @@ class FindingStore:
         (self.directory / "index.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def deviation_summary(entries: list[DeviationEntry]) -> list[str]:
+    """A run summary's lines for the deviations seen (none when there were none)."""
+    if not entries:
+        return []
+    lines = [f"deviations: {len(entries)} (deliberate per QEMU's source or tests; not findings)"]
+    for seen in entries:
+        d = seen.deviation
+        lines.append(f"  {d.name} ({d.check}, {len(seen.tests)} tests): {d.summary}")
+    return lines
+
+
 def _deviation_lines(entries: list[DeviationEntry]) -> list[str]:
     if not entries:
         return []

@@ -211,6 +211,8 @@ class FuzzRun:
             return False
         if isinstance(note, worker.Chunk):
             self.tally.add(note)
+            for seen in note.deviations:
+                self.store.add_deviation(seen, f"fuzz::{note.what}")
         elif isinstance(note, worker.Found):
             self._found(Finding.from_json(note.finding))
         elif isinstance(note, worker.HarnessError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from conformance.feedback.corpus import Entry
 from conformance.feedback.credit import Coverage, headline, prefix_lines
-from conformance.findings.store import FindingStore
+from conformance.findings.store import FindingStore, deviation_summary
 from conformance.fuzz.worker import Chunk
 
 
@@ -88,6 +88,7 @@ def summary(tally: Tally, store: FindingStore, now: float, *, ended: str) -> lis
         lines.append(
             f"  {entry.status:<5} {entry.finding.key}  occurrences {entry.occurrences}  {directory}"
         )
+    lines.extend(deviation_summary(store.deviations))
     lines.append(f"harness errors: {len(tally.harness_errors)}")
     lines.extend(f"  {error}" for error in tally.harness_errors)
     return lines

@@ -62,6 +62,7 @@ from conformance.feedback.steer import (
     ARGUMENTS,
     MUTATE,
     WIRE,
+    Arm,
     WorkerFeedback,
     mine,
     slot,
@@ -75,6 +76,8 @@ from conformance.machine.probe import probe
 from conformance.machine.profiles import Profile, block_profile, profile
 from conformance.machine.targets import binary_profiles
 from conformance.machine.trace_events import TraceEvents
+from conformance.oracle import deviation
+from conformance.oracle.deviation import Deviation
 from conformance.oracle.failure import Failure
 from conformance.spec import Schema, schema_from_reply, validate_arguments
 from strategies import Malformed, safety
@@ -120,6 +123,9 @@ class Chunk:
     command: bool  # whether `what` is a command of the schema
     pairs: tuple[Pair, ...] = ()  # (command, trace event) pairs new to this worker
     corpus: tuple[Entry, ...] = ()  # inputs that reached one first
+    # Deliberate departures the chunk's checks excused (`conformance.oracle.deviation`),
+    # each once: not findings, but the summary says which were seen.
+    deviations: tuple[Deviation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -397,8 +403,7 @@ class Worker:
                 self.instances.close()
                 self._served = 0
                 self.feedback.credit(QUIT)  # the harness's quit, no command's
-            found = self.feedback.chunk_done((ARGUMENTS, position))
-            self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
+            self._chunk_done(command, run.examples, True, (ARGUMENTS, position))
 
     def _remember(
         self, run: ArgumentRun, sent: list[tuple[object, object, Malformed | None]], setup: Setup
@@ -632,8 +637,7 @@ class Worker:
         finally:
             self.instances.close()  # one QEMU per chunk, as the suite has one per command
             self.feedback.credit(QUIT)  # the harness's quit, no command's
-            found = self.feedback.chunk_done((ARGUMENTS, position))
-            self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
+            self._chunk_done(command, run.examples, True, (ARGUMENTS, position))
 
     def machine_chunk(self, machine: str, chunk: int) -> None:
         assert self.schema is not None
@@ -685,8 +689,7 @@ class Worker:
         finally:
             done = wire_drive.WireMachine.steps + resource_drive.ResourceMachine.steps
             self.feedback.credit(machine)  # a state machine's events, credited to it
-            found = self.feedback.chunk_done((machine, chunk))
-            self.outbox.put(Chunk(self.config.index, machine, done, False, *found))
+            self._chunk_done(machine, done, False, (machine, chunk))
 
     def corpus_chunks(self) -> None:
         """Replay this worker's share of the corpus, a chunk per command, through the
@@ -719,8 +722,13 @@ class Worker:
             finally:
                 self.instances.close()
                 self.feedback.credit(QUIT)  # the harness's quit, no command's
-                found = self.feedback.chunk_done()
-                self.outbox.put(Chunk(self.config.index, command, run.examples, True, *found))
+                self._chunk_done(command, run.examples, True, None)
+
+    def _chunk_done(self, what: str, examples: int, command: bool, arm: Arm | None) -> None:
+        """Tell the parent a chunk is done: its examples, feedback and deviations."""
+        pairs, corpus = self.feedback.chunk_done(arm)
+        seen = tuple(deviation.take())
+        self.outbox.put(Chunk(self.config.index, what, examples, command, pairs, corpus, seen))
 
     def _run(
         self, test: Callable[[], None], nodeid: str, chunk_seed: int, attempt: _Attempt

@@ -79,8 +79,9 @@ class TraceLog:
     offset: int = 0
     start_end: int | None = None  # where start-up ended (None: not yet negotiated)
     closed: bool = False
-    # Whether the last event read was inside a command's dispatch (`Collected.add`).
-    dispatching: bool = False
+    # Commands in dispatch at the last event read (`Collected.add`): a count, not a
+    # flag, because an out-of-band command is dispatched while an in-band one may be.
+    dispatching: int = 0
     # Read at close, not yet collected: start-up's, and after it.
     _start_tail: bytes = b""
     _tail: bytes = b""
@@ -148,9 +149,10 @@ class Collected:
         The markers themselves are structure, not coverage: they aren't counted."""
         for name in event_names(data):
             if name in DISPATCH_OPENS:
-                log.dispatching = True
+                log.dispatching += 1
             elif name == DISPATCH_CLOSES:
-                log.dispatching = False
+                # An error answered before dispatch (a parse error) is answered too.
+                log.dispatching = max(0, log.dispatching - 1)
             else:
                 self.events[name] += 1
                 if not log.dispatching:

@@ -9,6 +9,7 @@ from conformance import hypothesis_profiles
 from conformance.drive.preconfig import PHASE_PROPERTY
 from conformance.drive.preconfig import Phase as PreconfigPhase
 from conformance.drive.sweep_record import SWEEP_PROPERTY, SweepTally
+from conformance.findings.store import deviation_summary
 from conformance.plugin.outcome import (
     OUTCOME,
     FindingsOutcome,
@@ -193,14 +194,8 @@ def _findings_summary(tr: pytest.TerminalReporter, outcome: FindingsOutcome) -> 
     )
     for entry in store.new:
         tr.write_line(f"  new {entry.slug}: {entry.finding.title}")
-    if store.deviations:
-        tr.write_line(
-            f"deviations: {len(store.deviations)} (deliberate per QEMU's source or tests; "
-            "not findings)"
-        )
-    for seen in store.deviations:
-        d = seen.deviation
-        tr.write_line(f"  {d.name} ({d.check}, {len(seen.tests)} tests): {d.summary}")
+    for line in deviation_summary(store.deviations):
+        tr.write_line(line)
     if outcome.baseline_note:
         unseen = f"; {outcome.unseen} known signatures not seen" if outcome.unseen else ""
         tr.write_line(outcome.baseline_note + unseen)

@@ -143,3 +143,21 @@ def test_a_set_up_is_sent_first_its_names_drawn_and_replayed_with_a_failure(
     assert commands[:3] == ["qmp_capabilities", "blockdev-add", "blockdev-add"]
     assert commands[-1] == "blockdev-reopen"
     assert sent[2]["arguments"] == node[1]
+
+
+def test_a_chunk_tells_the_deviations_its_checks_excused(qemu_binary: str, tmp_path: Path) -> None:
+    # device_add reads its arguments by hand ('gen': false), so malformed ones are
+    # refused with whatever class its own checks raise: a deviation, not a finding.
+    box = Box()
+    config = worker.WorkerConfig(0, 1, qemu_binary, 3, ("device_add",), str(tmp_path / "work"))
+    fuzzer = worker.Worker(config, threading.Event(), box)  # type: ignore[arg-type]
+    fuzzer.prepare()
+    try:
+        fuzzer.compiled_chunk(1)  # position 1 of one command: malformed arguments
+    finally:
+        fuzzer.close()
+    (chunk,) = [n for n in box.notes if isinstance(n, worker.Chunk)]
+    assert chunk.what == "device_add"
+    assert {d.name for d in chunk.deviations} == {"device-add-bypasses-qapi"}, chunk.deviations
+    assert all(d.check.startswith("malformed.") for d in chunk.deviations)
+    assert not box.found(), box.found()

@@ -14,6 +14,7 @@ from conformance.fuzz.run import fuzz_commands, parse_duration
 from conformance.fuzz.tally import Tally, by_kind, progress_line, summary
 from conformance.fuzz.worker import Chunk
 from conformance.machine.lifecycle import LIFECYCLE
+from conformance.oracle.deviation import Deviation
 from conformance.oracle.failure import FindingKind
 from conformance.spec import load_schema_file
 from strategies import safety
@@ -78,6 +79,20 @@ def test_progress_and_summary_count_findings_by_kind_new_and_known() -> None:
         f"{finding(FindingKind.SCHEMA, 'c').signature.slug}",
     ]
     assert lines[-1] == "harness errors: 0"
+
+
+def test_the_summary_lists_deviations_and_they_are_no_findings() -> None:
+    store = FindingStore(None)
+    seen = Deviation("a-deviation", "QEMU does so on purpose", "malformed.x.class", "m", "s", ())
+    tally = Tally(commands=1, started=0.0)
+    tally.add(Chunk(0, "device_add", 5, True, deviations=(seen,)))
+    store.add_deviation(seen, "fuzz::device_add")
+    lines = summary(tally, store, now=1.0, ended="time is up")
+    assert lines[1] == "findings: 0 unique (0 known, 0 new)"
+    assert lines[-3:-1] == [
+        "deviations: 1 (deliberate per QEMU's source or tests; not findings)",
+        "  a-deviation (malformed.x.class, 1 tests): QEMU does so on purpose",
+    ]
 
 
 def test_no_findings() -> None:

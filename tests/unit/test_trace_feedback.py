@@ -100,6 +100,24 @@ def test_log_is_read_by_whole_lines_from_its_offset(tmp_path: Path) -> None:
     assert not collect().events
 
 
+def test_an_out_of_band_answer_inside_a_dispatch_keeps_it_open(tmp_path: Path) -> None:
+    path = tmp_path / "trace.log"
+    log = TraceLog(path)
+    path.write_bytes(b"")
+    log.mark_started()
+    with path.open("ab") as f:
+        # An OOB command answered while an in-band one runs, then a parse error answered
+        # with nothing in dispatch (its answer closes nothing).
+        f.write(
+            b"monitor_qmp_cmd_in_band 1\nmonitor_qmp_cmd_out_of_band 2\nmonitor_qmp_respond\n"
+            b"bdrv_x\nmonitor_qmp_respond\nmonitor_qmp_err_in_band e\nmonitor_qmp_respond\n"
+            b"poll_add\nmonitor_qmp_cmd_in_band 3\nbdrv_y\n"
+        )
+    found = collect()
+    assert found.events == {"bdrv_x": 1, "bdrv_y": 1, "monitor_qmp_err_in_band": 1, "poll_add": 1}
+    assert found.unbracketed == {"monitor_qmp_err_in_band": 1, "poll_add": 1}
+
+
 def test_events_outside_a_dispatch_are_counted_apart_across_reads(tmp_path: Path) -> None:
     path = tmp_path / "trace.log"
     log = TraceLog(path)
