@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import QEMU, Result, print_results, workdir
 
+from conformance.feedback.credit import beyond_dispatch
+
 PAIRS_TARGET = 1.5
 RUNS = (("blind", "--no-guide"), ("guided", "--guide"))
 # Setup, the end-of-run minimisation (60 s at most) and the workers' stop, past --time.
@@ -40,6 +42,7 @@ SLACK = 300.0
 class Measured:
     events: int
     pairs: int
+    implementation: int  # pairs beyond the command's own dispatch and QAPI's visitors
     findings: tuple[str, ...]  # the findings directories' names
     examples: int
     exit: int
@@ -83,9 +86,11 @@ def finish(process: subprocess.Popen[str], reports: Path, flag: str, minutes: fl
     coverage = json.loads(coverage_file.read_text(encoding="utf-8"))
     findings = reports / "findings"
     unique = sorted(p.name for p in findings.iterdir() if p.is_dir()) if findings.exists() else []
+    pairs = [(str(c), str(e)) for c, e in coverage["pairs"] if not str(c).startswith("(")]
     return Measured(
         len(coverage["events"]),
         int(coverage["command_pairs"]),
+        sum(map(beyond_dispatch, pairs)),
         tuple(unique),
         int(coverage["examples"]),
         process.returncode,
@@ -125,6 +130,14 @@ def run(
             _ratio(guided.pairs, blind.pairs),
             PAIRS_TARGET,
             note=f"blind {blind.pairs}",
+        ),
+        Result(
+            "guided",
+            "pairs beyond dispatch and visitors",
+            guided.implementation,
+            "pairs",
+            _ratio(guided.implementation, blind.implementation),
+            note=f"blind {blind.implementation}",
         ),
         Result(
             "guided",

@@ -35,6 +35,25 @@ ASYNC = "(async)"
 
 Pair = tuple[str, str]
 
+#: QAPI's generated visitors trace the member types they visit (``visit_type_uint32``,
+#: ``visit_optional``, ``visit_start_list``): an example reaches them by what its
+#: arguments and reply hold, before and after the command's own code.
+VISITOR_PREFIX = "visit_"
+
+
+def own_dispatch(command: str, event: str) -> bool:
+    """Whether `event` is `command`'s own QMP dispatch (``qmp_enter_<name>``,
+    ``qmp_exit_<name>``), which any first example of it reaches."""
+    name = command.replace("-", "_")
+    return event in (f"qmp_enter_{name}", f"qmp_exit_{name}")
+
+
+def beyond_dispatch(pair: Pair) -> bool:
+    """Whether a (command, event) pair is the command's implementation at work: neither
+    its own dispatch nor QAPI's visiting of its arguments and reply."""
+    command, event = pair
+    return not own_dispatch(command, event) and not event.startswith(VISITOR_PREFIX)
+
 
 @dataclass(frozen=True)
 class Novelty:
@@ -203,15 +222,19 @@ def headline(coverage: Coverage) -> str:
 
 
 __all__ = [
+    "ASYNC",
     "HARVEST",
     "QUIT",
     "START",
+    "VISITOR_PREFIX",
     "Coverage",
     "Novelty",
     "Pair",
+    "beyond_dispatch",
     "coverage_for",
     "headline",
     "merge_reached",
+    "own_dispatch",
     "prefix_lines",
     "reached_json",
     "reached_parts",

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from hypothesis import target
 
 from conformance.feedback.corpus import MODES, Entry
-from conformance.feedback.credit import Coverage, Pair
+from conformance.feedback.credit import Coverage, Pair, own_dispatch
 from conformance.feedback.setups import Sequence as Setup
 from conformance.feedback.setups import Setups
 from conformance.machine.trace_events import TraceEvents
@@ -146,7 +146,7 @@ class WorkerFeedback:
         novelty = self.coverage.credit_logged(command)
         own = sorted(e for c, e in novelty.pairs if c == command)
         self.pairs.extend(novelty.pairs)
-        self._chunk_deep += sum(1 for e in own if not _own_dispatch(command, e))
+        self._chunk_deep += sum(1 for e in own if not own_dispatch(command, e))
         if own and mode is not None:
             self.corpus += (
                 Entry(
@@ -241,13 +241,6 @@ class WorkerFeedback:
     def seeds_of(self, command: str) -> list[dict[str, object]]:
         """`command`'s seeds when steering (mutated: `strategies.mutate`), else none."""
         return self.seeds.get(command, []) if self.steering else []
-
-
-def _own_dispatch(command: str, event: str) -> bool:
-    """Whether `event` is `command`'s own QMP dispatch (``qmp_enter_<name>``,
-    ``qmp_exit_<name>``), which any first example of it reaches."""
-    name = command.replace("-", "_")
-    return event in (f"qmp_enter_{name}", f"qmp_exit_{name}")
 
 
 def mine(entries: tuple[Entry, ...], index: int, workers: int) -> list[Entry]:
