@@ -121,40 +121,21 @@ def run(
             f"{name}: {m.examples} examples in {minutes:g} min, exit {m.exit}, "
             f"findings: {', '.join(m.findings) or 'none'}"
         )
-    return [
-        Result(
-            "guided",
-            "distinct (command, event) pairs",
-            guided.pairs,
-            "pairs",
-            _ratio(guided.pairs, blind.pairs),
-            PAIRS_TARGET,
-            note=f"blind {blind.pairs}",
-        ),
-        Result(
-            "guided",
+    rows = (
+        ("distinct (command, event) pairs", "pairs", guided.pairs, blind.pairs, PAIRS_TARGET),
+        (
             "pairs beyond dispatch and visitors",
-            guided.implementation,
             "pairs",
-            _ratio(guided.implementation, blind.implementation),
-            note=f"blind {blind.implementation}",
+            guided.implementation,
+            blind.implementation,
+            None,
         ),
-        Result(
-            "guided",
-            "distinct trace events",
-            guided.events,
-            "events",
-            _ratio(guided.events, blind.events),
-            note=f"blind {blind.events}",
-        ),
-        Result(
-            "guided",
-            "unique findings",
-            len(guided.findings),
-            "findings",
-            _ratio(len(guided.findings), len(blind.findings)),
-            note=f"blind {len(blind.findings)}",
-        ),
+        ("distinct trace events", "events", guided.events, blind.events, None),
+        ("unique findings", "findings", len(guided.findings), len(blind.findings), None),
+    )
+    return [
+        Result("guided", what, g, unit, _ratio(g, b), target, note=f"blind {b}")
+        for what, unit, g, b, target in rows
     ]
 
 

@@ -100,11 +100,17 @@ def test_log_is_read_by_whole_lines_from_its_offset(tmp_path: Path) -> None:
     assert not collect().events
 
 
-def test_an_out_of_band_answer_inside_a_dispatch_keeps_it_open(tmp_path: Path) -> None:
+def _started_log(tmp_path: Path) -> Path:
+    """An empty log registered for `collect`, its start-up over."""
     path = tmp_path / "trace.log"
-    log = TraceLog(path)
+    log = TraceLog(path)  # registered for collect() as it is made
     path.write_bytes(b"")
     log.mark_started()
+    return path
+
+
+def test_an_out_of_band_answer_inside_a_dispatch_keeps_it_open(tmp_path: Path) -> None:
+    path = _started_log(tmp_path)
     with path.open("ab") as f:
         # An OOB command answered while an in-band one runs, then a parse error answered
         # with nothing in dispatch (its answer closes nothing).
@@ -119,10 +125,7 @@ def test_an_out_of_band_answer_inside_a_dispatch_keeps_it_open(tmp_path: Path) -
 
 
 def test_events_outside_a_dispatch_are_counted_apart_across_reads(tmp_path: Path) -> None:
-    path = tmp_path / "trace.log"
-    log = TraceLog(path)
-    path.write_bytes(b"")
-    log.mark_started()
+    path = _started_log(tmp_path)
     with path.open("ab") as f:
         # A command's dispatch read in two pieces, then a deferred free after it.
         f.write(b"poll_add a\nmonitor_qmp_cmd_in_band 1\nqmp_enter_c\n")
