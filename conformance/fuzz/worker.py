@@ -662,7 +662,12 @@ class Worker:
 
         def make() -> QemuInstance:
             attempt.check()  # one QEMU per example: this is its start
-            return QemuInstance(config)
+            inst = QemuInstance(config)
+            # Each command the machine sends is credited with its own dispatch's
+            # events, as an argument example is: (command, event) pairs, not the
+            # machine's. The wire machine's raw bytes are left to the machine.
+            inst.answered = self._credit_answered
+            return inst
 
         def factory() -> RuleBasedStateMachine:
             found: _Watched = (
@@ -688,7 +693,7 @@ class Worker:
             self._run(test, f"fuzz::{machine}", chunk_seed, attempt)
         finally:
             done = wire_drive.WireMachine.steps + resource_drive.ResourceMachine.steps
-            self.feedback.credit(machine)  # a state machine's events, credited to it
+            self.feedback.credit(machine)  # what no command of the machine was answered for
             self._chunk_done(machine, done, False, (machine, chunk))
 
     def corpus_chunks(self) -> None:
@@ -723,6 +728,10 @@ class Worker:
                 self.instances.close()
                 self.feedback.credit(QUIT)  # the harness's quit, no command's
                 self._chunk_done(command, run.examples, True, None)
+
+    def _credit_answered(self, command: str | None) -> None:
+        """`QemuInstance.answered` for a state machine's QEMUs (None: it was closed)."""
+        self.feedback.credit(QUIT if command is None else command)
 
     def _chunk_done(self, what: str, examples: int, command: bool, arm: Arm | None) -> None:
         """Tell the parent a chunk is done: its examples, feedback and deviations."""

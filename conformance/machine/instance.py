@@ -175,6 +175,11 @@ class QemuInstance:
         self.exit_info: ExitInfo | None = None
         self._quit_sent = False
         self.trace_log: TraceLog | None = None
+        # Told a command's name once `execute` has its reply (or QEMU's end), and None
+        # once QEMU is closed and its trace log read to the end: a trace-feedback
+        # observer credits what each command's dispatch logged to that command, and
+        # what the harness's own quit logged to no command.
+        self.answered: Callable[[str | None], None] | None = None
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -462,6 +467,9 @@ class QemuInstance:
             reply = session.execute(name, arguments, id=id, oob=oob, extra=extra, timeout=timeout)
         except _TRANSPORT_ERRORS as exc:
             raise self._gone(exc) from exc
+        finally:
+            if self.answered is not None:
+                self.answered(name)
         if quitting and not reply.ok:
             self._quit_sent = False
         return reply
@@ -591,6 +599,8 @@ class QemuInstance:
             process.forget(self.proc)
         if self.trace_log is not None:
             self.trace_log.close()
+        if self.answered is not None:
+            self.answered(None)
         if self.workdir_root is not None and not self.config.keep_workdir:
             shutil.rmtree(self.workdir_root, ignore_errors=True)
         return info

@@ -74,6 +74,38 @@ def test_a_command_is_credited_with_the_events_it_reached(qemu_binary: str, tmp_
     assert ("qom-list", "qmp_enter_qom_list") in coverage.credit_logged("qom-list").pairs
 
 
+def test_an_observer_credits_each_answered_command_and_the_quit_apart(
+    qemu_binary: str, tmp_path: Path
+) -> None:
+    # What the fuzzer does for a state machine's QEMUs: credit each command as its
+    # reply comes in, and what closing QEMU logged to no command.
+    found = trace_events(qemu_binary, workdir_base=str(tmp_path))
+    config = LaunchConfig(qemu_binary, "none", workdir_base=str(tmp_path), trace=found.setup)
+    coverage = Coverage(found.recorded)
+    collect()
+    answered: list[str | None] = []
+
+    def credit(command: str | None) -> None:
+        answered.append(command)
+        coverage.credit_logged(command or "(quit)")
+
+    with QemuInstance(config) as inst:
+        coverage.credit_logged("(start)")
+        inst.answered = credit
+        inst.execute("query-name")
+        inst.execute("qom-list", {"path": "/machine"})
+    assert answered == ["query-name", "qom-list", None]
+    by_command: dict[str, set[str]] = {}
+    for command, event in coverage.pairs:
+        by_command.setdefault(command, set()).add(event)
+    assert {"qmp_enter_query_name", "qmp_exit_query_name"} <= by_command["query-name"]
+    assert {"qmp_enter_qom_list", "qmp_exit_qom_list"} <= by_command["qom-list"]
+    assert not {e for e in by_command["query-name"] if "qom_list" in e}
+    assert not {e for e in by_command["qom-list"] if "query_name" in e}
+    assert "qmp_enter_quit" in by_command["(quit)"]
+    assert not {e for c, e in coverage.pairs if c != "(quit)" and e.endswith("_quit")}
+
+
 def test_storage_daemon_runs_blind_and_says_why(tmp_path: Path) -> None:
     daemon = shutil.which("qemu-storage-daemon")
     if daemon is None:
