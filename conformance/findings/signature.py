@@ -61,6 +61,17 @@ _UPWARD = re.compile(r"(?<![\w.])(?:\.\./)+")  # "../../util/x.c": the build tre
 _NOISE_LINE = re.compile(
     r"^(?:\S*qemu[-\w.]*:\s+)?(?:warning:|info:|failed to open module:)", re.IGNORECASE
 )
+# glibc's malloc consistency checks ("double free or corruption (out)", "malloc():
+# unaligned tcache chunk detected", "corrupted size vs. prev_size", ...) abort wherever a
+# later allocation trips over a heap an earlier bug corrupted: which message, or a
+# SIGSEGV instead, depends on the heap's state, not on the defect (one vc chardev too
+# short for a text row gave three of them and a segfault). Such a crash is signed as one
+# that left only its signal: the arguments' shape, and the backtrace's frames when
+# there are symbols.
+_HEAP_CHECK = re.compile(
+    r"^(?:double free or corruption|corrupted (?:size|double-linked)|"
+    r"(?:malloc|free|realloc|munmap_chunk|malloc_consolidate|tcache_thread_shutdown)\(\): )"
+)
 
 
 def normalise(text: str) -> str:
@@ -114,7 +125,9 @@ def _signal_and_line(info: ExitInfo) -> tuple[str, str]:
     stable = [
         normalise(line)
         for line in info.stderr.splitlines()
-        if line.strip() and not _NOISE_LINE.match(line.strip())
+        if line.strip()
+        and not _NOISE_LINE.match(line.strip())
+        and not _HEAP_CHECK.match(line.strip())
     ]
     # Only warnings (a backup's block-size notice, say) are the state before the crash,
     # and which of them were printed depends on the examples before it: none is kept.
@@ -123,7 +136,8 @@ def _signal_and_line(info: ExitInfo) -> tuple[str, str]:
 
 def _signal_only(info: ExitInfo) -> bool:
     """Whether a crash left nothing to tell it from another but its signal."""
-    return info.kind is ExitKind.CRASH and not info.assertion and not _signal_and_line(info)[1]
+    signalled = info.kind in (ExitKind.CRASH, ExitKind.ABORT)  # an abort() with no words
+    return signalled and not info.assertion and not _signal_and_line(info)[1]
 
 
 # Members whose string value picks a variant (a union's tag, a backend or driver name).

@@ -227,6 +227,29 @@ def test_a_crash_after_only_warnings_is_the_signal_alone() -> None:
     assert key == "crash | transaction | SIGSEGV args=actions[drive-backup]"
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        # What one chardev-add of a vc 15 or 7 pixels high (no text row) left, run to run.
+        "double free or corruption (out)",
+        "malloc(): unaligned tcache chunk detected",
+        "malloc(): smallbin double linked list corrupted",
+        "free(): invalid pointer",
+        "corrupted size vs. prev_size",
+    ],
+)
+def test_glibc_heap_checks_sign_as_the_signal_and_the_arguments(message: str) -> None:
+    arguments = {"id": "c", "backend": {"type": "vc", "data": {"height": 7}}}
+    aborted = Signature.of_exit(
+        classify_exit(-signal.SIGABRT, message + "\n"), "chardev-add", arguments
+    )
+    assert aborted.key == "crash | chardev-add | SIGABRT args=backend[vc]"
+    assert aborted.signal_only == "SIGABRT"
+    # A message of QEMU's own before it is still the crash's line.
+    told = classify_exit(-signal.SIGABRT, "qemu: fatal: lost a row\n" + message + "\n")
+    assert Signature.of_exit(told, "chardev-add").detail == "SIGABRT: fatal: lost a row"
+
+
 def test_a_module_that_failed_to_load_is_not_the_crash() -> None:
     # QEMU 10.0's rtc-reset-reinjection on -machine none, after a qom-list-types.
     crash = "./include/hw/i386/x86.h:111:X86_MACHINE: Object 0x55a0 is not an instance\n"
