@@ -23,8 +23,13 @@ How member names map to pools (:data:`MEMBER_POOLS`), and why:
 - QOM type names (``typename``, ``driver``, ``qom-type``, ``implements``): device and
   object types are where per-type property code, and its bugs, is reached. ``parent``
   is a type name in QOM introspection and a node name in ``x-blockdev-change``.
-- QOM paths (``path``, ``qom-path``, ``bus``); chardev ids (``chardev``); machine
-  types (``machine``); CPU models (``model``, ``cpu-model``).
+- QOM paths (``path``, ``qom-path``); chardev ids (``chardev``); machine types
+  (``machine``); CPU models (``model``, ``cpu-model``).
+- ``bus`` (``device_add``): the names of the buses the machine has (a child of a
+  device whose type implements ``bus``: ``pcie.0``, ``ide.1``, a root port's own).
+  ``device_add`` without one takes the board's first bus of the right type, which on
+  q35 (``pcie.0``) refuses hotplug, so real bus names are what reaches a device's
+  realize code.
 - Secrets, TLS credentials, iothreads, memory backends and the like (``key-secret``,
   ``tls-creds``, ``iothread``, ``memdev``, ...): all of them name ``-object`` instances.
 - ``property`` (``qom-get``/``qom-set``): property names come back from ``qom-list``
@@ -67,6 +72,7 @@ KINDS: tuple[str, ...] = (
     "job-id",
     "chardev-id",
     "object-id",
+    "bus-id",
     "machine",
     "cpu-model",
     "enum-value",
@@ -114,7 +120,7 @@ MEMBER_POOLS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "parent": ("type-name", "node-name"),
         "path": ("qom-path",),
         "qom-path": ("qom-path",),
-        "bus": ("qom-path", "seen"),
+        "bus": ("bus-id",),
         "property": ("seen",),
         # Other namespaces.
         "chardev": ("chardev-id",),

@@ -36,11 +36,14 @@ def harvest(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
     pools.extend("machine", _field(machines, "alias"))
     pools.extend("cpu-model", _field(ask("query-cpu-definitions"), "name"))
     _names(ask, pools)
-    for path in _qom_paths(ask):
+    buses = _bus_types(ask)
+    for path, child_type in _qom_paths(ask):
         pools.add("qom-path", path)
         parent, _, name = path.rpartition("/")
         if parent in ("/machine/peripheral", "/machine/peripheral-anon"):
             pools.add("device-id", name)
+        if child_type in buses:
+            pools.add("bus-id", name)
 
 
 def harvest_names(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
@@ -50,11 +53,14 @@ def harvest_names(inst: QemuInstance, schema: Schema, pools: Pools) -> None:
 
     ask = _asker(inst, schema)
     _names(ask, pools)
+    buses = _bus_types(ask)
     for parent in ("/machine/peripheral", "/machine/peripheral-anon"):
-        for prop in _as_list(ask("qom-list", {"path": parent})):
-            if isinstance(prop, dict) and str(prop.get("type", "")).startswith("child<"):
-                pools.add("device-id", str(prop.get("name")))
-                pools.add("qom-path", child_path(parent, str(prop.get("name"))))
+        for name, _ in _children(ask, parent):
+            pools.add("device-id", name)
+            device = child_path(parent, name)
+            pools.add("qom-path", device)
+            # A controller a set-up plugged brings its buses (xhci's "x.0").
+            pools.extend("bus-id", [bus for bus, kind in _children(ask, device) if kind in buses])
 
 
 def with_created(base: Pools, now: Pools) -> tuple[Pools, frozenset[str]]:
@@ -88,7 +94,7 @@ def qom_tree(inst: QemuInstance) -> list[str]:
     """Every path of the QOM composition tree (capped at `MAX_QOM_PATHS`), walked with
     qom-list as device-introspect-test's qom_tree_walk does."""
 
-    return list(_qom_paths(_asker(inst)))
+    return [path for path, _ in _qom_paths(_asker(inst))]
 
 
 def _asker(inst: QemuInstance, schema: Schema | None = None) -> Ask:
@@ -116,26 +122,37 @@ def absorb(value: object, pools: Pools) -> None:
             pools.add("seen", s)
 
 
-def _qom_paths(ask: Ask) -> Iterator[str]:
+def _qom_paths(ask: Ask) -> Iterator[tuple[str, str]]:
+    """Each path of the QOM composition tree, with its type (capped)."""
     # Breadth-first so that a capped walk still covers the top of every subtree.
     queue: deque[str] = deque(["/"])
     count = 0
     while queue and count < MAX_QOM_PATHS:
         path = queue.popleft()
-        for prop in _as_list(ask("qom-list", {"path": path})):
-            if not isinstance(prop, dict):
+        for name, child_type in _children(ask, path):
+            child = child_path(path, name)
+            if names_harness_resource(child):
+                # The harness's own monitor: never a target, nor in a reproducer.
                 continue
-            name, kind = prop.get("name"), prop.get("type")
-            if not isinstance(name, str) or not isinstance(kind, str):
-                continue
-            if kind.startswith("child<"):
-                child = child_path(path, name)
-                if names_harness_resource(child):
-                    # The harness's own monitor: never a target, nor in a reproducer.
-                    continue
-                count += 1
-                yield child
-                queue.append(child)
+            count += 1
+            yield child, child_type
+            queue.append(child)
+
+
+def _children(ask: Ask, path: str) -> Iterator[tuple[str, str]]:
+    """The child<> properties of the QOM object at `path`: (name, type)."""
+    for prop in _as_list(ask("qom-list", {"path": path})):
+        if not isinstance(prop, dict):
+            continue
+        name, kind = prop.get("name"), prop.get("type")
+        if isinstance(name, str) and isinstance(kind, str) and kind.startswith("child<"):
+            yield name, kind.removeprefix("child<").removesuffix(">")
+
+
+def _bus_types(ask: Ask) -> frozenset[str]:
+    """The QOM types of buses (``PCIE``, ``IDE``, ``usb-bus``, ...)."""
+    listed = ask("qom-list-types", {"implements": "bus", "abstract": True})
+    return frozenset(_field(listed, "name"))
 
 
 def _field(value: object, key: str) -> list[str]:

@@ -73,7 +73,7 @@ from conformance.machine.exits import ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.probe import probe
-from conformance.machine.profiles import Profile, block_profile, profile
+from conformance.machine.profiles import PROFILES, Profile, block_profile, hotplug_ports, profile
 from conformance.machine.targets import binary_profiles
 from conformance.machine.trace_events import TraceEvents
 from conformance.oracle import deviation
@@ -297,14 +297,19 @@ class Worker:
             self.resource_profile = profile(self.argument_profile)
             self.with_machine = False
 
-    def launch_config(self, profile: str) -> LaunchConfig:
-        return LaunchConfig(
+    def launch_config(self, profile_name: str) -> LaunchConfig:
+        config = LaunchConfig(
             binary=self.config.binary,
-            profile=profile,
+            profile=profile_name,
             timeout=self.config.timeout,
             workdir_base=self.config.workdir_base,
             trace=self.config.trace.setup if self.config.trace is not None else None,
         )
+        if profile_name == self.argument_profile and profile_name in PROFILES:
+            # Buses that take a PCI device_add (the board's own may refuse hotplug);
+            # a finding's reproducer starts its QEMU with them too.
+            config.extra_args = hotplug_ports(PROFILES[profile_name])
+        return config
 
     def close(self) -> None:
         self.instances.close()

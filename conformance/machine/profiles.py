@@ -188,6 +188,27 @@ def block_profile(names: Iterable[str]) -> str | None:
     return next((n for n in names if n in PROFILES and PROFILES[n].tray), None)
 
 
+#: Boards whose PCI Express root bus refuses hotplug ("Bus 'pcie.0' does not support
+#: hotplugging"): a PCI device_add reaches a device's realize code only on a root port.
+PCIE_ROOT_BOARDS = frozenset({"q35", "virt"})
+#: Root ports `hotplug_ports` gives such a board: one PCI device each.
+HOTPLUG_PORTS = 8
+
+
+def hotplug_ports(p: Profile) -> tuple[str, ...]:
+    """The argv that gives `p`'s board `HOTPLUG_PORTS` empty ``pcie-root-port``s
+    (ids ``hp0``, ``hp1``, ...: their buses have the same names), so that a generated
+    ``device_add`` has buses that take a PCI device; none for other boards, whose PCI
+    bus takes hotplug itself or which have none."""
+    if p.machine not in PCIE_ROOT_BOARDS:
+        return ()
+    return tuple(
+        arg
+        for n in range(HOTPLUG_PORTS)
+        for arg in ("-device", f"pcie-root-port,id=hp{n},chassis={n + 1}")
+    )
+
+
 #: The profile name of a bare machine type (`machine_profile`): "machine:pc-q35-7.2".
 MACHINE_PREFIX = "machine:"
 

@@ -12,6 +12,7 @@ import pytest
 
 from conformance.findings.reproducer import Reproducer
 from conformance.fuzz import worker
+from conformance.machine.trace_events import trace_events
 from conformance.spec import Schema
 from strategies.compiled import Compiled, compiled_for
 from strategies.policy import GenerationPolicy
@@ -161,3 +162,29 @@ def test_a_chunk_tells_the_deviations_its_checks_excused(qemu_binary: str, tmp_p
     assert {d.name for d in chunk.deviations} == {"device-add-bypasses-qapi"}, chunk.deviations
     assert all(d.check.startswith("malformed.") for d in chunk.deviations)
     assert not box.found(), box.found()
+
+
+def test_the_argument_qemu_has_buses_that_take_a_pci_device(
+    qemu_binary: str, tmp_path: Path
+) -> None:
+    # q35's pcie.0 refuses hotplug: the argument QEMU has root ports, whose buses are in
+    # the pools `bus` draws from, and a PCI device_add on one gets to realize the device.
+    trace = trace_events(qemu_binary, workdir_base=str(tmp_path))
+    config = worker.WorkerConfig(
+        0, 1, qemu_binary, 3, ("device_add",), str(tmp_path / "work"), trace=trace
+    )
+    fuzzer = worker.Worker(config, threading.Event(), Box())  # type: ignore[arg-type]
+    fuzzer.prepare()
+    try:
+        assert fuzzer.argument_profile == "q35"
+        assert {"pcie.0", "hp0", "hp7"} <= set(fuzzer.pools.values("bus-id"))
+        inst = fuzzer.instances.get(fuzzer.argument_profile)
+        refused = inst.execute("device_add", {"driver": "e1000e", "id": "n0"})
+        assert b"does not support hotplugging" in refused.message.raw, refused.message.raw
+        assert inst.execute("device_add", {"driver": "e1000e", "id": "n1", "bus": "hp0"}).ok
+        fuzzer.feedback.credit("device_add")
+    finally:
+        fuzzer.close()
+    assert fuzzer.feedback.coverage is not None
+    reached = {e for c, e in fuzzer.feedback.coverage.pairs if c == "device_add"}
+    assert any(e.startswith("e1000e_") for e in reached), sorted(reached)

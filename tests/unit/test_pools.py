@@ -126,3 +126,13 @@ def test_unpooled_members_still_draw_harvested_strings() -> None:
     pools.add("seen", "from-a-reply")
     assert found(pool_strings(pools, "filename"), "from-a-reply")
     assert found(pool_strings(pools, None), "from-a-reply")
+
+
+def test_a_bus_member_draws_the_machines_bus_names() -> None:
+    # device_add's bus: the names of buses, not the QOM paths of a big tree, in which a
+    # dozen bus names would hardly ever be drawn.
+    pools = Pools()
+    pools.extend("qom-path", [f"/machine/unattached/device[{n}]" for n in range(500)])
+    pools.extend("bus-id", ["pcie.0", "hp0"])
+    assert simplest(pool_strings(pools, "bus")) == "pcie.0"
+    assert found(pool_strings(pools, "bus"), "hp0")

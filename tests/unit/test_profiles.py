@@ -9,10 +9,12 @@ from conformance.behaviour.rules import RULES
 from conformance.machine.profiles import (
     BASE_ARGS,
     FEATURES,
+    HOTPLUG_PORTS,
     PROFILES,
     TRAY,
     block_profile,
     default_profiles,
+    hotplug_ports,
     profile,
 )
 from strategies.pools import KINDS
@@ -122,3 +124,14 @@ def test_rules_say_what_a_profile_lacks() -> None:
     assert fixed_cd.lacks(profile("pc")) == ""
     assert second_cd.lacks(profile("none")) == "a second CD-ROM"
     assert second_cd.launch_args(profile("virt"))[-1] == "scsi-cd,id=cd1,drive=drv0,bus=scsi0.0"
+
+
+def test_a_pcie_board_gets_root_ports_that_take_hotplug() -> None:
+    args = hotplug_ports(PROFILES["q35"])
+    devices = args[1::2]
+    assert args[::2] == ("-device",) * HOTPLUG_PORTS
+    assert devices[0] == "pcie-root-port,id=hp0,chassis=1"
+    assert len({d.split(",")[2] for d in devices}) == HOTPLUG_PORTS  # a chassis each
+    assert hotplug_ports(PROFILES["virt"]) == args
+    # pc's pci.0 takes hotplug itself; "none" has no PCI bus.
+    assert hotplug_ports(PROFILES["pc"]) == hotplug_ports(PROFILES["none"]) == ()
