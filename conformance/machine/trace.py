@@ -38,6 +38,22 @@ DISPATCH_OPENS = frozenset({"monitor_qmp_cmd_in_band", "monitor_qmp_cmd_out_of_b
 DISPATCH_CLOSES = "monitor_qmp_respond"
 #: Recorded for the brackets even when they fire on every command.
 MARKERS = DISPATCH_OPENS | {DISPATCH_CLOSES}
+#: The QAPI-generated marshaller of each command traces its handler's entry and exit
+#: (``qmp_enter_<name>``, ``qmp_exit_<name>``). The monitor's dispatcher yields to the
+#: main loop between its own trace and the handler (a command runs in a bottom half),
+#: so a job's coroutine or a thread pool's completion can be logged inside the monitor's
+#: bracket before the handler starts or after it returns: only what is logged inside the
+#: handler's own bracket is the command's. A command QAPI doesn't marshal (``device_add``
+#: is ``'gen': false``) has no such bracket, and gets the monitor's.
+HANDLER_OPENS = "qmp_enter_"
+HANDLER_CLOSES = "qmp_exit_"
+
+
+def is_marker(name: str) -> bool:
+    """Whether the brackets need `name` recorded, even when it fires on every command
+    (the no-op commands' ``qmp_enter_*``/``qmp_exit_*`` included)."""
+    return name in MARKERS or name.startswith((HANDLER_OPENS, HANDLER_CLOSES))
+
 
 # Trace event names are C identifiers; the optional prefix is -msg timestamp=on's.
 _LINE = re.compile(rb"^(?:\d+@\d+\.\d+:)?([A-Za-z_][A-Za-z0-9_]*)(?: |$)", re.MULTILINE)
@@ -79,9 +95,15 @@ class TraceLog:
     offset: int = 0
     start_end: int | None = None  # where start-up ended (None: not yet negotiated)
     closed: bool = False
-    # Commands in dispatch at the last event read (`Collected.add`): a count, not a
-    # flag, because an out-of-band command is dispatched while an in-band one may be.
+    # Commands in dispatch, and handlers running, at the last event read
+    # (`Collected.add`): counts, not flags, because an out-of-band command is dispatched
+    # while an in-band one may be.
     dispatching: int = 0
+    handling: int = 0
+    # Whether the dispatch under way has reached a handler; the events logged in it
+    # before one did (whose they are is known at the handler or at the response).
+    handled: bool = False
+    pending: list[str] = field(default_factory=list)
     # Read at close, not yet collected: start-up's, and after it.
     _start_tail: bytes = b""
     _tail: bytes = b""
@@ -136,8 +158,9 @@ _KEEP_CLOSED = 64
 @dataclass
 class Collected:
     """Events logged since the previous `collect()`: by start-ups, and after them;
-    `unbracketed` counts those of `events` logged outside every command's dispatch
-    (`DISPATCH_OPENS` .. `DISPATCH_CLOSES`)."""
+    `unbracketed` counts those of `events` that were no command's: logged outside every
+    handler's bracket (`HANDLER_OPENS` .. `HANDLER_CLOSES`), or for a command without
+    one, outside the monitor's (`DISPATCH_OPENS` .. `DISPATCH_CLOSES`)."""
 
     start: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
@@ -145,18 +168,48 @@ class Collected:
 
     def add(self, log: TraceLog, data: bytes) -> None:
         """Count `data`'s events (whole lines of `log`, after start-up), keeping
-        `log`'s place inside or outside a command's dispatch from one read to the next.
-        The markers themselves are structure, not coverage: they aren't counted."""
+        `log`'s place inside or outside a command's dispatch and handler from one read
+        to the next. The monitor's markers are structure, not coverage: they aren't
+        counted; the handler's are the command's own events."""
         for name in event_names(data):
             if name in DISPATCH_OPENS:
+                if not log.dispatching:
+                    log.handled = False
                 log.dispatching += 1
             elif name == DISPATCH_CLOSES:
                 # An error answered before dispatch (a parse error) is answered too.
                 log.dispatching = max(0, log.dispatching - 1)
+                if not log.dispatching:
+                    # No handler ran: a command QAPI doesn't marshal, all its own work.
+                    self._settle(log, mine=not log.handled)
+                    log.handling = 0  # no handler outlives its dispatch
+            elif name.startswith(HANDLER_OPENS):
+                self._settle(log, mine=False)  # the main loop's, while the monitor yielded
+                log.handled = True
+                log.handling += 1
+                self.events[name] += 1
+            elif name.startswith(HANDLER_CLOSES):
+                log.handling = max(0, log.handling - 1)
+                self.events[name] += 1
+            elif log.handling:
+                self.events[name] += 1
+            elif log.dispatching and not log.handled:
+                log.pending.append(name)
             else:
                 self.events[name] += 1
-                if not log.dispatching:
-                    self.unbracketed[name] += 1
+                self.unbracketed[name] += 1
+
+    def settle(self, log: TraceLog) -> None:
+        """`log`'s QEMU is gone: what it logged in a dispatch that never got its
+        response was the command's (a crash in a command QAPI doesn't marshal)."""
+        self._settle(log, mine=True)
+        log.dispatching = log.handling = 0
+
+    def _settle(self, log: TraceLog, *, mine: bool) -> None:
+        self.events.update(log.pending)
+        if not mine:
+            self.unbracketed.update(log.pending)
+        log.pending.clear()
 
 
 def collect() -> Collected:
@@ -166,6 +219,7 @@ def collect() -> Collected:
         if log.closed:
             found.start.update(event_names(log._start_tail))
             found.add(log, log.read())
+            found.settle(log)
             _OPEN.remove(log)
             continue
         if log.start_end is None:
@@ -180,6 +234,8 @@ __all__ = [
     "DISPATCH_CLOSES",
     "DISPATCH_OPENS",
     "EVENTS_FILE",
+    "HANDLER_CLOSES",
+    "HANDLER_OPENS",
     "LOG_FILE",
     "MARKERS",
     "Collected",
@@ -187,5 +243,6 @@ __all__ = [
     "TraceSetup",
     "collect",
     "event_names",
+    "is_marker",
     "is_trace_option",
 ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from conformance.machine.cache import BinaryCache
 from conformance.machine.instance import DiedAtStart, LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.probe import probe
-from conformance.machine.trace import MARKERS, TraceSetup, event_names
+from conformance.machine.trace import TraceSetup, event_names, is_marker
 from conformance.qmp.deadline import DeadlineExceeded
 
 ROUNDS = 3
@@ -38,7 +38,11 @@ class TraceEvents:
 
     @property
     def setup(self) -> TraceSetup | None:
-        return None if self.blind else TraceSetup.all_but(self.excluded - MARKERS)
+        return (
+            None
+            if self.blind
+            else TraceSetup.all_but(frozenset(e for e in self.excluded if not is_marker(e)))
+        )
 
     @property
     def recorded(self) -> frozenset[str]:

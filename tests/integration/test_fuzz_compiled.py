@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.feedback.corpus import Entry
 from conformance.findings.reproducer import Reproducer
 from conformance.fuzz import worker
 from conformance.machine.trace_events import trace_events
@@ -147,20 +148,26 @@ def test_a_set_up_is_sent_first_its_names_drawn_and_replayed_with_a_failure(
 
 
 def test_a_chunk_tells_the_deviations_its_checks_excused(qemu_binary: str, tmp_path: Path) -> None:
-    # device_add reads its arguments by hand ('gen': false), so malformed ones are
-    # refused with whatever class its own checks raise: a deviation, not a finding.
+    # device_add reads its arguments by hand ('gen': false): an ill-typed id beside a bus
+    # path through no device is refused with DeviceNotFound, not GenericError. A
+    # deviation, not a finding; the chunk (here the corpus replay's) tells the parent.
+    arguments = {"driver": "usb-kbd", "bus": "/no-such-device/bus", "id": 0.0}
+    entry = Entry("device_add", "malformed", arguments, (), "wrong-type", "$.id")
     box = Box()
-    config = worker.WorkerConfig(0, 1, qemu_binary, 3, ("device_add",), str(tmp_path / "work"))
+    config = worker.WorkerConfig(
+        0, 1, qemu_binary, 3, ("device_add",), str(tmp_path / "work"), corpus=(entry,)
+    )
     fuzzer = worker.Worker(config, threading.Event(), box)  # type: ignore[arg-type]
     fuzzer.prepare()
     try:
-        fuzzer.compiled_chunk(1)  # position 1 of one command: malformed arguments
+        fuzzer.corpus_chunks()
     finally:
         fuzzer.close()
     (chunk,) = [n for n in box.notes if isinstance(n, worker.Chunk)]
     assert chunk.what == "device_add"
-    assert {d.name for d in chunk.deviations} == {"device-add-bypasses-qapi"}, chunk.deviations
-    assert all(d.check.startswith("malformed.") for d in chunk.deviations)
+    assert [(d.name, d.check) for d in chunk.deviations] == [
+        ("device-add-bypasses-qapi", "malformed.wrong-type.class")
+    ], chunk.deviations
     assert not box.found(), box.found()
 
 

@@ -120,8 +120,45 @@ def test_an_out_of_band_answer_inside_a_dispatch_keeps_it_open(tmp_path: Path) -
             b"poll_add\nmonitor_qmp_cmd_in_band 3\nbdrv_y\n"
         )
     found = collect()
-    assert found.events == {"bdrv_x": 1, "bdrv_y": 1, "monitor_qmp_err_in_band": 1, "poll_add": 1}
+    assert found.events == {"bdrv_x": 1, "monitor_qmp_err_in_band": 1, "poll_add": 1}
     assert found.unbracketed == {"monitor_qmp_err_in_band": 1, "poll_add": 1}
+    # bdrv_y waits for its dispatch's end: no handler ran in it, so it was the command's.
+    with path.open("ab") as f:
+        f.write(b"monitor_qmp_respond\n")
+    found = collect()
+    assert found.events == {"bdrv_y": 1}
+    assert not found.unbracketed
+
+
+def test_only_the_handlers_bracket_is_the_commands_where_there_is_one(tmp_path: Path) -> None:
+    path = _started_log(tmp_path)
+    with path.open("ab") as f:
+        # The monitor yields to the main loop before and after the handler: a job's
+        # coroutine and a thread pool's completion run then.
+        f.write(
+            b"monitor_qmp_cmd_in_band 1\njob_state_transition\nqmp_enter_c\nbdrv_a\n"
+            b"qmp_exit_c\nthread_pool_complete\nmonitor_qmp_respond\n"
+        )
+    found = collect()
+    assert found.events == {
+        "job_state_transition": 1,
+        "qmp_enter_c": 1,
+        "bdrv_a": 1,
+        "qmp_exit_c": 1,
+        "thread_pool_complete": 1,
+    }
+    assert found.unbracketed == {"job_state_transition": 1, "thread_pool_complete": 1}
+    # A QEMU gone in the middle of a command without a handler (device_add): its
+    # events were the command's.
+    log = TraceLog(tmp_path / "other.log")
+    log.path.write_bytes(b"")
+    log.mark_started()
+    with log.path.open("ab") as f:
+        f.write(b"monitor_qmp_cmd_in_band 2\ne1000e_realize\n")
+    log.close()
+    found = collect()
+    assert found.events == {"e1000e_realize": 1}
+    assert not found.unbracketed
 
 
 def test_events_outside_a_dispatch_are_counted_apart_across_reads(tmp_path: Path) -> None:
