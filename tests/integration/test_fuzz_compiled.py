@@ -98,9 +98,12 @@ def test_a_known_signature_is_not_shrunk(
         fuzzer.close()
     (again,) = box.found()
     assert again["signature"] == found["signature"]
-    # The crashing batch and its cases again one by one up to the culprit: no shrink
-    # tries, no replay.
-    assert len(sent) <= 2 * worker.BATCH
+    # The batches up to the crashing one, then that batch's cases again one by one up to
+    # the culprit: no shrink tries (new arguments), no replay.
+    again_from = next(i for i, arguments in enumerate(sent) if arguments in sent[:i])
+    crashing = sent[max(0, again_from - worker.BATCH) : again_from]
+    assert 0 < len(sent) - again_from <= worker.BATCH
+    assert all(arguments in crashing for arguments in sent[again_from:])
     reproducer = Reproducer.from_jsonl(str(again["reproducer"]))
     # Sent one by one, so that the reproducer ends at the example that crashed QEMU.
     *before, last = [json.loads(m) for m in reproducer.messages]
