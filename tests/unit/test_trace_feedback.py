@@ -37,7 +37,7 @@ from conformance.feedback.steer import (
     round_robin,
     slot,
 )
-from conformance.machine.trace import TraceLog, TraceSetup, collect, event_names
+from conformance.machine.trace import Collected, TraceLog, TraceSetup, collect, event_names
 from conformance.machine.trace_events import TraceEvents, prefix
 from conformance.reporting.environment import trace_environment
 from conformance.reporting.matrix import Matrix, markdown, table
@@ -109,37 +109,39 @@ def _started_log(tmp_path: Path) -> Path:
     return path
 
 
+def _logged(path: Path, data: bytes) -> Collected:
+    """What `collect` finds once `data` is appended to the log at `path`."""
+    with path.open("ab") as f:
+        f.write(data)
+    return collect()
+
+
 def test_an_out_of_band_answer_inside_a_dispatch_keeps_it_open(tmp_path: Path) -> None:
     path = _started_log(tmp_path)
-    with path.open("ab") as f:
-        # An OOB command answered while an in-band one runs, then a parse error answered
-        # with nothing in dispatch (its answer closes nothing).
-        f.write(
-            b"monitor_qmp_cmd_in_band 1\nmonitor_qmp_cmd_out_of_band 2\nmonitor_qmp_respond\n"
-            b"bdrv_x\nmonitor_qmp_respond\nmonitor_qmp_err_in_band e\nmonitor_qmp_respond\n"
-            b"poll_add\nmonitor_qmp_cmd_in_band 3\nbdrv_y\n"
-        )
-    found = collect()
+    # An OOB command answered while an in-band one runs, then a parse error answered
+    # with nothing in dispatch (its answer closes nothing).
+    found = _logged(
+        path,
+        b"monitor_qmp_cmd_in_band 1\nmonitor_qmp_cmd_out_of_band 2\nmonitor_qmp_respond\n"
+        b"bdrv_x\nmonitor_qmp_respond\nmonitor_qmp_err_in_band e\nmonitor_qmp_respond\n"
+        b"poll_add\nmonitor_qmp_cmd_in_band 3\nbdrv_y\n",
+    )
     assert found.events == {"bdrv_x": 1, "monitor_qmp_err_in_band": 1, "poll_add": 1}
     assert found.unbracketed == {"monitor_qmp_err_in_band": 1, "poll_add": 1}
     # bdrv_y waits for its dispatch's end: no handler ran in it, so it was the command's.
-    with path.open("ab") as f:
-        f.write(b"monitor_qmp_respond\n")
-    found = collect()
+    found = _logged(path, b"monitor_qmp_respond\n")
     assert found.events == {"bdrv_y": 1}
     assert not found.unbracketed
 
 
 def test_only_the_handlers_bracket_is_the_commands_where_there_is_one(tmp_path: Path) -> None:
-    path = _started_log(tmp_path)
-    with path.open("ab") as f:
-        # The monitor yields to the main loop before and after the handler: a job's
-        # coroutine and a thread pool's completion run then.
-        f.write(
-            b"monitor_qmp_cmd_in_band 1\njob_state_transition\nqmp_enter_c\nbdrv_a\n"
-            b"qmp_exit_c\nthread_pool_complete\nmonitor_qmp_respond\n"
-        )
-    found = collect()
+    # The monitor yields to the main loop before and after the handler: a job's
+    # coroutine and a thread pool's completion run then.
+    found = _logged(
+        _started_log(tmp_path),
+        b"monitor_qmp_cmd_in_band 1\njob_state_transition\nqmp_enter_c\nbdrv_a\n"
+        b"qmp_exit_c\nthread_pool_complete\nmonitor_qmp_respond\n",
+    )
     assert found.events == {
         "job_state_transition": 1,
         "qmp_enter_c": 1,
