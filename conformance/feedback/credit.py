@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from conformance.machine.trace import collect
+from conformance.machine.trace import HANDLER_CLOSES, HANDLER_OPENS, collect
 from conformance.machine.trace_events import TraceEvents, prefix
 
 #: The harness's own doings, credited in place of a command (see the docstring).
@@ -45,7 +45,7 @@ def own_dispatch(command: str, event: str) -> bool:
     """Whether `event` is `command`'s own QMP dispatch (``qmp_enter_<name>``,
     ``qmp_exit_<name>``), which any first example of it reaches."""
     name = command.replace("-", "_")
-    return event in (f"qmp_enter_{name}", f"qmp_exit_{name}")
+    return event in (f"{HANDLER_OPENS}{name}", f"{HANDLER_CLOSES}{name}")
 
 
 def beyond_dispatch(pair: Pair) -> bool:

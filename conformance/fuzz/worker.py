@@ -73,7 +73,7 @@ from conformance.machine.exits import ExitKind
 from conformance.machine.instance import LaunchConfig, QemuGone, QemuInstance
 from conformance.machine.pool import InstancePool
 from conformance.machine.probe import probe
-from conformance.machine.profiles import PROFILES, Profile, block_profile, hotplug_ports, profile
+from conformance.machine.profiles import Profile, block_profile, hotplug_ports, profile
 from conformance.machine.targets import binary_profiles
 from conformance.machine.trace_events import TraceEvents
 from conformance.oracle import deviation
@@ -305,10 +305,10 @@ class Worker:
             workdir_base=self.config.workdir_base,
             trace=self.config.trace.setup if self.config.trace is not None else None,
         )
-        if profile_name == self.argument_profile and profile_name in PROFILES:
+        if profile_name == self.argument_profile:
             # Buses that take a PCI device_add (the board's own may refuse hotplug);
             # a finding's reproducer starts its QEMU with them too.
-            config.extra_args = hotplug_ports(PROFILES[profile_name])
+            config.extra_args = hotplug_ports(profile(profile_name))
         return config
 
     def close(self) -> None:
@@ -432,14 +432,15 @@ class Worker:
             return ()
         base = run.draw_pools
         done: list[Step] = []
-        first = [True]
+        first = True
 
         def prepare(inst: QemuInstance) -> None:
+            nonlocal first
             run.spoiled = True  # the set-up changed the machine: no later chunk's
             # What the QEMU before this one logged (a restart after a crash: its last
             # words) was the chunk's command's, not the first step's.
             self.feedback.credit(run.command)
-            is_first, first[0] = first[0], False
+            is_first, first = first, False
             for command, arguments in picked:
                 try:
                     confined = confine(command, arguments, str(inst.workdir))

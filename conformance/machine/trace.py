@@ -88,6 +88,64 @@ def event_names(data: bytes) -> list[str]:
 
 
 @dataclass
+class Brackets:
+    """Whose each event of one log is, read in order: a command's (inside its handler's
+    bracket, or for a command without one, inside the monitor's) or no command's.
+    Counts, not flags, because an out-of-band command is dispatched while an in-band
+    one may be."""
+
+    dispatching: int = 0  # commands between DISPATCH_OPENS and DISPATCH_CLOSES
+    handling: int = 0  # handlers between HANDLER_OPENS and HANDLER_CLOSES
+    # Whether the dispatch under way has reached a handler; the events logged in it
+    # before one did (whose they are is known at the handler or at the response).
+    handled: bool = False
+    pending: list[str] = field(default_factory=list)
+
+    def feed(self, name: str) -> list[tuple[str, bool]]:
+        """The events `name` settles, each with whether it was a command's: none for a
+        monitor marker (structure, not coverage) or an event whose owner isn't known
+        yet; the handler's own markers are the command's events."""
+        if name in DISPATCH_OPENS:
+            if not self.dispatching:
+                self.handled = False
+            self.dispatching += 1
+            return []
+        if name == DISPATCH_CLOSES:
+            # An error answered before dispatch (a parse error) is answered too.
+            self.dispatching = max(0, self.dispatching - 1)
+            if self.dispatching:
+                return []
+            self.handling = 0  # no handler outlives its dispatch
+            # No handler ran: a command QAPI doesn't marshal, all its own work.
+            return self._settle(mine=not self.handled)
+        if name.startswith(HANDLER_OPENS):
+            settled = self._settle(mine=False)  # the main loop's, while the monitor yielded
+            self.handled = True
+            self.handling += 1
+            return [*settled, (name, True)]
+        if name.startswith(HANDLER_CLOSES):
+            self.handling = max(0, self.handling - 1)
+            return [(name, True)]
+        if self.handling:
+            return [(name, True)]
+        if self.dispatching and not self.handled:
+            self.pending.append(name)
+            return []
+        return [(name, False)]
+
+    def end(self) -> list[tuple[str, bool]]:
+        """The QEMU is gone: what it logged in a dispatch that never got its response
+        was the command's (a crash in a command QAPI doesn't marshal)."""
+        self.dispatching = self.handling = 0
+        return self._settle(mine=True)
+
+    def _settle(self, *, mine: bool) -> list[tuple[str, bool]]:
+        settled = [(name, mine) for name in self.pending]
+        self.pending.clear()
+        return settled
+
+
+@dataclass
 class TraceLog:
     """One QEMU's log file, read incrementally by byte offset."""
 
@@ -95,15 +153,8 @@ class TraceLog:
     offset: int = 0
     start_end: int | None = None  # where start-up ended (None: not yet negotiated)
     closed: bool = False
-    # Commands in dispatch, and handlers running, at the last event read
-    # (`Collected.add`): counts, not flags, because an out-of-band command is dispatched
-    # while an in-band one may be.
-    dispatching: int = 0
-    handling: int = 0
-    # Whether the dispatch under way has reached a handler; the events logged in it
-    # before one did (whose they are is known at the handler or at the response).
-    handled: bool = False
-    pending: list[str] = field(default_factory=list)
+    # Where the reading stands in the commands' brackets, from one read to the next.
+    brackets: Brackets = field(default_factory=Brackets)
     # Read at close, not yet collected: start-up's, and after it.
     _start_tail: bytes = b""
     _tail: bytes = b""
@@ -167,49 +218,20 @@ class Collected:
     unbracketed: Counter[str] = field(default_factory=Counter)
 
     def add(self, log: TraceLog, data: bytes) -> None:
-        """Count `data`'s events (whole lines of `log`, after start-up), keeping
-        `log`'s place inside or outside a command's dispatch and handler from one read
-        to the next. The monitor's markers are structure, not coverage: they aren't
-        counted; the handler's are the command's own events."""
+        """Count `data`'s events (whole lines of `log`, after start-up), each as its
+        command's or not (`Brackets`)."""
         for name in event_names(data):
-            if name in DISPATCH_OPENS:
-                if not log.dispatching:
-                    log.handled = False
-                log.dispatching += 1
-            elif name == DISPATCH_CLOSES:
-                # An error answered before dispatch (a parse error) is answered too.
-                log.dispatching = max(0, log.dispatching - 1)
-                if not log.dispatching:
-                    # No handler ran: a command QAPI doesn't marshal, all its own work.
-                    self._settle(log, mine=not log.handled)
-                    log.handling = 0  # no handler outlives its dispatch
-            elif name.startswith(HANDLER_OPENS):
-                self._settle(log, mine=False)  # the main loop's, while the monitor yielded
-                log.handled = True
-                log.handling += 1
-                self.events[name] += 1
-            elif name.startswith(HANDLER_CLOSES):
-                log.handling = max(0, log.handling - 1)
-                self.events[name] += 1
-            elif log.handling:
-                self.events[name] += 1
-            elif log.dispatching and not log.handled:
-                log.pending.append(name)
-            else:
-                self.events[name] += 1
-                self.unbracketed[name] += 1
+            self._count(log.brackets.feed(name))
 
     def settle(self, log: TraceLog) -> None:
-        """`log`'s QEMU is gone: what it logged in a dispatch that never got its
-        response was the command's (a crash in a command QAPI doesn't marshal)."""
-        self._settle(log, mine=True)
-        log.dispatching = log.handling = 0
+        """`log`'s QEMU is gone: count what its brackets still held (`Brackets.end`)."""
+        self._count(log.brackets.end())
 
-    def _settle(self, log: TraceLog, *, mine: bool) -> None:
-        self.events.update(log.pending)
-        if not mine:
-            self.unbracketed.update(log.pending)
-        log.pending.clear()
+    def _count(self, settled: list[tuple[str, bool]]) -> None:
+        for name, mine in settled:
+            self.events[name] += 1
+            if not mine:
+                self.unbracketed[name] += 1
 
 
 def collect() -> Collected:
@@ -238,6 +260,7 @@ __all__ = [
     "HANDLER_OPENS",
     "LOG_FILE",
     "MARKERS",
+    "Brackets",
     "Collected",
     "TraceLog",
     "TraceSetup",
