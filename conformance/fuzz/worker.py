@@ -442,6 +442,8 @@ class Worker:
             self.feedback.credit(run.command)
             is_first, first = first, False
             for command, arguments in picked:
+                if self.stop.is_set():
+                    raise _Stop  # a set-up's steps may each wait out a reply deadline
                 try:
                     confined = confine(command, arguments, str(inst.workdir))
                     reply = inst.execute(command, confined)
